@@ -1,0 +1,122 @@
+"""The attack contract: simulate an adversary on (train, control, synthetic) and report a risk.
+
+Every attack result carries the estimate, a confidence interval with its stated level and
+method, the baseline the estimate is measured against, and the number of attack trials. A
+policy compares the interval's upper bound with its threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from privgate.schema import Schema
+
+#: Risk kinds that policies know how to threshold.
+RISK_KINDS = ("singling-out", "linkability", "inference", "membership", "distinguishability")
+
+
+@dataclass(frozen=True)
+class AttackContext:
+    """Everything an attack may look at.
+
+    Attributes:
+        train: the real rows the generator was fitted on (identifiers removed).
+        control: real rows from the same population the generator never saw.
+        synthetic: the generator's output, same columns as ``train``.
+        schema: the schema of those columns (roles tell quasi-identifiers and secrets).
+        seed: makes the attack reproducible.
+        confidence_level: the level of every interval the attack reports (e.g. 0.95).
+        params: attack parameters from the audit config.
+    """
+
+    train: pd.DataFrame
+    control: pd.DataFrame
+    synthetic: pd.DataFrame
+    schema: Schema
+    seed: int = 0
+    confidence_level: float = 0.95
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """One attack's verdict on one synthetic table.
+
+    Attributes:
+        attack: the attack's registered name.
+        risk_kind: one of :data:`RISK_KINDS`; policies threshold by kind.
+        risk: the point estimate of the risk, in [0, 1].
+        ci_low, ci_high: the confidence interval of ``risk``.
+        confidence_level: the interval's level, e.g. 0.95.
+        interval_method: how the interval was computed (e.g. "Wilson score", "bootstrap
+            percentile, 1000 resamples").
+        baseline: the risk a naive adversary achieves (same scale as ``risk``), and
+            ``baseline_description`` what that naive adversary does.
+        n_trials: the number of attack trials (targets, queries, or records scored).
+        details: attack-specific figures (rates, AUROC, ROC points, ...); JSON-serialisable.
+    """
+
+    attack: str
+    risk_kind: str
+    risk: float
+    ci_low: float
+    ci_high: float
+    confidence_level: float
+    interval_method: str
+    baseline: float
+    baseline_description: str
+    n_trials: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.risk_kind not in RISK_KINDS:
+            raise ValueError(f"attack {self.attack!r}: risk_kind {self.risk_kind!r} is not one "
+                             f"of {RISK_KINDS}")
+        for name in ("risk", "ci_low", "ci_high", "baseline"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value)):
+                raise ValueError(f"attack {self.attack!r}: {name} must be a finite number, "
+                                 f"got {value!r}")
+        if not (0.0 <= self.ci_low <= self.risk <= self.ci_high <= 1.0):
+            raise ValueError(f"attack {self.attack!r}: need 0 <= ci_low <= risk <= ci_high <= 1,"
+                             f" got {self.ci_low}, {self.risk}, {self.ci_high}")
+        if not (0.0 < self.confidence_level < 1.0):
+            raise ValueError(f"attack {self.attack!r}: confidence_level must be in (0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attack": self.attack,
+            "risk_kind": self.risk_kind,
+            "risk": self.risk,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "confidence_level": self.confidence_level,
+            "interval_method": self.interval_method,
+            "baseline": self.baseline,
+            "baseline_description": self.baseline_description,
+            "n_trials": self.n_trials,
+            "details": self.details,
+        }
+
+
+class Attack(ABC):
+    """Base class of every attack. Subclasses set ``name``, ``risk_kind`` and ``description``."""
+
+    name: ClassVar[str]
+    risk_kind: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: A plain-language paragraph for the report: what the attacker does and knows.
+    explanation: ClassVar[str] = ""
+    references: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    @abstractmethod
+    def run(self, context: AttackContext) -> AttackResult:
+        """Run the attack and return its result (must not modify the context's tables)."""

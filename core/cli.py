@@ -1,0 +1,350 @@
+"""The ``privgate`` command line.
+
+Exit codes: 0 pass, 1 a policy check failed or could not be certified, 2 bad input or usage,
+3 an internal or plugin error. Errors are one clear message on stderr, never a traceback
+(set ``PRIVGATE_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import os
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from privgate.config import AuditConfig, load_config, parse_config
+from privgate.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL_ERROR,
+    EXIT_PASS,
+    InputError,
+    PrivgateError,
+)
+from privgate.progress import ConsoleProgress
+
+STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "cannot-certify": "bold yellow",
+                "error": "bold magenta"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # usage errors: exit 2 with a hint
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"privgate: error: {message}\n"
+                                  f"Run '{self.prog} --help' for the options.\n")
+
+
+def _audit_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="CSV", help="real table; split into train and control")
+    p.add_argument("--generator", metavar="NAME", action="append",
+                   help="generator to fit and audit (repeatable; replaces the config's)")
+    p.add_argument("--epsilon", type=float, help="privacy budget epsilon for every generator")
+    p.add_argument("--delta", type=float, help="privacy budget delta (default 1e-5)")
+    p.add_argument("--policy", metavar="NAME", action="append",
+                   help="policy to apply (repeatable; default expert-determination-0.09)")
+    p.add_argument("--attack", metavar="NAME", action="append",
+                   help="attack to run (repeatable; default: every registered attack)")
+    p.add_argument("--seed", type=int, help="seed for split, training and attacks")
+    p.add_argument("--out", metavar="DIR", help="output folder for report.html, results.json, "
+                   "junit.xml")
+    p.add_argument("--max-rows", type=int, metavar="N",
+                   help="audit a seeded random sample of N rows (quick runs)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="privgate", description="Decide whether a synthetic data set is "
+                     "safe to release.")
+    from privgate import __version__
+    parser.add_argument("--version", action="version", version=f"privgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="audit a DP-SGD generator on a real hospital table "
+                          "shipped with privgate's dependencies (no files needed)")
+    demo.add_argument("--out", metavar="DIR", default=None,
+                      help="output folder (default: privgate-demo)")
+    demo.add_argument("--seed", type=int, default=None)
+    demo.add_argument("--max-rows", type=int, metavar="N",
+                      help="use a seeded sample of N rows (a quicker demo)")
+    demo.add_argument("--epochs", type=int, metavar="N", help="DP-SGD training epochs")
+
+    audit = sub.add_parser("audit", help="audit generators (or a synthetic table) against "
+                           "policies")
+    audit.add_argument("config", nargs="?", help="audit config (TOML)")
+    _audit_flags(audit)
+    audit.add_argument("--synthetic", metavar="CSV", help="audit a synthetic table made "
+                       "elsewhere (needs --train and --control)")
+    audit.add_argument("--train", metavar="CSV", help="the rows the synthetic table's "
+                       "generator was fitted on")
+    audit.add_argument("--control", metavar="CSV", help="real rows that generator never saw")
+
+    synth = sub.add_parser("synth", help="fit a generator and write synthetic rows (no audit)")
+    synth.add_argument("--data", metavar="CSV", required=True)
+    synth.add_argument("--generator", metavar="NAME", required=True)
+    synth.add_argument("--epsilon", type=float)
+    synth.add_argument("--delta", type=float, default=1e-5)
+    synth.add_argument("--rows", type=int, metavar="N", help="rows to sample (default: as "
+                       "many as the input)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--config", metavar="TOML", help="take the schema from this config")
+    synth.add_argument("--out", metavar="CSV", required=True)
+
+    plugins = sub.add_parser("plugins", help="list registered generators, attacks, metrics, "
+                             "policies and report formats, and which plugin provides each")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    report = sub.add_parser("report", help="re-render the reports of a results.json")
+    report.add_argument("results", metavar="RESULTS.json")
+    report.add_argument("--out", metavar="HTML", help="where to write the HTML report "
+                        "(default: report.html beside the results)")
+    return parser
+
+
+# -- building the config from a file and flags ---------------------------------------------
+
+def _raw_config(path: str | None) -> tuple[dict[str, Any], str, Path]:
+    if path is None:
+        return {}, "command line", Path.cwd()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: config file not found")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{p}: not valid TOML: {exc}") from None
+    return raw, str(p), p.resolve().parent
+
+
+def _apply_flags(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    raw = dict(raw)
+    data = dict(raw.get("data", {}))
+    cwd = str(Path.cwd())
+    for flag in ("data", "train", "control", "synthetic"):
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if flag == "data":
+            for k in ("path", "rdataset", "train", "control", "synthetic"):
+                data.pop(k, None)
+            data["path"] = str(Path(cwd, value))
+        else:
+            if flag in ("train", "control"):
+                data.pop("path", None)
+                data.pop("rdataset", None)
+            data[flag] = str(Path(cwd, value))
+    if args.max_rows is not None:
+        data["max_rows"] = args.max_rows
+    raw["data"] = data
+    if args.generator:
+        raw["generators"] = [{"name": g} for g in args.generator]
+    if getattr(args, "synthetic", None) and not args.generator:
+        raw["generators"] = []
+    for g in raw.get("generators", []):
+        if isinstance(g, dict):
+            if args.epsilon is not None:
+                g["epsilon"] = args.epsilon
+            if args.delta is not None:
+                g["delta"] = args.delta
+    if args.policy:
+        raw["policies"] = args.policy
+    if args.attack:
+        raw["attacks"] = args.attack
+    if args.seed is not None:
+        raw["seed"] = args.seed
+    if args.out is not None:
+        raw["output"] = str(Path(cwd, args.out))
+    return raw
+
+
+def demo_config(args: argparse.Namespace) -> AuditConfig:
+    text = importlib.resources.files("privgate.data").joinpath("demo.toml").read_text("utf-8")
+    raw = tomllib.loads(text)
+    if args.out is not None:
+        raw["output"] = str(Path.cwd() / args.out)
+    else:
+        raw["output"] = str(Path.cwd() / raw["output"])
+    if args.seed is not None:
+        raw["seed"] = args.seed
+    if args.max_rows is not None:
+        raw["data"]["max_rows"] = args.max_rows
+    if args.epochs is not None:
+        for g in raw["generators"]:
+            if g["name"].startswith("dpsgd"):
+                g.setdefault("params", {})["epochs"] = args.epochs
+    return parse_config(raw, where="demo.toml", base_dir=Path.cwd())
+
+
+# -- commands --------------------------------------------------------------------------------
+
+def _registry() -> Any:
+    from privgate.registry import build_registry
+
+    return build_registry()
+
+
+def _print_verdict(result: dict[str, Any], written: dict[str, Path], console: Console) -> None:
+    table = Table(title=result.get("title", "privgate audit"), title_justify="left")
+    for col in ("policy", "generator", "attack", "risk", "interval", "threshold", "status"):
+        table.add_column(col, justify="right" if col in ("risk", "threshold") else "left")
+    for c in result["checks"]:
+        risk = "-" if c["risk"] is None else f"{c['risk']:.4f}"
+        interval = ("-" if c["ci_low"] is None else
+                    f"[{c['ci_low']:.4f}, {c['ci_high']:.4f}] {c['confidence_level']:.0%}")
+        status = c["status"] + ("" if c["gated"] else " (baseline, not gated)")
+        table.add_row(c["policy"], c["generator"], c["attack"], risk, interval,
+                      f"{c['threshold']:.4g}", f"[{STATUS_STYLE.get(c['status'], '')}]"
+                      f"{status}[/]")
+    console.print(table)
+    for g in result["generators"]:
+        spent = g.get("spent") or {}
+        eps = spent.get("epsilon")
+        budget = "not private" if not g.get("is_private") else (
+            f"epsilon spent {eps:.3f} (delta {spent.get('delta'):.0e}, "
+            f"{spent.get('accountant')})" if eps is not None else "no accounting")
+        if g["status"] == "error":
+            budget = f"ERROR: {g['error']}"
+        console.print(f"  {g['name']}: {budget}", markup=False, highlight=False)
+    if result.get("data_dependent_domains"):
+        console.print("  warning: domains of " + ", ".join(result["data_dependent_domains"]) +
+                      " were read off the data and are not privacy-protected", markup=False)
+    verdict = result["verdict"]
+    console.print(f"verdict: [{STATUS_STYLE.get(verdict, '')}]{verdict.upper()}[/] "
+                  f"(exit code {result['exit_code']})")
+    for fmt, path in written.items():
+        console.print(f"  {fmt}: {path}", markup=False, highlight=False)
+
+
+def _run_and_report(config: AuditConfig, where: str) -> int:
+    from privgate.pipeline import run_audit
+    from privgate.results import write_reports
+
+    registry = _registry()
+    out = Path(config.output)
+    stderr = Console(stderr=True, highlight=False)
+    stderr.print(f"privgate: auditing ({where}); writing to {out}", markup=False)
+    result = run_audit(config, registry, where=where, progress=ConsoleProgress(stderr))
+    written = write_reports(result, registry, out)
+    _print_verdict(result, written, Console(highlight=False))
+    return int(result["exit_code"])
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return _run_and_report(demo_config(args), "demo")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    if args.synthetic and not (args.train and args.control):
+        raise InputError("--synthetic needs --train (the rows its generator was fitted on) "
+                         "and --control (real rows it never saw)")
+    raw, where, base = _raw_config(args.config)
+    if args.config is None and not (args.data or args.train):
+        raise InputError("give a config file (privgate audit gate.toml) or --data CSV")
+    raw = _apply_flags(raw, args)
+    if "base_dir" in raw:
+        raise InputError(f"{where}: unknown key 'base_dir'")
+    config = parse_config(raw, where=where, base_dir=base)
+    return _run_and_report(config, where)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from privgate.generator import PrivacyBudget
+    from privgate.sources import _schema_for
+    from privgate.tables import conform, read_table
+
+    registry = _registry()
+    cls = registry.generator(args.generator)
+    base = load_config(args.config) if args.config else parse_config({}, where="command line")
+    df = read_table(Path(args.data))
+    schema = _schema_for(base, df, args.config or "command line")
+    df = conform(df, schema, where=args.data)
+    modelled = [c.name for c in schema.modelled]
+    budget = None
+    if cls.is_private:
+        if args.epsilon is None:
+            raise InputError(f"--epsilon is required for the private generator {args.generator!r}")
+        budget = PrivacyBudget(args.epsilon, args.delta)
+    progress = ConsoleProgress()
+    gen = cls()
+    with progress.step("fit", f"training {args.generator} on {len(df):,} rows"):
+        gen.fit(df[modelled], schema.select(modelled), budget, seed=args.seed)
+        syn = gen.sample(args.rows or len(df), seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    syn.to_csv(out, index=False)
+    spent = gen.privacy_spent
+    eps = "not private" if not spent.is_private else f"epsilon {spent.epsilon:.3f}, delta " \
+                                                      f"{spent.delta:g} ({spent.accountant})"
+    print(f"wrote {len(syn):,} synthetic rows to {out}; privacy spent: {eps}")
+    if schema.data_dependent_columns:
+        print("warning: domains of " + ", ".join(schema.data_dependent_columns) +
+              " were read off the data and are not privacy-protected", file=sys.stderr)
+    return EXIT_PASS
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    import json
+
+    registry = _registry()
+    if args.json:
+        print(json.dumps(registry.plugins(), indent=2))
+        return EXIT_PASS
+    console = Console(highlight=False)
+    table = Table(title="privgate plugins", title_justify="left")
+    for col in ("kind", "name", "plugin", "distribution"):
+        table.add_column(col)
+    for kind in registry.KINDS:
+        for name, item in sorted(getattr(registry, kind).items()):
+            dist = f"{item.distribution} {item.version}" if item.distribution else "-"
+            table.add_row(kind[:-1], name, item.plugin, dist)
+    console.print(table)
+    return EXIT_PASS
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from privgate.results import load_result
+
+    registry = _registry()
+    path = Path(args.results)
+    result = load_result(path)
+    out = Path(args.out) if args.out else path.parent / "report.html"
+    sections = registry.sections(result)
+    reporter = registry.get("reporters", "html")()
+    written = reporter.write(result, sections, out.parent)
+    if written.resolve() != out.resolve():
+        written.replace(out)
+    print(f"wrote {out}")
+    return EXIT_PASS
+
+
+COMMANDS = {"demo": cmd_demo, "audit": cmd_audit, "synth": cmd_synth, "plugins": cmd_plugins,
+            "report": cmd_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except PrivgateError as exc:
+        if os.environ.get("PRIVGATE_DEBUG"):
+            raise
+        kind = "error" if exc.exit_code == EXIT_BAD_INPUT else "plugin or internal error"
+        print(f"privgate: {kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("privgate: interrupted", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+    except Exception as exc:  # fail closed, without a traceback
+        if os.environ.get("PRIVGATE_DEBUG"):
+            raise
+        print(f"privgate: internal error: {type(exc).__name__}: {exc} (set PRIVGATE_DEBUG=1 "
+              "for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Turn a table into numbers using only the schema's declared domain, and back.
+
+Generators and distance-based attacks share this encoding: categorical columns become one-hot
+blocks (with an extra "missing" slot when the column is nullable), numeric columns are clipped to
+their bounds and scaled to [0, 1] (with a missing-indicator slot when nullable). Nothing here
+looks at the data to decide the encoding, so it spends no privacy budget -- provided the schema's
+domains are public (see :attr:`privgate.schema.Column.data_dependent`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from privgate.errors import InputError
+from privgate.schema import Column, Kind, Schema
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where one column lives in the encoded matrix.
+
+    ``kind`` is ``"onehot"`` (a block of ``end - start`` slots summing to one) or ``"numeric"``
+    (one scaled value, followed by a missing indicator slot when ``has_missing``).
+    """
+
+    column: str
+    kind: str
+    start: int
+    end: int
+    has_missing: bool = False
+
+
+def to_numeric(series: pd.Series, column: Column) -> pd.Series:
+    """The column as floats (datetimes as seconds since the epoch)."""
+    if column.kind is Kind.DATETIME:
+        dt = pd.to_datetime(series, errors="coerce")
+        return (dt.astype("int64") / 1e9).where(dt.notna())
+    return pd.to_numeric(series, errors="coerce").astype(float)
+
+
+class TableEncoder:
+    """Encode the modelled columns of a schema (identifiers excluded) into a float matrix."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.columns: list[Column] = schema.modelled
+        missing = [c.name for c in self.columns if not c.has_public_domain]
+        if missing:
+            raise InputError(f"schema: column(s) {missing} have no domain (categories or "
+                             "bounds); declare them or let privgate infer them")
+        spans: list[Span] = []
+        pos = 0
+        for col in self.columns:
+            if col.kind is Kind.CATEGORICAL:
+                assert col.categories is not None
+                width = len(col.categories) + (1 if col.nullable else 0)
+                spans.append(Span(col.name, "onehot", pos, pos + width, col.nullable))
+            else:
+                width = 2 if col.nullable else 1
+                spans.append(Span(col.name, "numeric", pos, pos + width, col.nullable))
+            pos += width
+        self.spans = spans
+        self.width = pos
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """Encode ``df`` (must hold every modelled column) as a ``float32`` matrix."""
+        out = np.zeros((len(df), self.width), dtype=np.float32)
+        for col, span in zip(self.columns, self.spans, strict=True):
+            s = df[col.name]
+            if span.kind == "onehot":
+                assert col.categories is not None
+                lookup = {_key(c): i for i, c in enumerate(col.categories)}
+                idx = np.array([lookup.get(_key(v), -1) if not _isna(v) else -2
+                                for v in s.tolist()], dtype=np.int64)
+                if col.nullable:
+                    idx[idx == -2] = len(col.categories)
+                # Values outside the declared domain (and missing values in a column not
+                # declared nullable) encode as all-zero blocks: the model never sees them.
+                ok = idx >= 0
+                out[np.nonzero(ok)[0], span.start + idx[ok]] = 1.0
+            else:
+                assert col.bounds is not None
+                low, high = col.bounds
+                values = to_numeric(s, col).to_numpy(dtype=float)
+                isna = np.isnan(values)
+                scale = (high - low) or 1.0
+                scaled = (np.clip(values, low, high) - low) / scale
+                out[:, span.start] = np.where(isna, 0.5, scaled)
+                if col.nullable:
+                    out[:, span.start + 1] = isna
+        return out
+
+    def inverse_transform(self, matrix: np.ndarray, *, rng: np.random.Generator | None = None
+                          ) -> pd.DataFrame:
+        """Decode a matrix back into a table in the schema's domain.
+
+        One-hot blocks are read as probabilities: with ``rng`` a category is sampled from them,
+        without it the most likely one is taken. Numeric values are clipped to [0, 1], rescaled
+        to their bounds and rounded for integer columns.
+        """
+        data: dict[str, object] = {}
+        for col, span in zip(self.columns, self.spans, strict=True):
+            block = np.asarray(matrix[:, span.start:span.end], dtype=float)
+            if span.kind == "onehot":
+                assert col.categories is not None
+                probs = np.clip(block, 0, None)
+                sums = probs.sum(axis=1, keepdims=True)
+                probs = np.where(sums > 0, probs / np.where(sums > 0, sums, 1), 1 / block.shape[1])
+                if rng is None:
+                    idx = probs.argmax(axis=1)
+                else:
+                    cum = probs.cumsum(axis=1)
+                    u = rng.random(len(probs))[:, None]
+                    idx = np.minimum((u > cum).sum(axis=1), block.shape[1] - 1)
+                cats = list(col.categories) + ([None] if col.nullable else [])
+                values = pd.Series([cats[i] for i in idx], dtype=object)
+                data[col.name] = values
+            else:
+                assert col.bounds is not None
+                low, high = col.bounds
+                x = np.clip(block[:, 0], 0.0, 1.0) * (high - low) + low
+                if col.kind in (Kind.INTEGER,):
+                    x = np.round(x)
+                series = pd.Series(x)
+                if col.nullable:
+                    missing = block[:, 1] > 0.5 if rng is None else (
+                        rng.random(len(block)) < np.clip(block[:, 1], 0, 1))
+                    series = series.mask(missing)
+                if col.kind is Kind.DATETIME:
+                    series = pd.to_datetime(series, unit="s")
+                elif col.kind is Kind.INTEGER and not col.nullable:
+                    series = series.astype("int64")
+                data[col.name] = series
+        return pd.DataFrame(data)
+
+
+def _isna(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _key(value: object) -> object:
+    """Compare categories by value across int/float/str spellings read from CSV or TOML."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | float | np.integer | np.floating):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else str(f)
+    return str(value)

@@ -1,0 +1,124 @@
+"""privgate's hook specifications: the only way privgate meets its generators, attacks,
+metrics, policies and report writers.
+
+Every built-in registers through these hooks and the ``privgate`` entry-point group, exactly as a
+third-party package does. A plugin module implements any subset of them with the
+``privgate.hookimpl`` marker::
+
+    from privgate import hookimpl
+
+    @hookimpl
+    def privgate_generators():
+        return [MyGenerator]
+
+The documentation of each hook below is its reference; ``docs/plugins.md`` is generated from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from privgate.attack import Attack
+from privgate.generator import Generator
+from privgate.metric import Metric
+from privgate.policy import Policy
+from privgate.reporting import Reporter, ReportSection
+
+PROJECT = "privgate"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def privgate_generators() -> Iterable[type[Generator]]:
+    """Register synthetic-data generators.
+
+    Called once, when the plugin manager builds its registry (at the start of every command).
+
+    Returns:
+        An iterable of :class:`privgate.generator.Generator` subclasses. Each class's ``name``
+        attribute (for example ``"dpsgd-vae"``) is how configs and ``--generator`` refer to it;
+        ``is_private`` says whether it claims differential privacy. privgate instantiates the
+        class with the ``params`` table of the audit config as keyword arguments, then calls
+        ``fit(train, schema, budget, seed=...)`` and ``sample(n, seed=...)``. A name that another
+        plugin already registered is an error naming both plugins.
+    """
+
+
+@hookspec
+def privgate_attacks() -> Iterable[type[Attack]]:
+    """Register privacy attacks.
+
+    Called once, when the plugin manager builds its registry.
+
+    Returns:
+        An iterable of :class:`privgate.attack.Attack` subclasses, each with a unique ``name``
+        and a ``risk_kind`` (one of ``privgate.attack.RISK_KINDS``) that policies threshold.
+        privgate instantiates the class with the attack's ``params`` from the audit config and
+        calls ``run(context)`` once per audited synthetic table; the returned
+        :class:`privgate.attack.AttackResult` must carry a risk in [0, 1], a confidence interval
+        containing it with its level and method, a baseline, and the number of trials. An
+        exception or a malformed result marks the attack ``error`` and fails the gate.
+    """
+
+
+@hookspec
+def privgate_metrics() -> Iterable[type[Metric]]:
+    """Register utility metrics.
+
+    Called once, when the plugin manager builds its registry.
+
+    Returns:
+        An iterable of :class:`privgate.metric.Metric` subclasses with unique ``name``s.
+        privgate calls ``compute(context)`` on each audited synthetic table. Metrics describe
+        the data's usefulness in the report; they never gate a release.
+    """
+
+
+@hookspec
+def privgate_policies() -> Iterable[Policy]:
+    """Register threshold policies.
+
+    Called once, when the plugin manager builds its registry.
+
+    Returns:
+        An iterable of :class:`privgate.policy.Policy` instances. A policy maps risk kinds
+        (``"singling-out"``, ``"linkability"``, ``"inference"``, ``"membership"``,
+        ``"distinguishability"``) to thresholds in [0, 1]; a check passes only when the attack's
+        upper confidence bound is at or below the threshold.
+    """
+
+
+@hookspec
+def privgate_reporters() -> Iterable[type[Reporter]]:
+    """Register output formats.
+
+    Called once, when the plugin manager builds its registry.
+
+    Returns:
+        An iterable of :class:`privgate.reporting.Reporter` subclasses, each with a unique
+        ``format`` (built-ins: ``"html"``, ``"json"``, ``"junit"``) and a default ``filename``.
+        After an audit, privgate instantiates every registered reporter and calls
+        ``write(result, sections, out_dir)`` with the result document (what ``results.json``
+        holds) and the sections from :func:`privgate_report_sections`.
+    """
+
+
+@hookspec
+def privgate_report_sections(result: Mapping[str, Any]) -> Sequence[ReportSection] | None:
+    """Contribute sections to the HTML report.
+
+    Called each time a report is rendered (after an audit, and by ``privgate report``).
+
+    Args:
+        result: the audit's result document, as written to ``results.json``.
+
+    Returns:
+        A sequence of :class:`privgate.reporting.ReportSection` (structured paragraphs, tables
+        and key-value lists, shown as escaped text, sorted by ``order``), or ``None`` to add
+        nothing. Sections must never contain raw training or control rows.
+    """

@@ -1,0 +1,320 @@
+"""The table's schema: per column its kind, role and public domain.
+
+The schema is what makes preprocessing private. A generator may look at a column's *declared*
+domain (category list, numeric bounds) for free; anything it learns from the data itself costs
+privacy. :func:`infer_schema` therefore marks every domain it reads off a table as
+``data_dependent`` so that the report can say those domains were not privacy-protected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from privgate.errors import InputError
+
+
+class Kind(StrEnum):
+    """What values a column holds."""
+
+    CATEGORICAL = "categorical"
+    CONTINUOUS = "continuous"
+    INTEGER = "integer"
+    DATETIME = "datetime"
+    IDENTIFIER = "identifier"
+
+
+class Role(StrEnum):
+    """What a column means for privacy."""
+
+    DIRECT_IDENTIFIER = "direct-identifier"
+    QUASI_IDENTIFIER = "quasi-identifier"
+    SENSITIVE = "sensitive"
+    TARGET = "target"
+    OTHER = "other"
+
+
+NUMERIC_KINDS = frozenset({Kind.CONTINUOUS, Kind.INTEGER, Kind.DATETIME})
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column's declaration.
+
+    Attributes:
+        name: column name as it appears in the table.
+        kind: what values it holds.
+        role: what it means for privacy. Direct identifiers (and identifier-kind columns) are
+            dropped before any generator sees the table.
+        categories: the public category list of a categorical column.
+        bounds: the public ``(low, high)`` range of a numeric column; values outside are clipped
+            by generators. Datetime bounds are in seconds since the epoch.
+        nullable: whether missing values are part of the domain (generators then model them).
+        data_dependent: True when the domain was read off the data rather than declared; such
+            a domain leaks information that no privacy budget accounted for.
+    """
+
+    name: str
+    kind: Kind
+    role: Role = Role.OTHER
+    categories: tuple[Any, ...] | None = None
+    bounds: tuple[float, float] | None = None
+    nullable: bool = False
+    data_dependent: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind is Kind.CATEGORICAL and self.bounds is not None:
+            raise InputError(f"schema column {self.name!r}: a categorical column takes "
+                             "'categories', not 'bounds'")
+        if self.kind in NUMERIC_KINDS and self.categories is not None:
+            raise InputError(f"schema column {self.name!r}: a {self.kind} column takes "
+                             "'bounds', not 'categories'")
+        if self.bounds is not None:
+            low, high = self.bounds
+            if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+                raise InputError(f"schema column {self.name!r}: bounds must be two finite "
+                                 f"numbers with low <= high, got {list(self.bounds)}")
+        if self.categories is not None:
+            if len(self.categories) == 0:
+                raise InputError(f"schema column {self.name!r}: the category list is empty")
+            if len(set(self.categories)) != len(self.categories):
+                raise InputError(f"schema column {self.name!r}: the category list repeats "
+                                 "a value")
+
+    @property
+    def is_dropped(self) -> bool:
+        """Whether the column is removed before training (identifiers)."""
+        return self.role is Role.DIRECT_IDENTIFIER or self.kind is Kind.IDENTIFIER
+
+    @property
+    def has_public_domain(self) -> bool:
+        """Whether a generator can encode the column from the declaration alone."""
+        if self.kind is Kind.CATEGORICAL:
+            return self.categories is not None
+        if self.kind in NUMERIC_KINDS:
+            return self.bounds is not None
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (used in results and reports)."""
+        out: dict[str, Any] = {"name": self.name, "kind": str(self.kind), "role": str(self.role)}
+        if self.categories is not None:
+            out["categories"] = [_json_scalar(c) for c in self.categories]
+        if self.bounds is not None:
+            out["bounds"] = [float(self.bounds[0]), float(self.bounds[1])]
+        out["nullable"] = self.nullable
+        out["data_dependent"] = self.data_dependent
+        return out
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True)
+class Schema:
+    """An ordered collection of :class:`Column` declarations."""
+
+    columns: tuple[Column, ...]
+    source: str = "declared"
+    _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        seen: dict[str, Column] = {}
+        for col in self.columns:
+            if col.name in seen:
+                raise InputError(f"schema: column {col.name!r} is declared twice")
+            seen[col.name] = col
+        object.__setattr__(self, "_by_name", seen)
+        if not self.columns:
+            raise InputError("schema: no columns declared")
+
+    def __getitem__(self, name: str) -> Column:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise InputError(f"schema: no column named {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterable[Column]:  # type: ignore[override]
+        return iter(self.columns)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def modelled(self) -> list[Column]:
+        """Columns a generator learns and produces (identifiers removed)."""
+        return [c for c in self.columns if not c.is_dropped]
+
+    def with_role(self, *roles: Role) -> list[Column]:
+        return [c for c in self.modelled if c.role in roles]
+
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        return [c.name for c in self.with_role(Role.QUASI_IDENTIFIER)]
+
+    @property
+    def sensitive(self) -> list[str]:
+        return [c.name for c in self.with_role(Role.SENSITIVE, Role.TARGET)]
+
+    @property
+    def target(self) -> str | None:
+        targets = self.with_role(Role.TARGET)
+        return targets[0].name if targets else None
+
+    @property
+    def data_dependent_columns(self) -> list[str]:
+        return [c.name for c in self.modelled if c.data_dependent]
+
+    def select(self, names: Sequence[str]) -> Schema:
+        return Schema(tuple(self[n] for n in names), source=self.source)
+
+    def replace_column(self, column: Column) -> Schema:
+        return Schema(tuple(column if c.name == column.name else c for c in self.columns),
+                      source=self.source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "columns": [c.to_dict() for c in self.columns]}
+
+    @classmethod
+    def from_mapping(cls, columns: Mapping[str, Mapping[str, Any]], *,
+                     where: str = "schema") -> Schema:
+        """Build a schema from the ``[schema.columns.NAME]`` tables of an audit config.
+
+        Args:
+            columns: column name -> ``{kind, role, categories, bounds, nullable}``.
+            where: prefix for error messages (usually the config file name).
+        """
+        allowed = {"kind", "role", "categories", "bounds", "nullable"}
+        cols = []
+        for name, spec in columns.items():
+            at = f"{where}: schema.columns.{name}"
+            if not isinstance(spec, Mapping):
+                raise InputError(f"{at}: expected a table with at least 'kind'")
+            unknown = set(spec) - allowed
+            if unknown:
+                raise InputError(f"{at}: unknown key(s) {sorted(unknown)}; allowed: "
+                                 f"{sorted(allowed)}")
+            if "kind" not in spec:
+                raise InputError(f"{at}: 'kind' is required (one of "
+                                 f"{[k.value for k in Kind]})")
+            kind = _enum(Kind, spec["kind"], f"{at}.kind")
+            role = _enum(Role, spec.get("role", "other"), f"{at}.role")
+            categories = spec.get("categories")
+            if categories is not None:
+                if not isinstance(categories, list):
+                    raise InputError(f"{at}.categories: expected a list, got "
+                                     f"{type(categories).__name__}")
+                categories = tuple(categories)
+            bounds = spec.get("bounds")
+            if bounds is not None:
+                if (not isinstance(bounds, list) or len(bounds) != 2
+                        or not all(isinstance(b, int | float) and not isinstance(b, bool)
+                                   for b in bounds)):
+                    raise InputError(f"{at}.bounds: expected [low, high] numbers, got "
+                                     f"{bounds!r}")
+                bounds = (float(bounds[0]), float(bounds[1]))
+            nullable = spec.get("nullable", False)
+            if not isinstance(nullable, bool):
+                raise InputError(f"{at}.nullable: expected true or false, got {nullable!r}")
+            try:
+                cols.append(Column(str(name), kind, role, categories, bounds, nullable))
+            except InputError as exc:
+                raise InputError(f"{where}: {exc}") from None
+        return cls(tuple(cols), source="declared")
+
+
+def _enum(enum: type[StrEnum], value: Any, at: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        raise InputError(f"{at}: {value!r} is not one of {[e.value for e in enum]}") from None
+
+
+def infer_schema(df: pd.DataFrame, *, max_categories: int = 50,
+                 roles: Mapping[str, Role] | None = None) -> Schema:
+    """Guess a schema from a table, marking every domain as data-dependent.
+
+    Object, boolean and low-cardinality integer columns become categorical; other integers
+    integer; floats continuous; datetimes datetime. Object columns with more than
+    ``max_categories`` distinct values that are unique per row become identifiers (dropped).
+    The domains read off the data are *not* privacy-protected; the report says so.
+    """
+    roles = dict(roles or {})
+    cols = []
+    for name in df.columns:
+        s = df[name]
+        nonnull = s.dropna()
+        nullable = bool(s.isna().any())
+        role = roles.get(str(name), Role.OTHER)
+        if nonnull.empty:
+            raise InputError(f"column {name!r} holds no values (every cell is missing); "
+                             "drop it or declare it in the schema")
+        if pd.api.types.is_datetime64_any_dtype(s):
+            secs = nonnull.astype("int64") / 1e9
+            cols.append(Column(str(name), Kind.DATETIME, role,
+                               bounds=(float(secs.min()), float(secs.max())),
+                               nullable=nullable, data_dependent=True))
+            continue
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            values = nonnull.astype(str) if not pd.api.types.is_bool_dtype(s) else nonnull
+            n_unique = values.nunique()
+            if n_unique > max_categories and n_unique >= 0.9 * len(values):
+                cols.append(Column(str(name), Kind.IDENTIFIER, Role.DIRECT_IDENTIFIER,
+                                   nullable=nullable, data_dependent=True))
+                continue
+            cats = tuple(sorted(pd.unique(values), key=str))
+            cols.append(Column(str(name), Kind.CATEGORICAL, role, categories=cats,
+                               nullable=nullable, data_dependent=True))
+            continue
+        is_int = pd.api.types.is_integer_dtype(s) or bool(
+            np.all(np.equal(np.mod(nonnull.to_numpy(dtype=float), 1), 0)))
+        n_unique = nonnull.nunique()
+        if is_int and n_unique <= min(max_categories, 10):
+            cats = tuple(sorted(int(v) for v in pd.unique(nonnull)))
+            cols.append(Column(str(name), Kind.CATEGORICAL, role, categories=cats,
+                               nullable=nullable, data_dependent=True))
+            continue
+        bounds = (float(nonnull.min()), float(nonnull.max()))
+        kind = Kind.INTEGER if is_int else Kind.CONTINUOUS
+        cols.append(Column(str(name), kind, role, bounds=bounds, nullable=nullable,
+                           data_dependent=True))
+    return Schema(tuple(cols), source="inferred")
+
+
+def complete_schema(schema: Schema, df: pd.DataFrame) -> Schema:
+    """Fill domains the declaration left open from the data, marking them data-dependent."""
+    inferred: Schema | None = None
+    out = []
+    for col in schema.columns:
+        if col.has_public_domain or col.is_dropped:
+            out.append(col)
+            continue
+        if inferred is None:
+            inferred = infer_schema(df[[c.name for c in schema.columns
+                                        if not c.has_public_domain and not c.is_dropped]])
+        guess = inferred[col.name]
+        if col.kind is Kind.CATEGORICAL:
+            cats = guess.categories
+            if cats is None:  # inferred numeric, declared categorical
+                cats = tuple(sorted(pd.unique(df[col.name].dropna()), key=str))
+            out.append(replace(col, categories=cats, data_dependent=True))
+        else:
+            s = df[col.name].dropna()
+            if col.kind is Kind.DATETIME:
+                s = pd.to_datetime(s).astype("int64") / 1e9
+            out.append(replace(col, bounds=(float(s.min()), float(s.max())),
+                               data_dependent=True))
+    return Schema(tuple(out), source=schema.source)
