@@ -88,7 +88,7 @@ class AuditConfig(_Strict):
     output: str = "privgate-report"
     confidence_level: float = Field(0.95, gt=0.5, lt=1)
     policies: list[str] = Field(default_factory=lambda: [DEFAULT_POLICY])
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
     schema_: SchemaConfig | None = Field(None, alias="schema")
     generators: list[GeneratorConfig] = Field(default_factory=list)
     attacks: list[str | PluginRef] | None = None
@@ -117,7 +117,7 @@ class AuditConfig(_Strict):
             return None
         return [PluginRef(name=i) if isinstance(i, str) else i for i in items]
 
-    def schema(self, where: str) -> Schema | None:
+    def declared_schema(self, where: str) -> Schema | None:
         if self.schema_ is None or not self.schema_.columns:
             return None
         return Schema.from_mapping(self.schema_.columns, where=where)

@@ -10,6 +10,7 @@ domains are public (see :attr:`privgate.schema.Column.data_dependent`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,7 @@ class TableEncoder:
         return pd.DataFrame(data)
 
 
-def _isna(value: object) -> bool:
+def _isna(value: Any) -> bool:
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):

@@ -99,16 +99,16 @@ class Registry:
                 "Run 'privgate plugins' to list what is installed.") from None
 
     def generator(self, name: str) -> type[Generator]:
-        return self.get("generators", name)  # type: ignore[no-any-return]
+        return self.get("generators", name)
 
     def attack(self, name: str) -> type[Attack]:
-        return self.get("attacks", name)  # type: ignore[no-any-return]
+        return self.get("attacks", name)
 
     def metric(self, name: str) -> type[Metric]:
-        return self.get("metrics", name)  # type: ignore[no-any-return]
+        return self.get("metrics", name)
 
     def policy(self, name: str) -> Policy:
-        return self.get("policies", name)  # type: ignore[no-any-return]
+        return self.get("policies", name)
 
     def plugins(self) -> list[dict[str, Any]]:
         """Plugins with what each provides (for ``privgate plugins`` and provenance)."""
@@ -128,7 +128,7 @@ class Registry:
         dists = _distributions(self.pm)
         sections: list[ReportSection] = []
         for impl in self.pm.hook.privgate_report_sections.get_hookimpls():
-            contributed = impl.function(result=result)
+            contributed: Any = impl.function(result=result)
             for section in contributed or ():
                 if not isinstance(section, ReportSection):
                     raise PluginError(f"plugin {impl.plugin_name!r} returned "
@@ -148,7 +148,7 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str,
     # that provides it (pluggy's combined call would lose that).
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
         try:
-            items: Sequence[Any] = list(impl.function() or ())
+            items: Sequence[Any] = list(impl.function() or ())  # plugin code
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc!r}"
                               ) from exc

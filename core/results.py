@@ -137,7 +137,8 @@ def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
                        "finished_at": finished.isoformat(timespec="seconds"),
                        "durations_s": dict(durations)},
     }
-    return jsonable(doc)  # type: ignore[no-any-return]
+    out: dict[str, Any] = jsonable(doc)
+    return out
 
 
 def result_sha256(result: Mapping[str, Any]) -> str:

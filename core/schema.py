@@ -9,7 +9,7 @@ privacy. :func:`infer_schema` therefore marks every domain it reads off a table 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -146,7 +146,7 @@ class Schema:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
-    def __iter__(self) -> Iterable[Column]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Column]:
         return iter(self.columns)
 
     @property

@@ -41,7 +41,7 @@ def load_rdataset(ref: str) -> pd.DataFrame:
 
 
 def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str) -> Schema:
-    declared = config.schema(where)
+    declared = config.declared_schema(where)
     if declared is None:
         max_cats = config.schema_.max_categories if config.schema_ else 50
         return infer_schema(df, max_categories=max_cats)

@@ -39,7 +39,10 @@ def trials_to_certify(threshold: float, level: float = 0.95) -> int | None:
     if threshold <= 0:
         return None
     alpha = 1 - level
-    return max(1, math.ceil(math.log(alpha / 2) / math.log1p(-threshold)))
+    n = math.log(alpha / 2) / math.log1p(-threshold)
+    if not math.isfinite(n):  # a threshold so small that no representable sample reaches it
+        return None
+    return max(1, math.ceil(n))
 
 
 def bootstrap_ci(statistic: Callable[..., float], data: Sequence[np.ndarray], *,

@@ -1,0 +1,129 @@
+"""The command line: exit codes and messages a CI pipeline and a user rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from privgate.cli import main
+
+TINY = pd.DataFrame({
+    "age": [20 + (i * 7) % 60 for i in range(80)],
+    "sex": ["f", "m"] * 40,
+    "dx": ["a", "b", "c", "d"] * 20,
+})
+
+
+def _write(tmp_path: Path, df: pd.DataFrame, name: str = "rows.csv") -> Path:
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def _config(tmp_path: Path, body: str) -> Path:
+    _write(tmp_path, TINY)
+    path = tmp_path / "gate.toml"
+    path.write_text(body)
+    return path
+
+
+SCHEMA = """
+[schema.columns.age]
+kind = "integer"
+role = "quasi-identifier"
+bounds = [0, 99]
+[schema.columns.sex]
+kind = "categorical"
+role = "quasi-identifier"
+categories = ["f", "m"]
+[schema.columns.dx]
+kind = "categorical"
+role = "sensitive"
+categories = ["a", "b", "c", "d"]
+"""
+
+
+@pytest.mark.parametrize("body, message", [
+    ('sed = 1\n[data]\npath = "rows.csv"\n', "unknown key 'sed'"),
+    ('seed = "x"\n[data]\npath = "rows.csv"\n', "'seed'"),
+    ('[data]\npath = "rows.csv"\n[[generators]]\nname = "gmm"\nepsilon = "big"\n',
+     r"'generators\[0\].epsilon'"),
+    ('[data]\npath = "missing.csv"\n[[generators]]\nname = "gmm"\n', "missing.csv: data file "
+     "not found"),
+    ('[data]\npath = "rows.csv"\n[[generators]]\nname = "nope"\n', "unknown generator 'nope'"),
+    ('[data]\npath = "rows.csv"\n[[generators]]\nname = "dpsgd-vae"\n',
+     "'epsilon' is required"),
+    ('policies = ["lax"]\n[data]\npath = "rows.csv"\n[[generators]]\nname = "gmm"\n',
+     "unknown policy 'lax'"),
+    ('attacks = ["dcr"]\n[data]\npath = "rows.csv"\n[[generators]]\nname = "gmm"\n',
+     "unknown attack 'dcr'"),
+    ('[data]\npath = "rows.csv"\n[[generators]]\nname = "gmm"\n' + SCHEMA +
+     '[schema.columns.bmi]\nkind = "continuous"\nbounds = [10, 50]\n',
+     r"schema column\(s\) \['bmi'\] are not in the table"),
+    ('[data]\npath = "rows.csv"\n[[generators]]\nname = "gmm"\n'
+     + SCHEMA.replace('"a", "b", "c", "d"', '"a", "b"'), "'dx' holds 40 value"),
+    ('[data]\npath = "rows.csv"\n[[generators]]\nname = "gmm"\nparams = { colour = 1 }\n',
+     "colour"),
+    ("seed = = 2\n", "not valid TOML"),
+])
+def test_bad_config_exits_2_naming_the_culprit(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                body: str, message: str) -> None:
+    config = _config(tmp_path, body)
+    assert main(["audit", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert pytest.importorskip("re").search(message, err), err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty"),
+    ("age,sex,dx\n", "header but no rows"),
+    ("age,sex,dx,empty\n" + "".join(f"{20 + i},f,a,\n" for i in range(30)),
+     "'empty' holds no values"),
+])
+def test_bad_table_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture, content: str,
+                           message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert main(["audit", "--data", str(path), "--generator", "gmm"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_wrong_type_in_declared_column_exits_2(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    bad = TINY.astype({"age": object})
+    bad.loc[5, "age"] = "forty"
+    _write(tmp_path, bad)
+    (tmp_path / "gate.toml").write_text('[data]\npath = "rows.csv"\n[[generators]]\n'
+                                        'name = "gmm"\n' + SCHEMA)
+    assert main(["audit", str(tmp_path / "gate.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "column 'age' is declared integer but 1 value(s) are not (first at row 6)" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["audit", "--epsilon", "many"])
+    assert info.value.code == 2
+    assert main(["audit"]) == 2
+    assert main(["audit", "--synthetic", "x.csv"]) == 2
+    assert "--train" in capsys.readouterr().err
+
+
+def test_plugins_lists_builtins_with_their_distribution(capsys: pytest.CaptureFixture) -> None:
+    assert main(["plugins", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    provided = {n for p in listed for names in p["provides"].values() for n in names}
+    assert {"dpsgd-vae", "gmm", "dcr-membership", "html", "expert-determination-0.09"} <= provided
+    assert {p["distribution"] for p in listed} == {"privgate"}
+
+
+def test_console_script_is_installed() -> None:
+    out = subprocess.run([sys.executable, "-m", "privgate.cli", "--version"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("privgate ")

@@ -1,0 +1,109 @@
+"""Audit config validation, policy checks and certification arithmetic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privgate.attack import AttackResult
+from privgate.config import load_config, parse_config
+from privgate.errors import InputError
+from privgate.policy import Policy, Status, check, worst
+from privgate.stats import binomial_ci, trials_to_certify
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"seeed": 1}, "unknown key 'seeed'"),
+    ({"seed": "one"}, "'seed': input should be a valid integer"),
+    ({"data": {"pth": "x.csv"}}, "unknown key 'data.pth'"),
+    ({"data": {"control_fraction": 1.5}}, "'data.control_fraction'"),
+    ({"generators": [{"name": "gmm", "epsilon": "1"}]}, r"'generators\[0\].epsilon'"),
+    ({"generators": [{"name": "gmm", "epsilon": -1}]}, r"'generators\[0\].epsilon'"),
+    ({"generators": [{"name": "gmm", "budget": 1}]}, r"unknown key 'generators\[0\].budget'"),
+    ({"attacks": [{"name": "x", "parms": {}}]}, r"unknown key 'attacks\[0\].parms'"),
+    ({"policies": "strict"}, "'policies'"),
+    ({"policies": []}, "at least one policy"),
+    ({"confidence_level": 1.2}, "'confidence_level'"),
+])
+def test_bad_config_names_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message) as info:
+        parse_config(raw, where="gate.toml")
+    assert str(info.value).startswith("gate.toml: ")
+
+
+def test_config_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "gate.toml").write_text(
+        'seed = 3\npolicies = ["strict-0.04pct"]\nattacks = ["dcr-membership", '
+        '{ name = "distinguishability", params = { folds = 3 } }]\n'
+        '[data]\npath = "rows.csv"\n[[generators]]\nname = "dpsgd-vae"\nepsilon = 2\n'
+        '[schema.columns.age]\nkind = "integer"\nbounds = [0, 99]\n')
+    config = load_config(tmp_path / "gate.toml")
+    assert config.resolve(config.data.path) == tmp_path / "rows.csv"
+    assert config.generators[0].epsilon == 2.0 and config.generators[0].delta == 1e-5
+    assert [(r.name, r.params) for r in config.refs("attacks")] == [
+        ("dcr-membership", {}), ("distinguishability", {"folds": 3})]
+    assert config.declared_schema("gate.toml")["age"].bounds == (0.0, 99.0)
+    assert config.sha256() == load_config(tmp_path / "gate.toml").sha256()
+
+
+def test_config_that_is_not_toml(tmp_path: Path) -> None:
+    (tmp_path / "gate.toml").write_text("seed = = 1\n")
+    with pytest.raises(InputError, match="gate.toml: not valid TOML"):
+        load_config(tmp_path / "gate.toml")
+
+
+def _result(risk: float, low: float, high: float, n: int = 1000) -> AttackResult:
+    return AttackResult("a", "membership", risk, low, high, 0.95, "test", 0.0, "coin", n)
+
+
+POLICY = Policy("p", "P", "test policy", {"membership": 0.09})
+
+
+def test_check_passes_only_when_upper_bound_is_under_threshold() -> None:
+    assert check(POLICY, "g", "a", "membership", _result(0.05, 0.03, 0.09)).status is Status.PASS
+    assert check(POLICY, "g", "a", "membership", _result(0.05, 0.03, 0.0901)).status \
+        is Status.FAIL
+    assert check(POLICY, "g", "a", "membership", _result(0.2, 0.15, 0.25)).status is Status.FAIL
+
+
+def test_check_cannot_certify_small_samples_and_says_how_many_are_needed() -> None:
+    out = check(POLICY, "g", "a", "membership", _result(0.0, 0.0, 0.3, n=10))
+    assert out.status is Status.CANNOT_CERTIFY
+    assert out.trials_needed == trials_to_certify(0.09, 0.95) == 40
+    assert "40" in out.message
+
+
+def test_errors_fail_closed() -> None:
+    out = check(POLICY, "g", "a", "membership", None, "boom")
+    assert out.status is Status.ERROR and "boom" in out.message
+    assert worst([Status.PASS, Status.ERROR, Status.FAIL]) is Status.ERROR
+    assert worst([Status.PASS, Status.CANNOT_CERTIFY]) is Status.CANNOT_CERTIFY
+    assert worst([]) is Status.CANNOT_CERTIFY  # nothing checked never passes
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.0001, 0.5), st.sampled_from([0.9, 0.95, 0.99]))
+def test_trials_to_certify_is_exactly_enough(threshold: float, level: float) -> None:
+    n = trials_to_certify(threshold, level)
+    assert n is not None
+    assert binomial_ci(0, n, level, "exact")[1] <= threshold + 1e-12
+    if n > 1:
+        assert binomial_ci(0, n - 1, level, "exact")[1] > threshold
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))
+def test_policy_decisions_are_monotone_in_the_upper_bound(a: float, b: float, t: float) -> None:
+    low, high = sorted((a, b))
+    policy = Policy("p", "P", "d", {"membership": t})
+    status = check(policy, "g", "x", "membership", _result(low, low, high)).status
+    if status is Status.PASS:
+        assert high <= t
+        # any smaller upper bound also passes
+        assert check(policy, "g", "x", "membership", _result(low, low, (low + high) / 2)
+                     ).status is Status.PASS
+    else:
+        assert high > t
