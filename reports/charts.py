@@ -1,0 +1,291 @@
+"""Inline SVG charts for the HTML report.
+
+Every chart is built here as a string and returned as :class:`markupsafe.Markup`, because the
+template inserts it unescaped. That makes this module the only place where escaping is manual:
+every piece of text that goes into the SVG (labels, titles, values) passes through :func:`_t`
+(``markupsafe.escape``). Numbers are formatted by Python, never taken as strings from the input.
+
+Charts carry ``role="img"``, an ``aria-labelledby`` pointing at their ``<title>`` and a
+``<desc>`` that states the figures in words, so that screen readers and printouts without
+colour still convey them. Colour is never the only signal: statuses are also marker shapes and
+text labels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from markupsafe import Markup, escape
+
+#: Colours used in charts; all reach 4.5:1 against white (see report.css for the text pairs).
+INK = "#1f2328"
+MUTED = "#57606a"
+GRID = "#d0d7de"
+ACCENT = "#0b5cad"
+STATUS_COLOURS = {"pass": "#1a7f37", "fail": "#b42318", "cannot-certify": "#8a5a00",
+                  "error": "#6e40c9"}
+STATUS_LABELS = {"pass": "PASS", "fail": "FAIL", "cannot-certify": "CANNOT CERTIFY",
+                 "error": "ERROR"}
+FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif\""
+
+_ids = itertools.count(1)
+
+
+def _t(value: Any) -> str:
+    """Escape any value for use as SVG text or attribute content."""
+    return str(escape(str(value)))
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for anything else (missing, NaN, strings, booleans)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Format a number for display: ``digits`` significant figures, '-' when missing."""
+    x = _num(value)
+    if x is None:
+        return "n/a" if value is None else str(value)
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000 and float(x).is_integer():
+        return f"{int(x):,}"
+    return f"{x:.{digits}g}"
+
+
+def _open(width: int, height: int, title: str, desc: str, css_class: str) -> tuple[str, str]:
+    """The opening of an accessible SVG element plus its unique id prefix."""
+    uid = f"chart{next(_ids)}"
+    head = (f'<svg class="chart {css_class}" '
+            f'viewBox="0 0 {width} {height}" role="img" '
+            f'aria-labelledby="{uid}-t {uid}-d" {FONT} font-size="12">'
+            f'<title id="{uid}-t">{_t(title)}</title><desc id="{uid}-d">{_t(desc)}</desc>')
+    return head, uid
+
+
+def _marker(shape: str, x: float, y: float, colour: str) -> str:
+    """A status marker: circle (pass), cross (fail), diamond (cannot certify), square (error)."""
+    if shape == "pass":
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}"/>'
+    if shape == "fail":
+        return (f'<path d="M{x - 5:.1f},{y - 5:.1f}L{x + 5:.1f},{y + 5:.1f}'
+                f'M{x - 5:.1f},{y + 5:.1f}L{x + 5:.1f},{y - 5:.1f}" stroke="{colour}" '
+                f'stroke-width="3"/>')
+    if shape == "cannot-certify":
+        return (f'<path d="M{x:.1f},{y - 6:.1f}L{x + 6:.1f},{y:.1f}L{x:.1f},{y + 6:.1f}'
+                f'L{x - 6:.1f},{y:.1f}Z" fill="{colour}"/>')
+    return f'<rect x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10" fill="{colour}"/>'
+
+
+def _nice_max(value: float) -> float:
+    """Round an axis maximum up to 1, 2 or 5 times a power of ten."""
+    if value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * 10 ** exp >= value:
+            return m * 10 ** exp
+    return 10 ** (exp + 1)
+
+
+def forest_plot(checks: Sequence[Mapping[str, Any]], title: str) -> Markup:
+    """Each check's risk estimate and confidence interval against its threshold.
+
+    One row per check; the interval is a horizontal line with a marker at the estimate (shape
+    and text give the status), and the threshold is a dashed vertical tick in the row. The
+    x axis is linear from 0 to a round number above the largest bound or threshold.
+    """
+    rows = list(checks)
+    label_w, status_w, plot_w, row_h, top, bottom = 250, 120, 420, 30, 10, 44
+    width = label_w + plot_w + status_w + 20
+    height = top + max(1, len(rows)) * row_h + bottom
+    values = [0.0]
+    for c in rows:
+        values += [v for v in (_num(c.get("ci_high")), _num(c.get("risk")),
+                               _num(c.get("threshold"))) if v is not None]
+    xmax = min(1.0, _nice_max(max(values) * 1.05)) if max(values) > 0 else 1.0
+    xmax = max(xmax, max(values))
+
+    def sx(v: float) -> float:
+        return label_w + plot_w * (min(max(v, 0.0), xmax) / xmax)
+
+    words = []
+    for c in rows:
+        words.append(
+            f"{c.get('generator', '?')}, {c.get('attack', '?')}: estimate {fmt(c.get('risk'))}, "
+            f"interval {fmt(c.get('ci_low'))} to {fmt(c.get('ci_high'))}, threshold "
+            f"{fmt(c.get('threshold'))}, {STATUS_LABELS.get(str(c.get('status')), 'UNKNOWN')}")
+    desc = "; ".join(words) if words else "No checks."
+    head, _ = _open(width, height, title, desc, "forest")
+    parts = [head]
+    axis_y = top + max(1, len(rows)) * row_h
+    for i in range(0, len(rows), 2):
+        parts.append(f'<rect x="0" y="{top + i * row_h}" width="{width}" height="{row_h}" '
+                     f'fill="#f6f8fa"/>')
+    for i in range(6):
+        v = xmax * i / 5
+        x = sx(v)
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y}" '
+                     f'stroke="{GRID}" stroke-width="1"/>')
+        parts.append(f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle" '
+                     f'fill="{MUTED}">{_t(fmt(v, 2))}</text>')
+    parts.append(f'<text x="{label_w + plot_w / 2:.1f}" y="{axis_y + 36}" text-anchor="middle" '
+                 f'fill="{INK}">risk (0 = no risk); dashed line = threshold</text>')
+    for i, c in enumerate(rows):
+        y = top + i * row_h + row_h / 2
+        status = str(c.get("status", "error"))
+        colour = STATUS_COLOURS.get(status, STATUS_COLOURS["error"])
+        label = f"{c.get('generator', '?')} · {c.get('attack', '?')}"
+        if len(label) > 40:
+            label = label[:39] + "…"
+        parts.append(f'<text x="6" y="{y + 4:.1f}" fill="{INK}">{_t(label)}</text>')
+        thr = _num(c.get("threshold"))
+        if thr is not None:
+            tx = sx(thr)
+            parts.append(f'<line x1="{tx:.1f}" y1="{y - 12:.1f}" x2="{tx:.1f}" '
+                         f'y2="{y + 12:.1f}" stroke="{INK}" stroke-width="2" '
+                         f'stroke-dasharray="4 3"/>')
+        lo, hi, risk = (_num(c.get(k)) for k in ("ci_low", "ci_high", "risk"))
+        if lo is not None and hi is not None:
+            parts.append(f'<line x1="{sx(lo):.1f}" y1="{y:.1f}" x2="{sx(hi):.1f}" '
+                         f'y2="{y:.1f}" stroke="{colour}" stroke-width="3"/>')
+            for v in (lo, hi):
+                parts.append(f'<line x1="{sx(v):.1f}" y1="{y - 5:.1f}" x2="{sx(v):.1f}" '
+                             f'y2="{y + 5:.1f}" stroke="{colour}" stroke-width="2"/>')
+        if risk is not None:
+            parts.append(_marker(status, sx(risk), y, colour))
+        label = STATUS_LABELS.get(status, "UNKNOWN")
+        if not c.get("gated", True):
+            label += " (info)"
+        parts.append(f'<text x="{label_w + plot_w + 14}" y="{y + 4:.1f}" fill="{colour}" '
+                     f'font-weight="700">{_t(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _downsample(fpr: Sequence[Any], tpr: Sequence[Any], max_points: int) -> list[
+        tuple[float, float]]:
+    """Finite (fpr, tpr) pairs sorted by fpr, thinned to about ``max_points``.
+
+    Thinning is done on a log grid of FPR so that the low-FPR region (what matters for
+    membership inference) keeps its detail.
+    """
+    pts = sorted((f, t) for f, t in zip(fpr, tpr, strict=False)
+                 if _num(f) is not None and _num(t) is not None)
+    if len(pts) <= max_points:
+        return [(float(f), float(t)) for f, t in pts]
+    kept: dict[int, tuple[float, float]] = {}
+    for f, t in pts:
+        key = -1 if f <= 0 else int(round(math.log10(max(f, 1e-12)) * max_points / 6))
+        kept[key] = (float(f), max(float(t), kept.get(key, (0.0, 0.0))[1]))
+    out = sorted(kept.values())
+    if out[-1] != (float(pts[-1][0]), float(pts[-1][1])):
+        out.append((float(pts[-1][0]), float(pts[-1][1])))
+    return out
+
+
+def roc_curve(roc: Mapping[str, Any], title: str, auroc: Any = None,
+              max_points: int = 150) -> Markup | None:
+    """The ROC curve of an attack on a log-scale false-positive-rate axis, or None if unusable.
+
+    The diagonal (an attacker who guesses) is drawn for reference; the lowest FPR shown is the
+    smallest non-zero FPR in the data (at least 1e-5), rounded down to a power of ten.
+    """
+    fpr, tpr = roc.get("fpr"), roc.get("tpr")
+    if not isinstance(fpr, list | tuple) or not isinstance(tpr, list | tuple):
+        return None
+    pts = _downsample(fpr, tpr, max_points)
+    if len(pts) < 2:
+        return None
+    positive = [f for f, _ in pts if f > 0]
+    lo_exp = max(-5, math.floor(math.log10(min(positive)))) if positive else -3
+    lo_exp = min(lo_exp, -1)
+    width, height, left, right, top, bottom = 360, 300, 56, 14, 12, 50
+    pw, ph = width - left - right, height - top - bottom
+
+    def sx(f: float) -> float:
+        f = max(f, 10 ** lo_exp)
+        return left + pw * (math.log10(f) - lo_exp) / (-lo_exp)
+
+    def sy(t: float) -> float:
+        return top + ph * (1 - min(max(t, 0.0), 1.0))
+
+    tpr_at = {f"{10 ** e:g}": max((t for f, t in pts if f <= 10 ** e), default=0.0)
+              for e in (-3, -2, -1)}
+    auc_txt = f"AUROC {fmt(auroc)}. " if _num(auroc) is not None else ""
+    desc = (f"{auc_txt}True-positive rate at false-positive rate "
+            + ", ".join(f"{k}: {fmt(v)}" for k, v in tpr_at.items())
+            + ". The dashed diagonal is an attacker who guesses.")
+    head, _ = _open(width, height, title, desc, "roc")
+    parts = [head]
+    for e in range(lo_exp, 1):
+        x = sx(10 ** e)
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" '
+                     f'stroke="{GRID}"/>')
+        parts.append(f'<text x="{x:.1f}" y="{top + ph + 15}" text-anchor="middle" '
+                     f'fill="{MUTED}">{_t(f"{10 ** e:g}")}</text>')
+    for i in range(6):
+        t = i / 5
+        y = sy(t)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
+                     f'stroke="{GRID}"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                     f'fill="{MUTED}">{_t(f"{t:.1f}")}</text>')
+    diag = " ".join(f"{sx(10 ** (lo_exp * (1 - k / 40))):.1f},"
+                    f"{sy(10 ** (lo_exp * (1 - k / 40))):.1f}" for k in range(41))
+    parts.append(f'<polyline points="{diag}" fill="none" stroke="{MUTED}" '
+                 f'stroke-dasharray="5 4" stroke-width="1.5"/>')
+    curve = " ".join(f"{sx(f):.1f},{sy(t):.1f}" for f, t in pts if f >= 10 ** lo_exp)
+    parts.append(f'<polyline points="{curve}" fill="none" stroke="{ACCENT}" '
+                 f'stroke-width="2.5"/>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 12}" text-anchor="middle" '
+                 f'fill="{INK}">false-positive rate (log scale)</text>')
+    parts.append(f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
+                 f'text-anchor="middle" fill="{INK}">true-positive rate</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart(values: Mapping[str, Any], title: str, unit: str = "",
+              xmax: float | None = None) -> Markup | None:
+    """Horizontal bars, one per key (for example per-column Hellinger distance)."""
+    items: list[tuple[str, float]] = []
+    for key, raw in values.items():
+        num = _num(raw)
+        if num is not None:
+            items.append((str(key), num))
+    if not items:
+        return None
+    label_w, plot_w, value_w, row_h, top, bottom = 170, 330, 60, 24, 6, 34
+    width = label_w + plot_w + value_w
+    height = top + len(items) * row_h + bottom
+    top_value = xmax if xmax is not None else _nice_max(max(v for _, v in items))
+    top_value = max(top_value, max(v for _, v in items), 1e-12)
+    desc = "; ".join(f"{k}: {fmt(v)}{unit}" for k, v in items)
+    head, _ = _open(width, height, title, desc, "bars")
+    parts = [head]
+    axis_y = top + len(items) * row_h
+    for i in range(6):
+        v = top_value * i / 5
+        x = label_w + plot_w * i / 5
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y}" '
+                     f'stroke="{GRID}"/>')
+        parts.append(f'<text x="{x:.1f}" y="{axis_y + 15}" text-anchor="middle" '
+                     f'fill="{MUTED}">{_t(fmt(v, 2))}</text>')
+    for i, (k, v) in enumerate(items):
+        y = top + i * row_h
+        label = k if len(k) <= 24 else k[:23] + "…"
+        parts.append(f'<text x="{label_w - 8}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end" '
+                     f'fill="{INK}">{_t(label)}</text>')
+        w = plot_w * min(max(v, 0.0), top_value) / top_value
+        parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" '
+                     f'fill="{ACCENT}"/>')
+        parts.append(f'<text x="{label_w + plot_w + 6}" y="{y + row_h / 2 + 4:.1f}" '
+                     f'fill="{INK}">{_t(fmt(v))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

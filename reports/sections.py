@@ -1,0 +1,144 @@
+"""privgate's built-in report sections: data-dependent preprocessing and the schema.
+
+Sections hold names, kinds and roles only, never data rows. Category values are listed only
+when the schema was *declared* (a public code book) and the column's domain was not read from
+the data; for inferred schemas or data-dependent columns, values may be rare real values, so
+only their count is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from privgate import hookimpl
+from privgate.reporting import KeyValues, Paragraph, ReportSection, Table
+
+#: Most category values listed for one column (longer lists are summarised).
+MAX_CATEGORIES = 12
+
+
+def _columns(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The schema's column records (empty when absent or malformed)."""
+    schema = result.get("schema")
+    cols = schema.get("columns") if isinstance(schema, Mapping) else None
+    return [c for c in cols or [] if isinstance(c, Mapping)]
+
+
+def _plain(value: Any) -> str:
+    """A bound as text, without a trailing '.0' on whole numbers."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _date(value: Any) -> str:
+    """Seconds since the epoch as an ISO date (the value itself if it is not a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            pass
+    return str(value)
+
+
+def _domain(col: Mapping[str, Any], declared: bool) -> str:
+    """A column's domain as text, hiding values that may come from the data."""
+    cats = col.get("categories")
+    bounds = col.get("bounds")
+    public = declared and not col.get("data_dependent", False)
+    if isinstance(cats, list | tuple):
+        if not public:
+            return f"{len(cats)} categories (values not shown: read from the data)"
+        shown = ", ".join(str(c) for c in cats[:MAX_CATEGORIES])
+        more = f", … ({len(cats)} in all)" if len(cats) > MAX_CATEGORIES else ""
+        return f"{shown}{more}"
+    if isinstance(bounds, list | tuple) and len(bounds) == 2:
+        if not public:
+            return "range read from the data (not shown)"
+        if col.get("kind") == "datetime":
+            return f"{_date(bounds[0])} to {_date(bounds[1])}"
+        return f"{_plain(bounds[0])} to {_plain(bounds[1])}"
+    return "not stated"
+
+
+def data_dependent_section(result: Mapping[str, Any]) -> ReportSection:
+    """Which column domains were read from the data, and what that means."""
+    dd = [str(c) for c in result.get("data_dependent_domains") or []]
+    if not dd:
+        blocks: list[Any] = [Paragraph(
+            "Every column's categories and value ranges were declared in advance (from public "
+            "information), so no part of the preprocessing looked at the real data outside "
+            "the privacy-protected training.")]
+    else:
+        blocks = [
+            Paragraph(
+                "Before training, a generator needs to know each column's possible values "
+                "(its categories, or its lowest and highest value). For the columns below these "
+                "were read from the real data instead of being declared from public "
+                "information. That step is not covered by the privacy budget: the synthetic "
+                "data can reveal, for example, that a rare category or an extreme value exists "
+                "in the real data."),
+            Paragraph("To remove this risk, declare these columns' categories and bounds in the "
+                      "schema from a public code book or from domain knowledge, then re-run "
+                      "the audit."),
+            Table(headers=("Column", "Domain read from the data"),
+                  rows=[(c, _domain_kind(result, c)) for c in dd],
+                  caption="Columns whose domains were read from the data"),
+        ]
+    return ReportSection(id="data-dependent", title="Data-dependent preprocessing",
+                         blocks=tuple(blocks), order=10, plugin="privgate")
+
+
+def _domain_kind(result: Mapping[str, Any], name: str) -> str:
+    """'categories' or 'bounds' for a data-dependent column, from the schema."""
+    for col in _columns(result):
+        if str(col.get("name")) == name:
+            if col.get("categories") is not None:
+                return "categories"
+            if col.get("bounds") is not None:
+                return "bounds"
+    return "domain"
+
+
+def schema_section(result: Mapping[str, Any]) -> ReportSection | None:
+    """The schema: per column its kind, role and (when public) domain."""
+    cols = _columns(result)
+    if not cols:
+        return None
+    schema = result.get("schema")
+    source = str(schema.get("source", "unknown")) if isinstance(schema, Mapping) else "unknown"
+    declared = source == "declared"
+    rows = [(str(c.get("name", "?")), str(c.get("kind", "?")), str(c.get("role", "?")),
+             "yes" if c.get("nullable") else "no",
+             "read from data" if c.get("data_dependent") or not declared else "declared",
+             _domain(c, declared)) for c in cols]
+    dataset: Mapping[str, Any] = (result["dataset"] if isinstance(result.get("dataset"), Mapping)
+                                  else {})
+    dropped = [str(c) for c in dataset.get("dropped_columns") or []]
+    intro = ("The schema was declared by the data owner." if declared else
+             "The schema was inferred from the data; category values are therefore not shown.")
+    return ReportSection(
+        id="schema", title="Schema of the audited table", order=20, plugin="privgate",
+        blocks=(
+            Paragraph(intro + " Roles say what a column means for privacy: quasi-identifiers "
+                      "could help recognise a person, sensitive columns are what an attacker "
+                      "wants to learn."),
+            KeyValues(items=(("Schema source", source), ("Columns", len(cols)),
+                             ("Removed before training (identifiers)",
+                              ", ".join(dropped) if dropped else "none"))),
+            Table(headers=("Column", "Kind", "Role", "Missing values allowed", "Domain",
+                           "Values"),
+                  rows=rows, caption="Columns, kinds and roles"),
+        ))
+
+
+@hookimpl
+def privgate_report_sections(result: Mapping[str, Any]) -> Sequence[ReportSection] | None:
+    """privgate's built-in sections (data-dependent preprocessing, schema)."""
+    out = [data_dependent_section(result)]
+    schema = schema_section(result)
+    if schema is not None:
+        out.append(schema)
+    return out
