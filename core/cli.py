@@ -28,6 +28,7 @@ from privgate.errors import (
     PrivgateError,
 )
 from privgate.progress import ConsoleProgress
+from privgate.registry import SINGULAR
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "cannot-certify": "bold yellow",
                 "error": "bold magenta"}
@@ -300,7 +301,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for kind in registry.KINDS:
         for name, item in sorted(getattr(registry, kind).items()):
             dist = f"{item.distribution} {item.version}" if item.distribution else "-"
-            table.add_row(kind[:-1], name, item.plugin, dist)
+            table.add_row(SINGULAR[kind], name, item.plugin, dist)
     console.print(table)
     return EXIT_PASS
 

@@ -127,7 +127,10 @@ class AuditConfig(_Strict):
         return self.model_dump(mode="json", by_alias=True, exclude={"base_dir"})
 
     def sha256(self) -> str:
-        blob = json.dumps(self.normalised(), sort_keys=True, separators=(",", ":"))
+        """Fingerprint of everything that determines the results (the output folder does not)."""
+        doc = self.normalised()
+        doc.pop("output", None)
+        blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -25,6 +25,9 @@ ENTRY_POINT_GROUP = "privgate"
 
 T = TypeVar("T")
 
+SINGULAR = {"generators": "generator", "attacks": "attack", "metrics": "metric",
+            "policies": "policy", "reporters": "report format"}
+
 
 @dataclass(frozen=True)
 class Provided(Generic[T]):
@@ -92,7 +95,7 @@ class Registry:
         try:
             return table[name].obj
         except KeyError:
-            singular = kind[:-1]
+            singular = SINGULAR[kind]
             known = ", ".join(sorted(table)) or "none"
             raise UnknownPluginError(
                 f"unknown {singular} {name!r}; registered {kind}: {known}. "
@@ -156,14 +159,14 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str,
         for obj in items:
             if not check(obj):
                 raise PluginError(f"plugin {impl.plugin_name!r} returned {obj!r} from "
-                                  f"{hook_name}, which is not a valid {kind[:-1]}")
+                                  f"{hook_name}, which is not a valid {SINGULAR[kind]}")
             name = name_of(obj)
             if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {impl.plugin_name!r}: a {kind[:-1]} has no name")
+                raise PluginError(f"plugin {impl.plugin_name!r}: a {SINGULAR[kind]} has no name")
             provided = Provided(name, obj, impl.plugin_name, dist, version)
             if name in table:
                 raise PluginClashError(
-                    f"{kind[:-1]} name {name!r} is registered twice: by "
+                    f"{SINGULAR[kind]} name {name!r} is registered twice: by "
                     f"{table[name].origin} and by {provided.origin}; uninstall or disable one")
             table[name] = provided
     return table

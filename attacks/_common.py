@@ -1,0 +1,213 @@
+"""Helpers shared by the built-in attacks: parameter checking, ROC arithmetic, JSON hygiene.
+
+Nothing here is an attack; the modules next to it import these small functions so that every
+attack validates its parameters, computes ROC curves and reports intervals the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from privgate import AttackContext, Schema
+from privgate.errors import InputError
+from privgate.stats import bootstrap_ci, clamp01
+
+#: The most ROC points an attack puts in its details (reports plot them).
+MAX_ROC_POINTS = 200
+
+
+def resolve_params(attack: str, defaults: Mapping[str, Any], given: Mapping[str, Any],
+                   context_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Merge ``defaults`` <- constructor params <- ``context.params`` and reject unknown keys.
+
+    Raises:
+        InputError: naming the unknown parameter(s) and the allowed ones.
+    """
+    out = dict(defaults)
+    for source in (given, context_params or {}):
+        unknown = sorted(set(source) - set(defaults))
+        if unknown:
+            raise InputError(f"attack {attack!r}: unknown parameter(s) {unknown}; allowed: "
+                             f"{sorted(defaults)}")
+        out.update(source)
+    return out
+
+
+def check_int(attack: str, params: Mapping[str, Any], name: str, minimum: int) -> int:
+    """Return ``params[name]`` as an int ``>= minimum`` or raise :class:`InputError`."""
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InputError(f"attack {attack!r}: parameter {name!r} must be an integer >= "
+                         f"{minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(attack: str, params: Mapping[str, Any], name: str,
+                 choices: Sequence[str]) -> str:
+    """Return ``params[name]`` if it is one of ``choices`` or raise :class:`InputError`."""
+    value = params[name]
+    if value not in choices:
+        raise InputError(f"attack {attack!r}: parameter {name!r} must be one of "
+                         f"{list(choices)}, got {value!r}")
+    return str(value)
+
+
+def modelled_columns(attack: str, context: AttackContext,
+                     frames: Sequence[str] = ("train", "control", "synthetic")) -> list[str]:
+    """The schema's modelled columns, checked to be present in every named frame."""
+    names = [c.name for c in context.schema.modelled]
+    for frame in frames:
+        df: pd.DataFrame = getattr(context, frame)
+        missing = [n for n in names if n not in df.columns]
+        if missing:
+            raise InputError(f"attack {attack!r}: the {frame} table lacks the schema "
+                             f"column(s) {missing}")
+        if len(df) == 0:
+            raise InputError(f"attack {attack!r}: the {frame} table has no rows")
+    return names
+
+
+def check_columns(attack: str, schema: Schema, names: Sequence[str], param: str) -> list[str]:
+    """Check that every name in ``names`` is a modelled schema column."""
+    modelled = {c.name for c in schema.modelled}
+    bad = [n for n in names if n not in modelled]
+    if bad:
+        raise InputError(f"attack {attack!r}: parameter {param!r} names column(s) {bad} that "
+                         f"are not modelled columns of the schema")
+    return list(names)
+
+
+def subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` rows of ``df`` without replacement (all rows, in order, when ``n >= len(df)``)."""
+    if n >= len(df):
+        return df
+    idx = np.sort(rng.choice(len(df), size=n, replace=False))
+    return df.iloc[idx]
+
+
+def roc_arrays(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC curve of ``scores`` (higher = more likely positive) against binary ``labels``.
+
+    Returns ``(fpr, tpr)`` at every distinct threshold, starting at (0, 0) and ending at (1, 1).
+    Tied scores form one step, so the trapezoid area equals the Mann-Whitney AUROC with ties
+    counted as one half.
+    """
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels).astype(bool)
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    tps = np.cumsum(y)
+    fps = np.cumsum(~y)
+    last_of_run = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1] if len(s) else np.array([], int)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    tpr = np.r_[0.0, tps[last_of_run] / n_pos] if n_pos else np.zeros(len(last_of_run) + 1)
+    fpr = np.r_[0.0, fps[last_of_run] / n_neg] if n_neg else np.zeros(len(last_of_run) + 1)
+    return fpr, tpr
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (NaN when one class is absent)."""
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        return float("nan")
+    fpr, tpr = roc_arrays(scores, labels)
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+def advantage(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Membership advantage: the largest ``TPR - FPR`` over all thresholds (NaN if one class)."""
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        return float("nan")
+    fpr, tpr = roc_arrays(scores, labels)
+    return float(np.max(tpr - fpr))
+
+
+def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
+    """The best TPR among thresholds whose FPR is at most ``target`` (no interpolation)."""
+    ok = fpr <= target + 1e-12
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+def downsample_roc(fpr: np.ndarray, tpr: np.ndarray,
+                   max_points: int = MAX_ROC_POINTS) -> dict[str, list[float]]:
+    """At most ``max_points`` ROC points (first and last kept), as plain float lists."""
+    n = len(fpr)
+    if n > max_points:
+        idx = np.unique(np.round(np.linspace(0, n - 1, max_points)).astype(int))
+        fpr, tpr = fpr[idx], tpr[idx]
+    return {"fpr": [round(float(v), 6) for v in fpr], "tpr": [round(float(v), 6) for v in tpr]}
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float],
+                       scores: np.ndarray, labels: np.ndarray, *, estimate: float,
+                       level: float, n_resamples: int, seed: int) -> tuple[float, float]:
+    """Paired percentile bootstrap of ``statistic(scores, labels)``, clipped to [0, 1].
+
+    A degenerate bootstrap (resamples with one class only) gives [0, 1]. The interval is widened
+    to include ``estimate`` if the percentile interval happens to exclude it.
+    """
+    def stat(s: np.ndarray, y: np.ndarray) -> float:
+        value = statistic(s, y)
+        return 0.5 if math.isnan(value) else value
+
+    low, high = bootstrap_ci(stat, (scores, labels), level=level, n_resamples=n_resamples,
+                             seed=seed)
+    low, high = clamp01(low), clamp01(high)
+    return min(low, estimate), max(high, estimate)
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays (recursively) into plain Python numbers and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a cell is missing (None, NaN, NaT, pd.NA)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def category_key(value: object) -> object:
+    """Compare categories by value across int/float/str spellings (TableEncoder's rule)."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | float | np.integer | np.floating):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else str(f)
+    return str(value)
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run scikit-learn's OpenMP and BLAS code on one thread.
+
+    On small shared machines OpenMP's spinning threads slow HistGradientBoosting down by an
+    order of magnitude when another process holds a core; one thread is fast and reproducible.
+    """
+    with threadpool_limits(limits=1):
+        yield

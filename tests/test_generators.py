@@ -1,0 +1,267 @@
+"""Tests of the built-in generators ``dpsgd-vae`` (DP-SGD VAE) and ``gmm`` (baseline).
+
+DP-SGD fits here use one or two epochs on a few hundred rows so the file stays fast; they
+check contracts (domain, determinism, accounting), not utility.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from privgate.encoding import TableEncoder
+from privgate.errors import BudgetError, InputError
+from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget
+from privgate.plugins import dpsgd_vae, gmm
+from privgate.plugins.dpsgd_vae import DPSGDVAE
+from privgate.plugins.gmm import GaussianMixtureGenerator
+from privgate.schema import Column, Kind, Role, Schema
+
+FAST_VAE: dict[str, Any] = {"epochs": 2, "batch_size": 64, "hidden": [32], "latent_dim": 4}
+BUDGET = PrivacyBudget(epsilon=2.0, delta=1e-5)
+
+
+def _make(kind: str) -> Generator:
+    return DPSGDVAE(**FAST_VAE) if kind == "vae" else GaussianMixtureGenerator(n_components=3)
+
+
+def _budget(kind: str) -> PrivacyBudget | None:
+    return BUDGET if kind == "vae" else None
+
+
+@pytest.fixture(scope="module")
+def mixed_schema() -> Schema:
+    """Every column kind, nullable columns included, and a direct identifier to be dropped."""
+    return Schema((
+        Column("id", Kind.IDENTIFIER, Role.DIRECT_IDENTIFIER),
+        Column("colour", Kind.CATEGORICAL, Role.QUASI_IDENTIFIER,
+               categories=("red", "green", "blue", "never-seen")),
+        Column("grade", Kind.CATEGORICAL, Role.SENSITIVE, categories=(1, 2, 3), nullable=True),
+        Column("age", Kind.INTEGER, Role.QUASI_IDENTIFIER, bounds=(0.0, 100.0)),
+        Column("score", Kind.CONTINUOUS, Role.TARGET, bounds=(-5.0, 5.0), nullable=True),
+        Column("when", Kind.DATETIME, bounds=(1.6e9, 1.7e9)),
+    ))
+
+
+@pytest.fixture(scope="module")
+def mixed_table() -> pd.DataFrame:
+    """400 rows; ``age`` only spans [40, 60] although its declared bounds are [0, 100]."""
+    rng = np.random.default_rng(7)
+    n = 400
+    grade = rng.choice([1, 2, 3], n).astype(object)
+    grade[rng.random(n) < 0.3] = None
+    score = rng.normal(1.0, 1.0, n)
+    score[rng.random(n) < 0.3] = np.nan
+    return pd.DataFrame({
+        "colour": rng.choice(["red", "green", "blue"], n, p=[0.6, 0.3, 0.1]),
+        "grade": grade,
+        "age": rng.integers(40, 61, n),
+        "score": score,
+        "when": pd.to_datetime(rng.uniform(1.62e9, 1.68e9, n), unit="s"),
+    })
+
+
+@pytest.fixture(scope="module")
+def fitted(mixed_table: pd.DataFrame, mixed_schema: Schema) -> dict[str, Generator]:
+    """One fit of each generator on the mixed table (shared by the read-only tests)."""
+    return {k: _make(k).fit(mixed_table, mixed_schema, _budget(k), seed=1)
+            for k in ("vae", "gmm")}
+
+
+def _assert_in_domain(out: pd.DataFrame, schema: Schema) -> None:
+    assert list(out.columns) == [c.name for c in schema.modelled]
+    for col in schema.modelled:
+        s = out[col.name]
+        if not col.nullable:
+            assert s.notna().all(), col.name
+        values = s.dropna()
+        if col.kind is Kind.CATEGORICAL:
+            assert col.categories is not None
+            assert set(values) <= set(col.categories), col.name
+            continue
+        assert col.bounds is not None
+        low, high = col.bounds
+        if col.kind is Kind.DATETIME:
+            assert pd.api.types.is_datetime64_any_dtype(s)
+            secs = values.astype("int64") / 1e9
+            assert secs.min() >= low - 1e-3 and secs.max() <= high + 1e-3
+            continue
+        assert pd.api.types.is_numeric_dtype(s), col.name
+        assert values.min() >= low and values.max() <= high, col.name
+        if col.kind is Kind.INTEGER:
+            assert np.all(np.mod(values.to_numpy(dtype=float), 1) == 0), col.name
+
+
+# -- both generators ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["vae", "gmm"])
+def test_output_columns_kinds_and_domain(fitted: dict[str, Generator], mixed_schema: Schema,
+                                         kind: str) -> None:
+    out = fitted[kind].sample(500, seed=0)
+    assert len(out) == 500
+    _assert_in_domain(out, mixed_schema)
+
+
+@pytest.mark.parametrize("kind", ["vae", "gmm"])
+@pytest.mark.parametrize("n", [0, 1, 37])
+def test_sample_returns_n_rows(fitted: dict[str, Generator], kind: str, n: int) -> None:
+    assert len(fitted[kind].sample(n, seed=3)) == n
+
+
+@pytest.mark.parametrize("kind", ["vae", "gmm"])
+def test_missing_values_are_produced(fitted: dict[str, Generator], kind: str) -> None:
+    out = fitted[kind].sample(2000, seed=0)
+    # 30% of both nullable columns are missing in training; the model must emit some.
+    assert out["grade"].isna().any()
+    assert out["score"].isna().any()
+
+
+@pytest.mark.parametrize("kind", ["vae", "gmm"])
+def test_input_frame_not_mutated(mixed_table: pd.DataFrame, mixed_schema: Schema,
+                                 kind: str) -> None:
+    data = mixed_table.copy()
+    _make(kind).fit(data, mixed_schema, _budget(kind), seed=0)
+    pd.testing.assert_frame_equal(data, mixed_table)
+
+
+@pytest.mark.parametrize("kind", ["vae", "gmm"])
+def test_same_seed_reproduces_fit_and_sample(mixed_table: pd.DataFrame, mixed_schema: Schema,
+                                             fitted: dict[str, Generator], kind: str) -> None:
+    again = _make(kind).fit(mixed_table, mixed_schema, _budget(kind), seed=1)
+    pd.testing.assert_frame_equal(again.sample(300, seed=5), fitted[kind].sample(300, seed=5))
+    assert again.privacy_spent == fitted[kind].privacy_spent
+    # a different sampling seed gives different rows
+    assert not again.sample(300, seed=6).equals(again.sample(300, seed=5))
+
+
+@pytest.mark.parametrize("kind", ["vae", "gmm"])
+def test_declared_bounds_not_data_range(fitted: dict[str, Generator], mixed_table: pd.DataFrame,
+                                        kind: str) -> None:
+    """``age`` is declared on [0, 100] but the data spans [40, 60]: encoding uses [0, 100]."""
+    encoder: TableEncoder = fitted[kind].encoder_  # type: ignore[attr-defined]
+    span = next(s for s in encoder.spans if s.column == "age")
+    scaled = encoder.transform(mixed_table)[:, span.start]
+    assert scaled.min() >= 0.4 - 1e-6 and scaled.max() <= 0.6 + 1e-6
+    probe = pd.DataFrame({c: mixed_table[c].iloc[:2] for c in mixed_table.columns})
+    probe["age"] = [0, 100]
+    assert encoder.transform(probe)[:, span.start].tolist() == [0.0, 1.0]
+    # The category that never occurs keeps its slot (declared list, not observed values).
+    colour = next(s for s in encoder.spans if s.column == "colour")
+    assert colour.end - colour.start == 4
+
+
+@pytest.mark.parametrize("module, cls", [(dpsgd_vae, DPSGDVAE), (gmm, GaussianMixtureGenerator)])
+def test_registers_through_hook(module: Any, cls: type[Generator]) -> None:
+    assert list(module.privgate_generators()) == [cls]
+    assert issubclass(cls, Generator)
+
+
+@pytest.mark.parametrize("cls", [DPSGDVAE, GaussianMixtureGenerator])
+def test_unknown_parameter_is_named(cls: type[Generator]) -> None:
+    with pytest.raises(InputError, match="bogus") as info:
+        cls(bogus=1)  # type: ignore[call-arg]
+    assert "allowed" in str(info.value)
+
+
+def test_bad_parameter_values() -> None:
+    with pytest.raises(InputError, match="epochs"):
+        DPSGDVAE(epochs=0)
+    with pytest.raises(InputError, match="accountant"):
+        DPSGDVAE(accountant="gdp")
+    with pytest.raises(InputError, match="covariance_type"):
+        GaussianMixtureGenerator(covariance_type="weird")
+
+
+# -- dpsgd-vae privacy accounting --------------------------------------------------------------
+
+def test_vae_epsilon_within_budget(fitted: dict[str, Generator]) -> None:
+    spent = fitted["vae"].privacy_spent
+    assert math.isfinite(spent.epsilon) and spent.epsilon > 0
+    assert spent.epsilon <= BUDGET.epsilon * (1 + 1e-6)
+    assert spent.delta == BUDGET.delta
+    assert spent.is_private
+    d = spent.details
+    for key in ("noise_multiplier", "sample_rate", "steps", "epochs", "batch_size",
+                "max_grad_norm", "accountant", "grad_sample_mode"):
+        assert key in d
+    assert d["grad_sample_mode"] == "ghost" and d["accountant"] == "rdp"
+    # 400 rows, batch 64 -> 7 batches per epoch, 2 epochs
+    assert d["sample_rate"] == pytest.approx(1 / 7)
+    assert d["steps"] == int(2 / d["sample_rate"])
+
+
+def test_vae_epsilon_recomputed_independently(fitted: dict[str, Generator]) -> None:
+    from opacus.accountants import RDPAccountant
+
+    spent = fitted["vae"].privacy_spent
+    acc = RDPAccountant()
+    acc.history = [(spent.details["noise_multiplier"], spent.details["sample_rate"],
+                    spent.details["steps"])]
+    assert acc.get_epsilon(spent.delta) == pytest.approx(spent.epsilon, rel=1e-9)
+
+
+def test_vae_prv_accountant(mixed_table: pd.DataFrame, mixed_schema: Schema) -> None:
+    g = DPSGDVAE(**{**FAST_VAE, "epochs": 1, "accountant": "prv"})
+    spent = g.fit(mixed_table, mixed_schema, PrivacyBudget(1.0, 1e-5), seed=0).privacy_spent
+    assert 0 < spent.epsilon <= 1.0 * (1 + 1e-6)
+    assert spent.details["accountant"] == "prv"
+
+
+def test_vae_needs_budget(mixed_table: pd.DataFrame, mixed_schema: Schema) -> None:
+    with pytest.raises(BudgetError, match="budget"):
+        DPSGDVAE(**FAST_VAE).fit(mixed_table, mixed_schema, None)
+    assert issubclass(BudgetError, InputError)
+
+
+def test_vae_zero_delta_is_a_budget_error(mixed_table: pd.DataFrame,
+                                          mixed_schema: Schema) -> None:
+    with pytest.raises(BudgetError, match="delta"):
+        DPSGDVAE(**FAST_VAE).fit(mixed_table, mixed_schema, PrivacyBudget(1.0, 0.0))
+
+
+def test_vae_survives_empty_poisson_batches(mixed_table: pd.DataFrame,
+                                            mixed_schema: Schema) -> None:
+    """Six rows with two per batch: about 1 in 9 Poisson batches is empty."""
+    g = DPSGDVAE(epochs=10, batch_size=2, hidden=[8], latent_dim=2)
+    g.fit(mixed_table.head(6), mixed_schema, BUDGET, seed=0)
+    assert g.privacy_spent.details["steps"] == 30
+    assert len(g.loss_history_) < 30  # some steps had empty batches (losses kept non-empty)
+    assert all(np.isfinite(p.detach().numpy()).all() for p in g.model_.parameters())
+    _assert_in_domain(g.sample(50, seed=0), mixed_schema)
+
+
+def test_vae_hooks_mode_matches_ghost_accounting(mixed_table: pd.DataFrame,
+                                                 mixed_schema: Schema) -> None:
+    """Per-sample-gradient mode is accepted and spends exactly what ghost clipping does."""
+    ghost = DPSGDVAE(**FAST_VAE).fit(mixed_table, mixed_schema, BUDGET, seed=0)
+    hooks = DPSGDVAE(**FAST_VAE, grad_sample_mode="hooks").fit(mixed_table, mixed_schema,
+                                                               BUDGET, seed=0)
+    assert hooks.privacy_spent.epsilon == ghost.privacy_spent.epsilon
+    assert hooks.privacy_spent.details["grad_sample_mode"] == "hooks"
+
+
+def test_gmm_is_not_private(fitted: dict[str, Generator]) -> None:
+    spent = fitted["gmm"].privacy_spent
+    assert spent.epsilon == math.inf and not spent.is_private
+    assert spent.accountant == NOT_PRIVATE
+    assert GaussianMixtureGenerator.is_private is False and DPSGDVAE.is_private is True
+
+
+# -- real data ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["vae", "gmm"])
+def test_on_adult(adult_small: pd.DataFrame, adult_schema: Schema, kind: str) -> None:
+    gen = (DPSGDVAE(epochs=1, batch_size=256) if kind == "vae"
+           else GaussianMixtureGenerator(n_components=4))
+    gen.fit(adult_small, adult_schema, PrivacyBudget(1.0, 1e-5) if kind == "vae" else None,
+            seed=0)
+    out = gen.sample(1000, seed=0)
+    _assert_in_domain(out, adult_schema)
+    if kind == "vae":
+        assert 0 < gen.privacy_spent.epsilon <= 1.0 * (1 + 1e-6)
+        # the VAE learns something: the majority income class stays the majority
+        assert (out["income"] == "<=50K").mean() > 0.5
