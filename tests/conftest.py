@@ -59,3 +59,13 @@ def adult_schema(adult_full: pd.DataFrame) -> Schema:
 def adult_small(adult_full: pd.DataFrame) -> pd.DataFrame:
     """3,000 rows of adult, fixed sample."""
     return adult_full.sample(n=3000, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    """A small real demo run (2,500 rows, 3 epochs): exit code and output folder."""
+    from privgate.cli import main
+
+    out = tmp_path_factory.mktemp("demo")
+    code = main(["demo", "--max-rows", "2500", "--epochs", "3", "--out", str(out)])
+    return code, out
