@@ -184,24 +184,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def is_missing(value: Any) -> bool:
-    """Whether a cell is missing (None, NaN, NaT, pd.NA)."""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def category_key(value: object) -> object:
-    """Compare categories by value across int/float/str spellings (TableEncoder's rule)."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | float | np.integer | np.floating):
-        f = float(value)
-        return str(int(f)) if f.is_integer() else str(f)
-    return str(value)
-
-
 @contextmanager
 def single_threaded() -> Iterator[None]:
     """Run scikit-learn's OpenMP and BLAS code on one thread.

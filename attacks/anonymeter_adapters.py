@@ -27,16 +27,14 @@ from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, Sing
 
 from privgate import Attack, AttackContext, AttackResult, Kind, Schema, hookimpl
 from privgate.attacks._common import (
-    category_key,
     check_choice,
     check_columns,
     check_int,
-    is_missing,
     jsonable,
     modelled_columns,
     resolve_params,
 )
-from privgate.encoding import to_numeric
+from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
 from privgate.stats import clamp01
 

@@ -20,10 +20,8 @@ from privgate import Attack, AttackContext, AttackResult, Kind, Schema, hookimpl
 from privgate.attacks._common import (
     auroc,
     bootstrap_interval,
-    category_key,
     check_int,
     downsample_roc,
-    is_missing,
     jsonable,
     modelled_columns,
     resolve_params,
@@ -31,7 +29,7 @@ from privgate.attacks._common import (
     single_threaded,
     subsample,
 )
-from privgate.encoding import to_numeric
+from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
 from privgate.stats import clamp01
 

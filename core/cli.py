@@ -189,22 +189,35 @@ def _registry() -> Any:
 
 
 def _print_verdict(result: dict[str, Any], written: dict[str, Path], console: Console) -> None:
-    table = Table(title=result.get("title", "privgate audit"), title_justify="left")
-    for col in ("policy", "generator", "attack", "risk", "interval", "threshold", "status"):
-        table.add_column(col, justify="right" if col in ("risk", "threshold") else "left")
-    for c in result["checks"]:
-        risk = "-" if c["risk"] is None else f"{c['risk']:.4f}"
-        interval = ("-" if c["ci_low"] is None else
-                    f"[{c['ci_low']:.4f}, {c['ci_high']:.4f}] {c['confidence_level']:.0%}")
-        status = c["status"] + ("" if c["gated"] else " (baseline, not gated)")
-        table.add_row(c["policy"], c["generator"], c["attack"], risk, interval,
-                      f"{c['threshold']:.4g}", f"[{STATUS_STYLE.get(c['status'], '')}]"
-                      f"{status}[/]")
-    console.print(table)
+    """One verdict table per policy, the privacy spent per generator, and the files."""
+    console.print(result.get("title", "privgate audit"), style="bold", markup=False)
+    for policy in result["policies"]:
+        name = policy["name"]
+        verdict = policy["verdict"]
+        table = Table(title=f"{name}: {verdict.upper()}", title_justify="left",
+                      title_style=STATUS_STYLE.get(verdict, ""))
+        for col in ("generator", "attack", "risk", "interval", "threshold", "status"):
+            table.add_column(col, justify="right" if col in ("risk", "threshold") else "left",
+                             no_wrap=col != "status")
+        for c in result["checks"]:
+            if c["policy"] != name:
+                continue
+            risk = "-" if c["risk"] is None else f"{c['risk']:.4f}"
+            interval = ("-" if c["ci_low"] is None else
+                        f"[{c['ci_low']:.4f}, {c['ci_high']:.4f}]")
+            status = c["status"] + ("" if c["gated"] else " (baseline)")
+            table.add_row(c["generator"], c["attack"], risk, interval, f"{c['threshold']:.4g}",
+                          status, style=None if c["gated"] else "dim")
+        console.print(table)
+    levels = {c["confidence_level"] for c in result["checks"] if c["confidence_level"]}
+    if levels:
+        console.print("intervals: " + ", ".join(f"{lv:.0%}" for lv in sorted(levels)) +
+                      " confidence; a check passes when the upper bound is at or below the "
+                      "threshold; baselines are reported, not gated", markup=False)
     for g in result["generators"]:
         spent = g.get("spent") or {}
         eps = spent.get("epsilon")
-        budget = "not private" if not g.get("is_private") else (
+        budget = "not differentially private" if not g.get("is_private") else (
             f"epsilon spent {eps:.3f} (delta {spent.get('delta'):.0e}, "
             f"{spent.get('accountant')})" if eps is not None else "no accounting")
         if g["status"] == "error":
@@ -230,7 +243,10 @@ def _run_and_report(config: AuditConfig, where: str) -> int:
     stderr.print(f"privgate: auditing ({where}); writing to {out}", markup=False)
     result = run_audit(config, registry, where=where, progress=ConsoleProgress(stderr))
     written = write_reports(result, registry, out)
-    _print_verdict(result, written, Console(highlight=False))
+    stdout = Console(highlight=False)
+    if not stdout.is_terminal:
+        stdout = Console(highlight=False, width=120)
+    _print_verdict(result, written, stdout)
     return int(result["exit_code"])
 
 

@@ -73,8 +73,8 @@ class TableEncoder:
             s = df[col.name]
             if span.kind == "onehot":
                 assert col.categories is not None
-                lookup = {_key(c): i for i, c in enumerate(col.categories)}
-                idx = np.array([lookup.get(_key(v), -1) if not _isna(v) else -2
+                lookup = {category_key(c): i for i, c in enumerate(col.categories)}
+                idx = np.array([lookup.get(category_key(v), -1) if not is_missing(v) else -2
                                 for v in s.tolist()], dtype=np.int64)
                 if col.nullable:
                     idx[idx == -2] = len(col.categories)
@@ -138,18 +138,24 @@ class TableEncoder:
         return pd.DataFrame(data)
 
 
-def _isna(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """Whether a cell is missing (None, NaN, NaT, pd.NA)."""
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
 
-def _key(value: object) -> object:
-    """Compare categories by value across int/float/str spellings read from CSV or TOML."""
+def category_key(value: object) -> object:
+    """Compare categories by value across int/float/str spellings read from CSV or TOML
+    (``1`` == ``1.0`` == ``"1"``)."""
     if isinstance(value, bool | np.bool_):
         return str(bool(value))
     if isinstance(value, int | float | np.integer | np.floating):
         f = float(value)
         return str(int(f)) if f.is_integer() else str(f)
     return str(value)
+
+
+_isna = is_missing  # TEMPORARY alias, removed once plugins/_vae_encoding.py is updated
+_key = category_key  # TEMPORARY alias

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from privgate.encoding import _key
+from privgate.encoding import category_key
 from privgate.errors import InputError
 from privgate.schema import NUMERIC_KINDS, Kind, Schema
 
@@ -88,8 +88,8 @@ def conform(df: pd.DataFrame, schema: Schema, *, where: str) -> pd.DataFrame:
             s = conv
         elif col.kind is Kind.CATEGORICAL:
             assert col.categories is not None
-            lookup = {_key(c): c for c in col.categories}
-            keys = s.map(lambda v: None if pd.isna(v) else _key(v))
+            lookup = {category_key(c): c for c in col.categories}
+            keys = s.map(lambda v: None if pd.isna(v) else category_key(v))
             unknown = keys.notna() & ~keys.isin(list(lookup))
             if unknown.any():
                 n_kinds = keys[unknown].nunique()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privgate.encoding import to_numeric
+from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
 from privgate.schema import Column, Kind
 
@@ -59,24 +59,6 @@ def require_columns(metric: str, frames: Mapping[str, pd.DataFrame], names: list
                              "that the schema declares")
 
 
-def value_key(value: object) -> object:
-    """Compare category values across int/float/str spellings (``1`` == ``1.0`` == ``"1"``)."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | float | np.integer | np.floating):
-        f = float(value)
-        return str(int(f)) if f.is_integer() else str(f)
-    return str(value)
-
-
-def is_missing(value: Any) -> bool:
-    """Whether a cell is missing (None, NaN, NaT, pd.NA)."""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def categorical_codes(series: pd.Series, categories: list[Any]) -> np.ndarray:
     """Codes of a categorical column over a category list.
 
@@ -84,8 +66,8 @@ def categorical_codes(series: pd.Series, categories: list[Any]) -> np.ndarray:
     ``k + 1`` for a value outside the list.
     """
     k = len(categories)
-    lookup = {value_key(c): i for i, c in enumerate(categories)}
-    return np.array([k if is_missing(v) else lookup.get(value_key(v), k + 1)
+    lookup = {category_key(c): i for i, c in enumerate(categories)}
+    return np.array([k if is_missing(v) else lookup.get(category_key(v), k + 1)
                      for v in series.tolist()], dtype=np.int64)
 
 
@@ -98,7 +80,7 @@ def category_list(column: Column, *frames: pd.DataFrame) -> tuple[list[Any], boo
     for df in frames:
         for v in df[column.name].tolist():
             if not is_missing(v):
-                seen.setdefault(value_key(v), v)
+                seen.setdefault(category_key(v), v)
     return [seen[k] for k in sorted(seen, key=str)], True
 
 

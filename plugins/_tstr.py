@@ -10,6 +10,7 @@ from scipy.stats import rankdata
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
+from privgate.encoding import category_key, is_missing
 from privgate.errors import InputError
 from privgate.metric import Metric, MetricContext, MetricResult
 from privgate.plugins._metric_common import (
@@ -18,11 +19,9 @@ from privgate.plugins._metric_common import (
     check_params,
     finite,
     is_categorical,
-    is_missing,
     numeric_values,
     positive_int,
     require_columns,
-    value_key,
 )
 from privgate.schema import Column, Schema
 from privgate.stats import binomial_ci, bootstrap_ci
@@ -63,7 +62,7 @@ class FeatureEncoder:
 
 def labels(series: pd.Series) -> np.ndarray:
     """Target values as comparable strings (``None`` where missing)."""
-    return np.array([None if is_missing(v) else str(value_key(v)) for v in series.tolist()],
+    return np.array([None if is_missing(v) else str(category_key(v)) for v in series.tolist()],
                     dtype=object)
 
 
