@@ -415,10 +415,11 @@ class AnonymeterInference(_AnonymeterAttack):
         names = modelled_columns(self.name, context)
         secrets = (schema.sensitive if p["secrets"] is None
                    else _column_list(self.name, schema, p["secrets"], "secrets"))
-        if not secrets:
-            raise InputError(f"attack {self.name!r}: the schema declares no sensitive or "
-                             "target column; mark one (role 'sensitive' or 'target') or set "
-                             "the parameter 'secrets'")
+        every_column = not secrets
+        if every_column:
+            # Nothing declared sensitive: the worst case is that any column is the secret, so
+            # each one is attacked in turn (from all the others) and the highest risk counts.
+            secrets = list(names)
         fixed_aux = (None if p["aux_cols"] is None
                      else _column_list(self.name, schema, p["aux_cols"], "aux_cols"))
         data = _prepare(context, names)
@@ -464,6 +465,8 @@ class AnonymeterInference(_AnonymeterAttack):
                 "aux_cols", "regression")},
             "per_secret": per_secret,
             "regression_tolerance": 0.05,
+            "secrets_from": ("every column (no sensitive column declared)" if every_column
+                             else "declared sensitive and target columns"),
             "params": dict(p),
         }
         return AttackResult(

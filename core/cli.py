@@ -56,6 +56,14 @@ def _audit_flags(p: argparse.ArgumentParser) -> None:
                    "junit.xml")
     p.add_argument("--max-rows", type=int, metavar="N",
                    help="audit a seeded random sample of N rows (quick runs)")
+    roles = p.add_argument_group("column roles (for a schema inferred from --data)")
+    roles.add_argument("--drop", metavar="COLS", help="direct identifiers to drop, "
+                       "comma-separated")
+    roles.add_argument("--quasi-identifiers", metavar="COLS", help="quasi-identifiers, "
+                       "comma-separated")
+    roles.add_argument("--sensitive", metavar="COLS", help="sensitive columns, "
+                       "comma-separated")
+    roles.add_argument("--target", metavar="COL", help="prediction target (also sensitive)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +159,16 @@ def _apply_flags(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
                 g["epsilon"] = args.epsilon
             if args.delta is not None:
                 g["delta"] = args.delta
+    role_flags = {"direct_identifiers": args.drop, "quasi_identifiers": args.quasi_identifiers,
+                  "sensitive": args.sensitive}
+    if any(role_flags.values()) or args.target:
+        schema = dict(raw.get("schema", {}))
+        for key, value in role_flags.items():
+            if value:
+                schema[key] = [c.strip() for c in value.split(",") if c.strip()]
+        if args.target:
+            schema["target"] = args.target
+        raw["schema"] = schema
     if args.policy:
         raw["policies"] = args.policy
     if args.attack:

@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from privgate.errors import InputError
-from privgate.schema import Schema
+from privgate.schema import Role, Schema
 
 DEFAULT_POLICY = "expert-determination-0.09"
 
@@ -61,9 +61,29 @@ class DataConfig(_Strict):
 
 
 class SchemaConfig(_Strict):
+    """Declared columns, or (for an inferred schema) just the roles of some columns."""
+
     columns: dict[str, dict[str, Any]] = Field(default_factory=dict)
     infer_missing: bool = False
     max_categories: int = Field(50, gt=1)
+    # Roles for an inferred schema (with declared columns, give each column its role instead).
+    direct_identifiers: list[str] = Field(default_factory=list)
+    quasi_identifiers: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)
+    target: str | None = None
+
+    def roles(self) -> dict[str, Role]:
+        out: dict[str, Role] = {}
+        for names, role in ((self.direct_identifiers, Role.DIRECT_IDENTIFIER),
+                            (self.quasi_identifiers, Role.QUASI_IDENTIFIER),
+                            (self.sensitive, Role.SENSITIVE),
+                            ([self.target] if self.target else [], Role.TARGET)):
+            for name in names:
+                if name in out:
+                    raise InputError(f"schema: column {name!r} is given two roles "
+                                     f"({out[name]} and {role})")
+                out[name] = role
+        return out
 
 
 class GeneratorConfig(_Strict):

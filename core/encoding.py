@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from privgate.errors import InputError
-from privgate.schema import Column, Kind, Schema
+from privgate.schema import Column, Kind, Schema, epoch_seconds
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,7 @@ class Span:
 def to_numeric(series: pd.Series, column: Column) -> pd.Series:
     """The column as floats (datetimes as seconds since the epoch)."""
     if column.kind is Kind.DATETIME:
-        dt = pd.to_datetime(series, errors="coerce")
-        return (dt.astype("int64") / 1e9).where(dt.notna())
+        return epoch_seconds(series)
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 

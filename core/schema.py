@@ -263,11 +263,19 @@ def infer_schema(df: pd.DataFrame, *, max_categories: int = 50,
             raise InputError(f"column {name!r} holds no values (every cell is missing); "
                              "drop it or declare it in the schema")
         if pd.api.types.is_datetime64_any_dtype(s):
-            secs = nonnull.astype("int64") / 1e9
+            secs = epoch_seconds(nonnull)
             cols.append(Column(str(name), Kind.DATETIME, role,
                                bounds=(float(secs.min()), float(secs.max())),
                                nullable=nullable, data_dependent=True))
             continue
+        if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            stamps = _as_dates(nonnull)
+            if stamps is not None:
+                secs = epoch_seconds(stamps)
+                cols.append(Column(str(name), Kind.DATETIME, role,
+                                   bounds=(float(secs.min()), float(secs.max())),
+                                   nullable=nullable, data_dependent=True))
+                continue
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             values = nonnull.astype(str) if not pd.api.types.is_bool_dtype(s) else nonnull
             n_unique = values.nunique()
@@ -294,6 +302,25 @@ def infer_schema(df: pd.DataFrame, *, max_categories: int = 50,
     return Schema(tuple(cols), source="inferred")
 
 
+def epoch_seconds(values: pd.Series) -> pd.Series:
+    """Timestamps as float seconds since 1970-01-01 (whatever the datetime64 unit)."""
+    dt = pd.to_datetime(values, errors="coerce")
+    if getattr(dt.dt, "tz", None) is not None:
+        dt = dt.dt.tz_convert(None)
+    return ((dt - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)).astype(float)
+
+
+def _as_dates(values: pd.Series) -> pd.Series | None:
+    """The values as timestamps when every one is an ISO 8601 date or date-time, else None."""
+    text: pd.Series = values.map(str)
+    if not text.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$").all():
+        return None
+    try:
+        return pd.to_datetime(text, format="ISO8601")
+    except (ValueError, TypeError):
+        return None
+
+
 def complete_schema(schema: Schema, df: pd.DataFrame) -> Schema:
     """Fill domains the declaration left open from the data, marking them data-dependent."""
     inferred: Schema | None = None
@@ -314,7 +341,7 @@ def complete_schema(schema: Schema, df: pd.DataFrame) -> Schema:
         else:
             s = df[col.name].dropna()
             if col.kind is Kind.DATETIME:
-                s = pd.to_datetime(s).astype("int64") / 1e9
+                s = epoch_seconds(s)
             out.append(replace(col, bounds=(float(s.min()), float(s.max())),
                                data_dependent=True))
     return Schema(tuple(out), source=schema.source)

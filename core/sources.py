@@ -42,9 +42,18 @@ def load_rdataset(ref: str) -> pd.DataFrame:
 
 def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str) -> Schema:
     declared = config.declared_schema(where)
+    roles = config.schema_.roles() if config.schema_ else {}
+    unknown = [name for name in roles if name not in df.columns]
+    if unknown:
+        raise InputError(f"{where}: schema roles name column(s) {unknown} that are not in the "
+                         f"table; the table has {list(df.columns)}")
     if declared is None:
         max_cats = config.schema_.max_categories if config.schema_ else 50
-        return infer_schema(df, max_categories=max_cats)
+        return infer_schema(df, max_categories=max_cats, roles=roles)
+    if roles:
+        raise InputError(f"{where}: with declared schema.columns, give each column its role "
+                         "there (role = \"sensitive\"), not in schema.sensitive / "
+                         "schema.quasi_identifiers / schema.target")
     if config.schema_ is not None and config.schema_.infer_missing:
         return complete_schema(declared, df)
     open_cols = [c.name for c in declared.modelled if not c.has_public_domain]

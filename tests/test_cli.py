@@ -127,3 +127,25 @@ def test_console_script_is_installed() -> None:
     out = subprocess.run([sys.executable, "-m", "privgate.cli", "--version"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.startswith("privgate ")
+
+
+def test_role_flags_set_roles_on_an_inferred_schema(tmp_path: Path) -> None:
+    data = _write(tmp_path, TINY)
+    out = tmp_path / "out"
+    code = main(["audit", "--data", str(data), "--generator", "gmm", "--attack",
+                 "dcr-membership", "--quasi-identifiers", "age,sex", "--target", "dx",
+                 "--out", str(out)])
+    assert code in (0, 1)
+    result = json.loads((out / "results.json").read_text())
+    roles = {c["name"]: c["role"] for c in result["schema"]["columns"]}
+    assert roles == {"age": "quasi-identifier", "sex": "quasi-identifier", "dx": "target"}
+    assert result["schema"]["source"] == "inferred"
+    assert set(result["data_dependent_domains"]) == {"age", "sex", "dx"}
+
+
+def test_role_flag_naming_a_missing_column_exits_2(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    data = _write(tmp_path, TINY)
+    assert main(["audit", "--data", str(data), "--generator", "gmm", "--sensitive",
+                 "diagnosis"]) == 2
+    assert "['diagnosis'] that are not in the table" in capsys.readouterr().err
