@@ -154,7 +154,3 @@ def category_key(value: object) -> object:
         f = float(value)
         return str(int(f)) if f.is_integer() else str(f)
     return str(value)
-
-
-_isna = is_missing  # TEMPORARY alias, removed once plugins/_vae_encoding.py is updated
-_key = category_key  # TEMPORARY alias

@@ -2,14 +2,42 @@
 
 Privacy argument, end to end:
 
-* Preprocessing reads only the schema's *declared* domain (:class:`privgate.encoding.TableEncoder`):
-  no minimum, maximum or category list is taken from the training rows, so preprocessing spends
-  nothing.
+* Preprocessing reads only the schema's *declared* domain (:class:`VAEEncoding` in
+  ``privgate.plugins._vae_encoding``): categories become one-hot blocks and numeric columns are
+  binned on a grid laid over their declared bounds (one bin per integer for short integer
+  ranges, log-spaced bins for wide non-negative ranges, point bins at the bounds). No minimum,
+  maximum, quantile, precision or category list is taken from the training rows, so
+  preprocessing spends nothing. (A continuous column's per-row number of decimals is a modelled
+  feature, learnt under DP-SGD like the rest.)
 * Every gradient step is DP-SGD: rows are Poisson-sampled, each row's gradient is clipped to
   ``max_grad_norm`` and Gaussian noise is added (opacus). The noise multiplier is calibrated by
   opacus so that the planned number of steps meets the budget, and the epsilon we report is what
   the accountant says for the steps actually taken.
 * Sampling only runs the decoder on Gaussian noise (post-processing, free).
+
+Why these modelling choices (measured on UCI Adult, 34k training rows, epsilon = 1, with the
+``distinguishability`` attack's AUROC, lower is better; the non-private ``gmm`` baseline scores
+0.994):
+
+* The original model scaled numeric columns to [0, 1] and decoded them with a Gaussian: it could
+  not reproduce point masses (``capital_gain`` is 0 for 92% of the rows, ``hours_per_week`` has a
+  spike at 40) and a classifier separated it almost perfectly (AUROC 0.999; ``hours_per_week``
+  alone reached 0.90). Binned numeric columns (softmax per column, like categoricals) bring
+  every single-column marginal to an AUROC of about 0.51 (overall 0.986).
+* What remained was the joint structure: with the KL term at full weight the DP-noised encoder
+  collapsed onto the prior (KL about 0 per latent dimension), so the decoder emitted each
+  column's marginal independently of the others (e.g. as many women among "Husband" rows as
+  overall). Down-weighting the KL term (``beta`` = 0.3, a beta-VAE) keeps information in the
+  latent code; a larger learning rate (5e-3 instead of 2e-3) lets Adam make progress through
+  the DP noise in the 1,340 steps of 20 epochs. Together: AUROC about 0.91 (seeds 0 and 1).
+  Larger batches (less noise per step, fewer steps), fewer or more epochs, wider layers, a
+  learned Gaussian prior and a cosine learning-rate decay did not do better; a learning rate of
+  1e-2 diverged.
+* On the demo table (covid_testing) the continuous columns ``age`` (whole years) and the
+  turnaround times (tenths of an hour) gave the synthetic rows away by their decimals (values
+  drawn uniformly inside a bin): single-column AUROC about 0.92 each, 0.997 overall. Modelling
+  each row's number of decimals as a categorical feature and rounding the sampled value
+  accordingly brings those columns to about 0.62 and the table to 0.965 (gmm: 0.992).
 
 Why ghost clipping: DP-SGD needs each row's gradient norm. The classic opacus "hooks" mode
 materialises a per-sample gradient for every parameter (batch x parameters of memory and time);
@@ -28,7 +56,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,22 +65,26 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from privgate import hookimpl
-from privgate.encoding import TableEncoder
 from privgate.errors import BudgetError, InputError, PluginError
 from privgate.generator import Generator, PrivacyBudget, PrivacySpent
+from privgate.plugins._vae_encoding import NUMERIC_ENCODINGS, Block, VAEEncoding
 from privgate.schema import Schema
 
 #: Constructor parameters and their defaults. The defaults are sized so that the demo (about
-#: 10,800 rows x 12 columns at epsilon = 1) trains in well under a minute on two CPU cores.
+#: 10,800 rows x 12 columns at epsilon = 1) trains in well under a minute on two CPU cores, and
+#: tuned for fidelity at epsilon = 1 (see the module docstring).
 DEFAULTS: dict[str, Any] = {
     "epochs": 20,
     "batch_size": 512,
     "latent_dim": 16,
     "hidden": (128, 128),
-    "lr": 2e-3,
+    "lr": 5e-3,
     "max_grad_norm": 1.0,
     "accountant": "rdp",
     "grad_sample_mode": "ghost",
+    "numeric_encoding": "bins",
+    "n_bins": 64,
+    "beta": 0.3,
 }
 ACCOUNTANTS = ("rdp", "prv")
 GRAD_SAMPLE_MODES = ("ghost", "hooks")
@@ -63,38 +94,6 @@ GRAD_SAMPLE_MODES = ("ghost", "hooks")
 # values; the ceiling keeps noisy early steps from blowing the variance up.
 _SIGMA_MIN = 0.01
 _SIGMA_MAX = 0.5
-
-
-@dataclass(frozen=True)
-class _Head:
-    """Where one encoded column lives in the input matrix and in the decoder's output.
-
-    ``kind`` is ``"onehot"`` (``in_start:in_end`` one-hot block, same-width logits at
-    ``out_start``) or ``"numeric"`` (value at ``in_start``; decoder emits mean and raw scale at
-    ``out_start`` and ``out_start + 1``; when ``has_missing`` the indicator is at ``in_start + 1``
-    and its logit at ``out_start + 2``).
-    """
-
-    kind: str
-    in_start: int
-    in_end: int
-    out_start: int
-    has_missing: bool
-
-
-def _heads(encoder: TableEncoder) -> tuple[list[_Head], int]:
-    """Lay out the decoder output for the encoder's spans; returns heads and output width."""
-    heads = []
-    pos = 0
-    for span in encoder.spans:
-        if span.kind == "onehot":
-            width = span.end - span.start
-            heads.append(_Head("onehot", span.start, span.end, pos, span.has_missing))
-            pos += width
-        else:
-            heads.append(_Head("numeric", span.start, span.end, pos, span.has_missing))
-            pos += 3 if span.has_missing else 2
-    return heads, pos
 
 
 def _mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -133,43 +132,45 @@ class _VAE(nn.Module):
 
 
 class _VAELoss(nn.Module):
-    """Negative ELBO per row: per-column reconstruction terms plus the KL divergence.
+    """Negative ELBO per row: per-column reconstruction terms plus the weighted KL divergence.
 
-    * one-hot spans: softmax cross-entropy against the one-hot block (a value outside the
+    * categorical columns, binned numeric columns and their decimals blocks: softmax
+      cross-entropy against the one-hot block (its "missing" slot included; a value outside the
       declared domain encodes as an all-zero block and so contributes nothing);
-    * numeric values: Gaussian negative log-likelihood with a decoder-predicted standard
-      deviation, masked out where the value is missing;
-    * missing indicators: binary cross-entropy on the indicator logit;
-    * KL(q(z|x) || N(0, I)).
+    * gaussian numeric columns: Gaussian negative log-likelihood with a decoder-predicted
+      standard deviation, masked out where the value is missing, plus binary cross-entropy on
+      the missing indicator;
+    * ``beta`` x KL(q(z|x) || N(0, I)).
 
     ``reduction`` follows the torch convention (``"mean"``, ``"sum"`` or ``"none"``); opacus'
     ghost-clipping wrapper flips it to ``"none"`` to get the per-row losses it needs for the
     clipping coefficients.
     """
 
-    def __init__(self, heads: Sequence[_Head], reduction: str = "mean") -> None:
+    def __init__(self, blocks: Sequence[Block], beta: float = 1.0,
+                 reduction: str = "mean") -> None:
         super().__init__()
-        self.heads = list(heads)
+        self.blocks = list(blocks)
+        self.beta = beta
         self.reduction = reduction
 
     def forward(self, output: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                 target: torch.Tensor) -> torch.Tensor:
         """The loss of ``output = model(target)`` reduced as ``self.reduction`` says."""
         recon, mu, logvar = output
-        loss = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-        for head in self.heads:
-            o = head.out_start
-            if head.kind == "onehot":
-                width = head.in_end - head.in_start
-                logp = torch.log_softmax(recon[:, o:o + width], dim=1)
-                loss = loss - (target[:, head.in_start:head.in_end] * logp).sum(dim=1)
+        loss = self.beta * 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+        for b in self.blocks:
+            o = b.out_start
+            if b.softmax:
+                logp = torch.log_softmax(recon[:, o:b.out_end], dim=1)
+                loss = loss - (target[:, b.start:b.end] * logp).sum(dim=1)
                 continue
-            value = target[:, head.in_start]
+            value = target[:, b.start]
             mean = recon[:, o]
             sigma = _SIGMA_MIN + (_SIGMA_MAX - _SIGMA_MIN) * torch.sigmoid(recon[:, o + 1])
             nll = 0.5 * ((value - mean) / sigma).pow(2) + torch.log(sigma)
-            if head.has_missing:
-                missing = target[:, head.in_start + 1]
+            if b.has_missing:
+                missing = target[:, b.start + 1]
                 nll = nll * (1.0 - missing)
                 loss = loss + nn.functional.binary_cross_entropy_with_logits(
                     recon[:, o + 2], missing, reduction="none")
@@ -181,27 +182,25 @@ class _VAELoss(nn.Module):
         return loss.sum() / max(len(loss), 1)  # an empty Poisson batch has loss 0, not NaN
 
 
-def _decode_matrix(recon: torch.Tensor, heads: Sequence[_Head], width: int,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Turn decoder output into an encoder-shaped matrix of probabilities and values.
+def _decoder_heads(recon: torch.Tensor, blocks: Sequence[Block],
+                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-column decoder outputs for :meth:`VAEEncoding.decode`.
 
-    One-hot blocks become softmax probabilities and missing slots indicator probabilities
-    (:meth:`TableEncoder.inverse_transform` samples from both with ``rng``); numeric values are
-    drawn from the decoder's Gaussian.
+    Softmax heads become probabilities; a gaussian head becomes a value drawn from the decoder's
+    Gaussian (on the [0, 1] scale) and, when nullable, the missing probability.
     """
-    out = np.zeros((recon.shape[0], width), dtype=np.float64)
     r = recon.detach().double()
-    for head in heads:
-        o = head.out_start
-        if head.kind == "onehot":
-            w = head.in_end - head.in_start
-            out[:, head.in_start:head.in_end] = torch.softmax(r[:, o:o + w], dim=1).numpy()
+    out: dict[str, np.ndarray] = {}
+    for b in blocks:
+        o = b.out_start
+        if b.softmax:
+            out[b.column] = torch.softmax(r[:, o:b.out_end], dim=1).numpy()
             continue
         mean = r[:, o].numpy()
         sigma = (_SIGMA_MIN + (_SIGMA_MAX - _SIGMA_MIN) * torch.sigmoid(r[:, o + 1])).numpy()
-        out[:, head.in_start] = mean + sigma * rng.standard_normal(len(mean))
-        if head.has_missing:
-            out[:, head.in_start + 1] = torch.sigmoid(r[:, o + 2]).numpy()
+        value = mean + sigma * rng.standard_normal(len(mean))
+        missing = torch.sigmoid(r[:, o + 2]).numpy() if b.has_missing else np.zeros(len(mean))
+        out[b.column] = np.stack([value, missing], axis=1)
     return out
 
 
@@ -226,7 +225,14 @@ def _check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise InputError("generator 'dpsgd-vae': parameter 'hidden' must be a non-empty list "
                          f"of positive integers (layer widths), got {p['hidden']!r}")
     p["hidden"] = tuple(int(h) for h in hidden)
-    for key in ("lr", "max_grad_norm"):
+    v = p["n_bins"]
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 3:
+        raise InputError(f"generator 'dpsgd-vae': parameter 'n_bins' must be an integer >= 3, "
+                         f"got {v!r}")
+    if p["numeric_encoding"] not in NUMERIC_ENCODINGS:
+        raise InputError(f"generator 'dpsgd-vae': parameter 'numeric_encoding' must be one of "
+                         f"{list(NUMERIC_ENCODINGS)}, got {p['numeric_encoding']!r}")
+    for key in ("lr", "max_grad_norm", "beta"):
         v = p[key]
         if (isinstance(v, bool) or not isinstance(v, int | float)
                 or not (math.isfinite(v) and v > 0)):
@@ -251,11 +257,20 @@ class DPSGDVAE(Generator):
         latent_dim: width of the latent Gaussian (default 16).
         hidden: widths of the encoder's hidden layers; the decoder mirrors them
             (default ``(128, 128)``).
-        lr: Adam learning rate (default 2e-3).
+        lr: Adam learning rate (default 5e-3).
         max_grad_norm: per-row gradient clipping norm (default 1.0).
         accountant: ``"rdp"`` (default) or ``"prv"``; calibrates the noise and reports epsilon.
         grad_sample_mode: ``"ghost"`` (default, ghost clipping) or ``"hooks"`` (per-sample
             gradients); both give the same privacy guarantee.
+        numeric_encoding: ``"bins"`` (default: a softmax over bins laid over the declared
+            bounds, then a value drawn inside the bin) or ``"gaussian"`` (the value scaled to
+            [0, 1] by the declared bounds, Gaussian likelihood); see
+            ``privgate.plugins._vae_encoding``.
+        n_bins: bins of a binned numeric column that does not get one bin per integer
+            (default 64, at least 3; integer columns with at most ``2 * n_bins`` values get
+            one bin per value).
+        beta: weight of the KL term in the loss (default 0.3; 1 is the plain ELBO, which at
+            small epsilon lets the latent code collapse onto the prior).
     """
 
     name: ClassVar[str] = "dpsgd-vae"
@@ -285,14 +300,13 @@ class DPSGDVAE(Generator):
             raise BudgetError("generator 'dpsgd-vae': DP-SGD's Gaussian noise gives "
                               "(epsilon, delta)-DP with delta > 0; the budget has delta = 0")
         p = self._resolved()
-        encoder = TableEncoder(schema)
+        encoder = VAEEncoding(schema, numeric=p["numeric_encoding"], n_bins=p["n_bins"])
         missing = [c.name for c in encoder.columns if c.name not in data.columns]
         if missing:
             raise InputError(f"generator 'dpsgd-vae': training table lacks column(s) {missing}")
         if len(data) == 0:
             raise InputError("generator 'dpsgd-vae': the training table has no rows")
         matrix = torch.from_numpy(encoder.transform(data))  # reads the declared domain only
-        heads, out_width = _heads(encoder)
 
         # opacus imports are local: importing opacus is slow and only fitting needs it.
         from opacus import PrivacyEngine
@@ -304,8 +318,9 @@ class DPSGDVAE(Generator):
         # default, and record that in the details.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = _VAE(encoder.width, out_width, p["hidden"], p["latent_dim"], seed + 1)
-        criterion = _VAELoss(heads, reduction="mean")
+            model = _VAE(encoder.width, encoder.out_width, p["hidden"], p["latent_dim"],
+                         seed + 1)
+        criterion = _VAELoss(encoder.blocks, beta=float(p["beta"]), reduction="mean")
         optimizer = torch.optim.Adam(model.parameters(), lr=p["lr"])
         loader = DataLoader(TensorDataset(matrix), batch_size=p["batch_size"],
                             generator=torch.Generator().manual_seed(seed + 2))
@@ -368,7 +383,6 @@ class DPSGDVAE(Generator):
         model.eval()
         self.model_ = model
         self.encoder_ = encoder
-        self.heads_ = heads
         self.loss_history_ = losses
         self.privacy_spent_ = PrivacySpent(
             epsilon=epsilon, delta=budget.delta, accountant=f"opacus {p['accountant']}",
@@ -381,6 +395,7 @@ class DPSGDVAE(Generator):
                 "max_grad_norm": float(p["max_grad_norm"]),
                 "accountant": p["accountant"],
                 "grad_sample_mode": p["grad_sample_mode"],
+                "numeric_encoding": p["numeric_encoding"],
                 "poisson_sampling": True,
                 "secure_rng": False,
                 "n_rows": len(matrix),
@@ -424,8 +439,7 @@ class DPSGDVAE(Generator):
         with torch.no_grad():
             z = torch.randn((int(n), self.model_.latent_dim), generator=gen)
             recon = self.model_.decoder(z)
-        matrix = _decode_matrix(recon, self.heads_, self.encoder_.width, rng)
-        return self.encoder_.inverse_transform(matrix, rng=rng)
+        return self.encoder_.decode(_decoder_heads(recon, self.encoder_.blocks, rng), rng)
 
     @property
     def privacy_spent(self) -> PrivacySpent:

@@ -17,6 +17,7 @@ from privgate.encoding import TableEncoder
 from privgate.errors import BudgetError, InputError
 from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget
 from privgate.plugins import dpsgd_vae, gmm
+from privgate.plugins._vae_encoding import VAEEncoding, bin_edges
 from privgate.plugins.dpsgd_vae import DPSGDVAE
 from privgate.plugins.gmm import GaussianMixtureGenerator
 from privgate.schema import Column, Kind, Role, Schema
@@ -138,11 +139,10 @@ def test_same_seed_reproduces_fit_and_sample(mixed_table: pd.DataFrame, mixed_sc
     assert not again.sample(300, seed=6).equals(again.sample(300, seed=5))
 
 
-@pytest.mark.parametrize("kind", ["vae", "gmm"])
-def test_declared_bounds_not_data_range(fitted: dict[str, Generator], mixed_table: pd.DataFrame,
-                                        kind: str) -> None:
+def test_declared_bounds_not_data_range(fitted: dict[str, Generator],
+                                        mixed_table: pd.DataFrame) -> None:
     """``age`` is declared on [0, 100] but the data spans [40, 60]: encoding uses [0, 100]."""
-    encoder: TableEncoder = fitted[kind].encoder_  # type: ignore[attr-defined]
+    encoder: TableEncoder = fitted["gmm"].encoder_  # type: ignore[attr-defined]
     span = next(s for s in encoder.spans if s.column == "age")
     scaled = encoder.transform(mixed_table)[:, span.start]
     assert scaled.min() >= 0.4 - 1e-6 and scaled.max() <= 0.6 + 1e-6
@@ -152,6 +152,22 @@ def test_declared_bounds_not_data_range(fitted: dict[str, Generator], mixed_tabl
     # The category that never occurs keeps its slot (declared list, not observed values).
     colour = next(s for s in encoder.spans if s.column == "colour")
     assert colour.end - colour.start == 4
+
+
+def test_vae_bins_come_from_declared_bounds(fitted: dict[str, Generator],
+                                           mixed_table: pd.DataFrame) -> None:
+    """The VAE's bins are laid out over the declared domain, whatever the data spans."""
+    encoding: VAEEncoding = fitted["vae"].encoder_  # type: ignore[attr-defined]
+    blocks = {b.column: b for b in encoding.blocks}
+    age = blocks["age"]  # integer on [0, 100]: one bin per integer, 101 slots
+    assert age.kind == "bins" and age.end - age.start == 101
+    probe = pd.DataFrame({c: mixed_table[c].iloc[:3] for c in mixed_table.columns})
+    probe["age"] = [0, 100, 57]
+    onehot = encoding.transform(probe)[:, age.start:age.end]
+    assert onehot.argmax(axis=1).tolist() == [0, 100, 57] and onehot.sum(axis=1).tolist() == [1] * 3
+    # nullable continuous: 64 bins plus a "missing" slot; the unseen category keeps its slot
+    assert blocks["score"].end - blocks["score"].start == 65
+    assert blocks["colour"].end - blocks["colour"].start == 4
 
 
 @pytest.mark.parametrize("module, cls", [(dpsgd_vae, DPSGDVAE), (gmm, GaussianMixtureGenerator)])
@@ -172,6 +188,12 @@ def test_bad_parameter_values() -> None:
         DPSGDVAE(epochs=0)
     with pytest.raises(InputError, match="accountant"):
         DPSGDVAE(accountant="gdp")
+    with pytest.raises(InputError, match="n_bins"):
+        DPSGDVAE(n_bins=2)
+    with pytest.raises(InputError, match="numeric_encoding"):
+        DPSGDVAE(numeric_encoding="splines")
+    with pytest.raises(InputError, match="beta"):
+        DPSGDVAE(beta=0)
     with pytest.raises(InputError, match="covariance_type"):
         GaussianMixtureGenerator(covariance_type="weird")
 
@@ -242,6 +264,69 @@ def test_vae_hooks_mode_matches_ghost_accounting(mixed_table: pd.DataFrame,
                                                                BUDGET, seed=0)
     assert hooks.privacy_spent.epsilon == ghost.privacy_spent.epsilon
     assert hooks.privacy_spent.details["grad_sample_mode"] == "hooks"
+
+
+# -- dpsgd-vae numeric encoding ------------------------------------------------------------------
+
+def _col(kind: Kind, low: float, high: float) -> Column:
+    return Column("x", kind, bounds=(low, high))
+
+
+def test_bin_grid_from_bounds() -> None:
+    # a short integer range: one bin per integer
+    edges, point = bin_edges(_col(Kind.INTEGER, 17, 90), 64)
+    assert edges.tolist() == list(range(17, 92)) and point.all()
+    # a wide non-negative integer range: point bins at both bounds, log-spaced interior
+    edges, point = bin_edges(_col(Kind.INTEGER, 0, 99_999), 64)
+    assert edges[:2].tolist() == [0, 1] and edges[-2:].tolist() == [99_999, 100_000]
+    assert point[0] and point[-1] and len(point) <= 64
+    assert np.all(np.diff(edges) >= 1) and np.all(edges == np.round(edges))
+    widths = np.diff(edges)[1:-1]
+    assert widths[-1] > 100 * widths[0]  # geometric, not equal-width
+    # a continuous range straddling 0: equal-width interior between two point bins
+    edges, point = bin_edges(_col(Kind.CONTINUOUS, -5, 5), 12)
+    assert len(point) == 12 and point.tolist() == [True] + [False] * 10 + [True]
+    assert np.allclose(np.diff(edges)[1:-1], 1.0)
+
+
+def test_bins_round_trip_keeps_point_masses_and_bounds() -> None:
+    """Encoding then decoding the one-hot rows returns each value's bin; bounds come back exact."""
+    schema = Schema((Column("gain", Kind.INTEGER, bounds=(0.0, 99_999.0)),
+                     Column("w", Kind.CONTINUOUS, bounds=(-1.0, 1.0), nullable=True),
+                     Column("n", Kind.INTEGER, bounds=(1.0, 99.0))))
+    df = pd.DataFrame({"gain": [0, 0, 3, 15_024, 99_999, 250_000],
+                       "w": [-1.0, 0.3, np.nan, 1.0, 5.0, -0.99],
+                       "n": [40, 1, 99, 40, 50, 0]})
+    enc = VAEEncoding(schema)
+    x = enc.transform(df)
+    # one slot per column (missing included) plus the decimals slot of a present "w"
+    assert x.sum(axis=1).tolist() == [4, 4, 3, 4, 4, 4]
+    assert list(enc.decimals) == ["w"]  # only binned continuous columns model their precision
+    heads = {b.column: x[:, b.start:b.end].astype(float) for b in enc.blocks}
+    out = enc.decode(heads, np.random.default_rng(0))
+    assert out["gain"].tolist()[:3] == [0, 0, 3] and out["gain"].iloc[4] == 99_999
+    assert out["gain"].iloc[5] == 99_999  # clipped to the declared bound
+    gain = next(b for b in enc.blocks if b.column == "gain")
+    assert gain.edges is not None
+    j = np.searchsorted(gain.edges, 15_024, side="right") - 1
+    assert gain.edges[j] <= out["gain"].iloc[3] < gain.edges[j + 1]
+    assert out["n"].tolist() == [40, 1, 99, 40, 50, 1]
+    w = out["w"]
+    assert w.iloc[0] == -1.0 and w.iloc[3] == 1.0 and w.iloc[4] == 1.0 and np.isnan(w.iloc[2])
+    assert w.iloc[1] == 0.3  # drawn inside its bin, then rounded to the value's one decimal
+    assert abs(w.iloc[5] + 0.99) < 2 / 62 and round(w.iloc[5], 2) == w.iloc[5]
+    assert out["gain"].dtype == np.int64 and out["n"].dtype == np.int64
+
+
+@pytest.mark.parametrize("encoding", ["bins", "gaussian"])
+def test_vae_numeric_encodings(mixed_table: pd.DataFrame, mixed_schema: Schema,
+                               encoding: str) -> None:
+    g = DPSGDVAE(**FAST_VAE, numeric_encoding=encoding).fit(mixed_table, mixed_schema, BUDGET,
+                                                            seed=0)
+    assert g.privacy_spent.details["numeric_encoding"] == encoding
+    out = g.sample(500, seed=0)
+    _assert_in_domain(out, mixed_schema)
+    assert out["score"].isna().any()
 
 
 def test_gmm_is_not_private(fitted: dict[str, Generator]) -> None:
