@@ -38,6 +38,8 @@ from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
 from privgate.stats import clamp01
 
+MAX_NULL_UPPER = 1e6  # stands for "no feasible sample certifies this"
+
 INTERVAL_METHOD = (
     "anonymeter: Wilson score interval on the attack and control success rates, combined "
     "into the residual risk (attack - control) / (1 - control) with first-order error "
@@ -158,6 +160,23 @@ def _risk_triple(risk: Any) -> tuple[float, float, float]:
     return low, value, high
 
 
+def _null_upper(results: Any) -> float | None:
+    """The upper bound anonymeter would report if the attack did no better than on control.
+
+    anonymeter's risk is ``(attack - control) / (1 - control)`` with the two rates' Wilson
+    half-widths propagated; with equal rates that leaves ``sqrt(2) * e / (1 - control)``, where
+    ``e`` is the control rate's half-width. A predictable secret (control rate near 1) makes it
+    large: such a risk needs many targets to certify.
+    """
+    control = getattr(results, "control_rate", None)
+    if control is None:
+        return None
+    headroom = 1.0 - float(control.value)
+    if headroom <= 1e-9:
+        return MAX_NULL_UPPER
+    return min(MAX_NULL_UPPER, math.sqrt(2.0) * float(control.error) / headroom)
+
+
 def _results_details(results: Any) -> dict[str, Any]:
     """The success counts and rates of anonymeter's ``EvaluationResults``."""
     return {
@@ -272,6 +291,7 @@ class AnonymeterSinglingOut(_AnonymeterAttack):
                 "(a success rate, not an excess-over-control risk)"),
             n_trials=int(results.n_attacks_ori),
             details=jsonable(details),
+            null_upper=_null_upper(results),
         )
 
 
@@ -376,6 +396,7 @@ class AnonymeterLinkability(_AnonymeterAttack):
                 "excess-over-control risk)"),
             n_trials=int(results.n_attacks_ori),
             details=jsonable(details),
+            null_upper=_null_upper(results),
         )
 
 
@@ -426,6 +447,7 @@ class AnonymeterInference(_AnonymeterAttack):
         n_attacks = min(n_attacks, len(data.train), len(data.control))
 
         per_secret: dict[str, dict[str, Any]] = {}
+        null_uppers: list[float] = []
         triples: dict[str, tuple[float, float, float]] = {}
         for i, secret in enumerate(secrets):
             aux = [c for c in (fixed_aux or schema.quasi_identifiers) if c != secret]
@@ -444,6 +466,9 @@ class AnonymeterInference(_AnonymeterAttack):
                 risk = evaluator.risk(confidence_level=context.confidence_level)
                 results = evaluator.results(confidence_level=context.confidence_level)
             triples[secret] = _risk_triple(risk)
+            nu = _null_upper(results)
+            if nu is not None:
+                null_uppers.append(nu)
             low, value, high = triples[secret]
             per_secret[secret] = {
                 "risk": value, "ci": [low, high], "aux_cols": aux, "regression": regression,
@@ -482,6 +507,7 @@ class AnonymeterInference(_AnonymeterAttack):
                 "excess-over-control risk)"),
             n_trials=int(worst_details["n_attacks"]),
             details=jsonable(details),
+            null_upper=max(null_uppers) if null_uppers else None,
         )
 
 

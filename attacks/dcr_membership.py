@@ -169,6 +169,9 @@ class DCRMembership(Attack):
                 "infinite samples)"),
             n_trials=int(2 * n),
             details=jsonable(details),
+            # what the upper bound would be on a leak-free table of this size: the null
+            # distribution's upper quantile at the interval's level
+            null_upper=float(np.quantile(null, (1 + level) / 2)),
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
@@ -170,7 +171,21 @@ class Distinguishability(Attack):
                 "flip) scores 0"),
             n_trials=int(len(y)),
             details=jsonable(details),
+            null_upper=_null_upper(y, context.confidence_level),
         )
+
+
+def _null_upper(y: np.ndarray, level: float) -> float:
+    """Upper bound of the score on indistinguishable tables of this size.
+
+    At AUROC 0.5 the AUROC's standard error is ``sqrt((n1 + n2 + 1) / (12 n1 n2))`` (the
+    Mann-Whitney null variance); the score is ``2 * (AUROC - 0.5)``.
+    """
+    n1, n2 = int(np.sum(y == 1)), int(np.sum(y == 0))
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    z = float(stats.norm.ppf((1 + level) / 2))
+    return 2.0 * z * math.sqrt((n1 + n2 + 1) / (12.0 * n1 * n2))
 
 
 def _score(auc: float) -> float:

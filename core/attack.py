@@ -59,6 +59,12 @@ class AttackResult:
             ``baseline_description`` what that naive adversary does.
         n_trials: the number of attack trials (targets, queries, or records scored).
         details: attack-specific figures (rates, AUROC, ROC points, ...); JSON-serialisable.
+        null_upper: the upper confidence bound this attack would report, at this sample size,
+            on a synthetic table that leaks nothing (true risk zero). A threshold below it
+            cannot be certified by any result of this size; the policy then says
+            ``cannot-certify`` and how many trials would do, assuming the interval narrows as
+            one over the square root of the trials. ``None`` when the attack does not say; the
+            policy then uses the exact binomial bound of a zero-success result instead.
     """
 
     attack: str
@@ -72,6 +78,7 @@ class AttackResult:
     baseline_description: str
     n_trials: int
     details: dict[str, Any] = field(default_factory=dict)
+    null_upper: float | None = None
 
     def __post_init__(self) -> None:
         if self.risk_kind not in RISK_KINDS:
@@ -85,6 +92,11 @@ class AttackResult:
         if not (0.0 <= self.ci_low <= self.risk <= self.ci_high <= 1.0):
             raise ValueError(f"attack {self.attack!r}: need 0 <= ci_low <= risk <= ci_high <= 1,"
                              f" got {self.ci_low}, {self.risk}, {self.ci_high}")
+        if self.null_upper is not None and not (
+                isinstance(self.null_upper, int | float) and math.isfinite(self.null_upper)
+                and self.null_upper >= 0):
+            raise ValueError(f"attack {self.attack!r}: null_upper must be a finite number >= 0,"
+                             f" got {self.null_upper!r}")
         if not (0.0 < self.confidence_level < 1.0):
             raise ValueError(f"attack {self.attack!r}: confidence_level must be in (0, 1)")
 
@@ -100,6 +112,7 @@ class AttackResult:
             "baseline": self.baseline,
             "baseline_description": self.baseline_description,
             "n_trials": self.n_trials,
+            "null_upper": self.null_upper,
             "details": self.details,
         }
 

@@ -66,6 +66,8 @@ def check_valid(result: AttackResult, cls: type[Attack], context: AttackContext)
     assert 0.0 <= result.baseline <= 1.0 and math.isfinite(result.baseline)
     assert result.baseline_description.strip()
     assert isinstance(result.n_trials, int) and result.n_trials > 0
+    # every built-in states the bound a leak-free table would show at this size
+    assert result.null_upper is not None and result.null_upper > 0
     text = json.dumps(result.to_dict(), allow_nan=False)
     assert json.loads(text)["details"] == result.details
 

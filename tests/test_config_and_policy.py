@@ -107,3 +107,21 @@ def test_policy_decisions_are_monotone_in_the_upper_bound(a: float, b: float, t:
                      ).status is Status.PASS
     else:
         assert high > t
+
+
+def test_attack_stated_null_bound_decides_cannot_certify() -> None:
+    wide = AttackResult("a", "membership", 0.0, 0.0, 0.2, 0.95, "test", 0.0, "coin", 2000,
+                        null_upper=0.18)
+    out = check(POLICY, "g", "a", "membership", wide)
+    assert out.status is Status.CANNOT_CERTIFY
+    # the interval narrows as 1/sqrt(n): (0.18 / 0.09)^2 = 4 times the trials
+    assert out.trials_needed == 8000 and "8,000" in out.message
+    narrow = AttackResult("a", "membership", 0.05, 0.02, 0.12, 0.95, "test", 0.0, "coin", 2000,
+                          null_upper=0.03)
+    assert check(POLICY, "g", "a", "membership", narrow).status is Status.FAIL
+
+
+def test_null_bound_must_be_finite() -> None:
+    with pytest.raises(ValueError, match="null_upper"):
+        AttackResult("a", "membership", 0.0, 0.0, 0.2, 0.95, "t", 0.0, "c", 10,
+                     null_upper=float("inf"))
