@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from privgate.config import AuditConfig, load_config, parse_config
+from privgate.config import AuditConfig, load_config, parse_config, read_toml
 from privgate.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL_ERROR,
@@ -120,13 +120,7 @@ def _raw_config(path: str | None) -> tuple[dict[str, Any], str, Path]:
     if path is None:
         return {}, "command line", Path.cwd()
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: config file not found")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{p}: not valid TOML: {exc}") from None
-    return raw, str(p), p.resolve().parent
+    return read_toml(p), str(p), p.resolve().parent
 
 
 def _apply_flags(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -280,8 +274,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.config is None and not (args.data or args.train):
         raise InputError("give a config file (privgate audit gate.toml) or --data CSV")
     raw = _apply_flags(raw, args)
-    if "base_dir" in raw:
-        raise InputError(f"{where}: unknown key 'base_dir'")
     config = parse_config(raw, where=where, base_dir=base)
     return _run_and_report(config, where)
 

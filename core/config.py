@@ -195,8 +195,8 @@ def parse_config(raw: dict[str, Any], *, where: str, base_dir: Path | str = ".")
         raise InputError(format_validation_error(exc, where)) from None
 
 
-def load_config(path: Path | str) -> AuditConfig:
-    """Read and validate an audit config file."""
+def read_toml(path: Path | str) -> dict[str, Any]:
+    """The raw mapping of a config file, or an :class:`InputError` naming the file."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: config file not found")
@@ -208,4 +208,10 @@ def load_config(path: Path | str) -> AuditConfig:
         raise InputError(f"{path}: not a UTF-8 text file") from None
     if "base_dir" in raw:
         raise InputError(f"{path}: unknown key 'base_dir'")
-    return parse_config(raw, where=str(path), base_dir=path.resolve().parent)
+    return raw
+
+
+def load_config(path: Path | str) -> AuditConfig:
+    """Read and validate an audit config file."""
+    path = Path(path)
+    return parse_config(read_toml(path), where=str(path), base_dir=path.resolve().parent)

@@ -62,13 +62,27 @@ class ReportSection:
 
 
 class Reporter(ABC):
-    """Writes one output format of an audit (``html``, ``json``, ``junit``, ...)."""
+    """Writes one output format of an audit (``html``, ``json``, ``junit``, ...).
+
+    Subclasses set ``format`` and ``filename`` and implement :meth:`render`; :meth:`write`
+    puts the text into ``out_dir / filename``. A reporter that writes something other than
+    one text file overrides :meth:`write` instead.
+    """
 
     format: ClassVar[str]
     filename: ClassVar[str]
     description: ClassVar[str] = ""
 
     @abstractmethod
+    def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:
+        """The report's text for ``result`` (and, where the format shows them, ``sections``)."""
+
     def write(self, result: Mapping[str, Any], sections: Sequence[ReportSection],
               out_dir: Path) -> Path:
         """Write the report for ``result`` into ``out_dir`` and return the file's path."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / self.filename
+        # errors="replace": a lone surrogate in a plugin's string must not lose the report
+        path.write_text(self.render(result, sections), encoding="utf-8", errors="replace")
+        return path

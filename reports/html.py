@@ -18,7 +18,6 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -459,12 +458,6 @@ class HtmlReporter(Reporter):
     filename = "report.html"
     description = "Self-contained, printable HTML report for compliance review."
 
-    def write(self, result: Mapping[str, Any], sections: Sequence[ReportSection],
-              out_dir: Path) -> Path:
-        """Render ``result`` and ``sections`` into ``out_dir/report.html``."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / self.filename
-        # errors="replace": a lone surrogate from a plugin string must not lose the report
-        path.write_text(render(result, sections), encoding="utf-8", errors="replace")
-        return path
+    def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:
+        """The HTML text of the report."""
+        return render(result, sections)

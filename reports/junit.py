@@ -33,7 +33,6 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from privgate.reporting import Reporter, ReportSection
@@ -137,11 +136,6 @@ class JUnitReporter(Reporter):
     filename = "junit.xml"
     description = "Policy checks as JUnit XML for CI (one suite per policy)."
 
-    def write(self, result: Mapping[str, Any], sections: Sequence[ReportSection],
-              out_dir: Path) -> Path:
-        """Write ``out_dir/junit.xml``."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / self.filename
-        path.write_text(dumps(result), encoding="utf-8")
-        return path
+    def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:
+        """The text of ``junit.xml``."""
+        return dumps(result)
