@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from privgate import AttackContext, Schema
+from privgate import AttackContext, Schema, params
 from privgate.errors import InputError
 from privgate.stats import bootstrap_ci, clamp01
 
@@ -25,38 +25,18 @@ MAX_ROC_POINTS = 200
 
 def resolve_params(attack: str, defaults: Mapping[str, Any], given: Mapping[str, Any],
                    context_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Merge ``defaults`` <- constructor params <- ``context.params`` and reject unknown keys.
-
-    Raises:
-        InputError: naming the unknown parameter(s) and the allowed ones.
-    """
-    out = dict(defaults)
-    for source in (given, context_params or {}):
-        unknown = sorted(set(source) - set(defaults))
-        if unknown:
-            raise InputError(f"attack {attack!r}: unknown parameter(s) {unknown}; allowed: "
-                             f"{sorted(defaults)}")
-        out.update(source)
-    return out
+    """Merge ``defaults`` <- constructor params <- ``context.params``; unknown keys are errors."""
+    return params.resolve(f"attack {attack!r}", defaults, given, context_params)
 
 
-def check_int(attack: str, params: Mapping[str, Any], name: str, minimum: int) -> int:
-    """Return ``params[name]`` as an int ``>= minimum`` or raise :class:`InputError`."""
-    value = params[name]
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"attack {attack!r}: parameter {name!r} must be an integer >= "
-                         f"{minimum}, got {value!r}")
-    return int(value)
+def check_int(attack: str, p: Mapping[str, Any], name: str, minimum: int) -> int:
+    """``p[name]`` as an int ``>= minimum`` or an :class:`InputError`."""
+    return params.check_int(f"attack {attack!r}", p, name, minimum)
 
 
-def check_choice(attack: str, params: Mapping[str, Any], name: str,
-                 choices: Sequence[str]) -> str:
-    """Return ``params[name]`` if it is one of ``choices`` or raise :class:`InputError`."""
-    value = params[name]
-    if value not in choices:
-        raise InputError(f"attack {attack!r}: parameter {name!r} must be one of "
-                         f"{list(choices)}, got {value!r}")
-    return str(value)
+def check_choice(attack: str, p: Mapping[str, Any], name: str, choices: Sequence[str]) -> str:
+    """``p[name]`` if it is one of ``choices`` or an :class:`InputError`."""
+    return params.check_choice(f"attack {attack!r}", p, name, choices)
 
 
 def modelled_columns(attack: str, context: AttackContext,

@@ -10,33 +10,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from privgate import params
 from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
 from privgate.schema import Column, Kind
 
 
-def check_params(metric: str, params: Mapping[str, Any],
+def check_params(metric: str, given: Mapping[str, Any],
                  defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``params`` over ``defaults``; an unknown name is an :class:`InputError`.
-
-    Args:
-        metric: the metric's registered name (for the error message).
-        params: keyword arguments the metric was constructed with.
-        defaults: every allowed parameter with its default value.
-    """
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise InputError(f"metric {metric!r}: unknown parameter(s) {unknown}; allowed: "
-                         f"{sorted(defaults)}")
-    return {**defaults, **params}
+    """Merge ``given`` over ``defaults``; an unknown name is an :class:`InputError`."""
+    return params.resolve(f"metric {metric!r}", defaults, given)
 
 
 def positive_int(metric: str, name: str, value: Any, minimum: int = 1) -> int:
     """``value`` as an int of at least ``minimum``, else an :class:`InputError`."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"metric {metric!r}: parameter {name!r} must be an integer >= "
-                         f"{minimum}, got {value!r}")
-    return int(value)
+    return params.check_int(f"metric {metric!r}", {name: value}, name, minimum)
 
 
 def finite(x: Any) -> float | None:

@@ -53,7 +53,6 @@ forward pass (ghost clipping does not support parameter tying).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -64,7 +63,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from privgate import hookimpl
+from privgate import hookimpl, params
 from privgate.errors import BudgetError, InputError, PluginError
 from privgate.generator import Generator, PrivacyBudget, PrivacySpent
 from privgate.plugins._vae_encoding import NUMERIC_ENCODINGS, Block, VAEEncoding
@@ -204,46 +203,29 @@ def _decoder_heads(recon: torch.Tensor, blocks: Sequence[Block],
     return out
 
 
-def _check_params(params: Mapping[str, Any]) -> dict[str, Any]:
+OWNER = "generator 'dpsgd-vae'"
+
+
+def _check_params(given: Mapping[str, Any]) -> dict[str, Any]:
     """Validate constructor parameters; the message names the parameter and what is allowed."""
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise InputError(f"generator 'dpsgd-vae': unknown parameter(s) {unknown}; allowed: "
-                         f"{sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
+    p = params.resolve(OWNER, DEFAULTS, given)
     for key in ("epochs", "batch_size", "latent_dim"):
-        v = p[key]
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise InputError(f"generator 'dpsgd-vae': parameter {key!r} must be a positive "
-                             f"integer, got {v!r}")
+        params.check_int(OWNER, p, key)
     hidden = p["hidden"]
     if isinstance(hidden, int | np.integer) and not isinstance(hidden, bool):
         hidden = (hidden,)
     if (not isinstance(hidden, Sequence) or isinstance(hidden, str) or not hidden
             or not all(isinstance(h, int | np.integer) and not isinstance(h, bool) and h >= 1
                        for h in hidden)):
-        raise InputError("generator 'dpsgd-vae': parameter 'hidden' must be a non-empty list "
-                         f"of positive integers (layer widths), got {p['hidden']!r}")
+        raise InputError(f"{OWNER}: parameter 'hidden' must be a non-empty list of positive "
+                         f"integers (layer widths), got {p['hidden']!r}")
     p["hidden"] = tuple(int(h) for h in hidden)
-    v = p["n_bins"]
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 3:
-        raise InputError(f"generator 'dpsgd-vae': parameter 'n_bins' must be an integer >= 3, "
-                         f"got {v!r}")
-    if p["numeric_encoding"] not in NUMERIC_ENCODINGS:
-        raise InputError(f"generator 'dpsgd-vae': parameter 'numeric_encoding' must be one of "
-                         f"{list(NUMERIC_ENCODINGS)}, got {p['numeric_encoding']!r}")
+    params.check_int(OWNER, p, "n_bins", 3)
+    params.check_choice(OWNER, p, "numeric_encoding", NUMERIC_ENCODINGS)
     for key in ("lr", "max_grad_norm", "beta"):
-        v = p[key]
-        if (isinstance(v, bool) or not isinstance(v, int | float)
-                or not (math.isfinite(v) and v > 0)):
-            raise InputError(f"generator 'dpsgd-vae': parameter {key!r} must be a positive "
-                             f"number, got {v!r}")
-    if p["accountant"] not in ACCOUNTANTS:
-        raise InputError(f"generator 'dpsgd-vae': parameter 'accountant' must be one of "
-                         f"{list(ACCOUNTANTS)}, got {p['accountant']!r}")
-    if p["grad_sample_mode"] not in GRAD_SAMPLE_MODES:
-        raise InputError(f"generator 'dpsgd-vae': parameter 'grad_sample_mode' must be one of "
-                         f"{list(GRAD_SAMPLE_MODES)}, got {p['grad_sample_mode']!r}")
+        params.check_positive(OWNER, p, key)
+    params.check_choice(OWNER, p, "accountant", ACCOUNTANTS)
+    params.check_choice(OWNER, p, "grad_sample_mode", GRAD_SAMPLE_MODES)
     return p
 
 

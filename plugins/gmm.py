@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from privgate import hookimpl
+from privgate import hookimpl, params
 from privgate.encoding import TableEncoder
 from privgate.errors import InputError
 from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget, PrivacySpent
@@ -35,25 +35,16 @@ DEFAULTS: dict[str, Any] = {
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
-def _check_params(params: Mapping[str, Any]) -> dict[str, Any]:
+OWNER = "generator 'gmm'"
+
+
+def _check_params(given: Mapping[str, Any]) -> dict[str, Any]:
     """Validate constructor parameters; the message names the parameter and what is allowed."""
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise InputError(f"generator 'gmm': unknown parameter(s) {unknown}; allowed: "
-                         f"{sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
+    p = params.resolve(OWNER, DEFAULTS, given)
     for key in ("n_components", "max_iter"):
-        v = p[key]
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise InputError(f"generator 'gmm': parameter {key!r} must be a positive integer, "
-                             f"got {v!r}")
-    if p["covariance_type"] not in COVARIANCE_TYPES:
-        raise InputError(f"generator 'gmm': parameter 'covariance_type' must be one of "
-                         f"{list(COVARIANCE_TYPES)}, got {p['covariance_type']!r}")
-    v = p["reg_covar"]
-    if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
-        raise InputError(f"generator 'gmm': parameter 'reg_covar' must be a positive number, "
-                         f"got {v!r}")
+        params.check_int(OWNER, p, key)
+    params.check_choice(OWNER, p, "covariance_type", COVARIANCE_TYPES)
+    params.check_positive(OWNER, p, "reg_covar")
     return p
 
 
