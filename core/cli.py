@@ -247,10 +247,11 @@ def _print_verdict(result: dict[str, Any], written: dict[str, Path], console: Co
 
 def _run_and_report(config: AuditConfig, where: str) -> int:
     from privgate.pipeline import run_audit
-    from privgate.results import write_reports
+    from privgate.results import ensure_output_dir, write_reports
 
     registry = _registry()
     out = Path(config.output)
+    ensure_output_dir(out)  # before minutes of training, not after
     stderr = Console(stderr=True, highlight=False)
     stderr.print(f"privgate: auditing ({where}); writing to {out}", markup=False)
     result = run_audit(config, registry, where=where, progress=ConsoleProgress(stderr))

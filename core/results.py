@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from privgate.attack import Attack
 from privgate.config import AuditConfig
-from privgate.errors import PluginError
+from privgate.errors import InputError, PluginError
 from privgate.metric import Metric
 from privgate.policy import CheckOutcome, Status, worst
 from privgate.registry import Registry
@@ -152,10 +152,19 @@ def dumps(result: Mapping[str, Any]) -> str:
     return json.dumps(jsonable(result), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
+def ensure_output_dir(out_dir: Path) -> None:
+    """Create the output folder, or say (exit 2) why it cannot be."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror}); "
+                         "choose another --out") from None
+
+
 def write_reports(result: Mapping[str, Any], registry: Registry, out_dir: Path,
                   formats: Sequence[str] | None = None) -> dict[str, Path]:
     """Render every registered report format (or the given ones) into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(out_dir)
     sections: list[ReportSection] = registry.sections(result)
     written = {}
     for fmt in formats or sorted(registry.reporters):
@@ -168,8 +177,6 @@ def write_reports(result: Mapping[str, Any], registry: Registry, out_dir: Path,
 
 
 def load_result(path: Path) -> dict[str, Any]:
-    from privgate.errors import InputError
-
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -149,3 +149,13 @@ def test_role_flag_naming_a_missing_column_exits_2(tmp_path: Path,
     assert main(["audit", "--data", str(data), "--generator", "gmm", "--sensitive",
                  "diagnosis"]) == 2
     assert "['diagnosis'] that are not in the table" in capsys.readouterr().err
+
+
+def test_output_folder_that_cannot_be_made_exits_2(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    data = _write(tmp_path, TINY)
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    assert main(["audit", "--data", str(data), "--generator", "gmm", "--attack",
+                 "dcr-membership", "--out", str(blocker / "report")]) == 2
+    assert "cannot create the output folder" in capsys.readouterr().err
