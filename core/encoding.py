@@ -71,12 +71,7 @@ class TableEncoder:
         for col, span in zip(self.columns, self.spans, strict=True):
             s = df[col.name]
             if span.kind == "onehot":
-                assert col.categories is not None
-                lookup = {category_key(c): i for i, c in enumerate(col.categories)}
-                idx = np.array([lookup.get(category_key(v), -1) if not is_missing(v) else -2
-                                for v in s.tolist()], dtype=np.int64)
-                if col.nullable:
-                    idx[idx == -2] = len(col.categories)
+                idx = category_indices(s, col)
                 # Values outside the declared domain (and missing values in a column not
                 # declared nullable) encode as all-zero blocks: the model never sees them.
                 ok = idx >= 0
@@ -135,6 +130,21 @@ class TableEncoder:
                     series = series.astype("int64")
                 data[col.name] = series
         return pd.DataFrame(data)
+
+
+def category_indices(series: pd.Series, column: Column) -> np.ndarray:
+    """Each cell's position in the column's declared category list.
+
+    Missing cells map to ``len(categories)`` when the column is nullable (the "missing" slot);
+    anything else outside the list maps to a negative number.
+    """
+    assert column.categories is not None
+    lookup = {category_key(c): i for i, c in enumerate(column.categories)}
+    idx = np.array([lookup.get(category_key(v), -1) if not is_missing(v) else -2
+                    for v in series.tolist()], dtype=np.int64)
+    if column.nullable:
+        idx[idx == -2] = len(column.categories)
+    return idx
 
 
 def is_missing(value: Any) -> bool:

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from privgate.encoding import category_key, is_missing, to_numeric
+from privgate.encoding import category_indices, to_numeric
 from privgate.errors import InputError
 from privgate.schema import Column, Kind, Schema
 
@@ -213,12 +213,7 @@ class VAEEncoding:
             block = self.main[col.name]
             s = df[col.name]
             if block.kind == "categorical":
-                assert col.categories is not None
-                lookup = {category_key(c): i for i, c in enumerate(col.categories)}
-                idx = np.array([lookup.get(category_key(v), -1) if not is_missing(v) else -2
-                                for v in s.tolist()], dtype=np.int64)
-                if col.nullable:
-                    idx[idx == -2] = len(col.categories)
+                idx = category_indices(s, col)
                 ok = idx >= 0
                 out[rows[ok], block.start + idx[ok]] = 1.0
                 continue
