@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privgate.errors import InputError
 from privgate.schema import Column, Kind, Schema, epoch_seconds
 
 
@@ -46,11 +45,8 @@ class TableEncoder:
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
+        schema.require_domains()
         self.columns: list[Column] = schema.modelled
-        missing = [c.name for c in self.columns if not c.has_public_domain]
-        if missing:
-            raise InputError(f"schema: column(s) {missing} have no domain (categories or "
-                             "bounds); declare them or let privgate infer them")
         spans: list[Span] = []
         pos = 0
         for col in self.columns:

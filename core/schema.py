@@ -174,6 +174,13 @@ class Schema:
         targets = self.with_role(Role.TARGET)
         return targets[0].name if targets else None
 
+    def require_domains(self) -> None:
+        """Raise :class:`InputError` unless every modelled column has a domain to encode."""
+        lacking = [c.name for c in self.modelled if not c.has_public_domain]
+        if lacking:
+            raise InputError(f"schema: column(s) {lacking} have no domain (categories or "
+                             "bounds); declare them or let privgate infer them")
+
     @property
     def data_dependent_columns(self) -> list[str]:
         return [c.name for c in self.modelled if c.data_dependent]

@@ -52,7 +52,6 @@ import numpy as np
 import pandas as pd
 
 from privgate.encoding import category_indices, to_numeric
-from privgate.errors import InputError
 from privgate.schema import Column, Kind, Schema
 
 NUMERIC_ENCODINGS = ("bins", "gaussian")
@@ -159,11 +158,8 @@ class VAEEncoding:
 
     def __init__(self, schema: Schema, *, numeric: str = "bins", n_bins: int = 64) -> None:
         self.schema = schema
+        schema.require_domains()
         self.columns: list[Column] = schema.modelled
-        lacking = [c.name for c in self.columns if not c.has_public_domain]
-        if lacking:
-            raise InputError(f"schema: column(s) {lacking} have no domain (categories or "
-                             "bounds); declare them or let privgate infer them")
         blocks: list[Block] = []
         self.main: dict[str, Block] = {}
         self.decimals: dict[str, Block] = {}
