@@ -23,10 +23,10 @@ from privgate.stats import bootstrap_ci, clamp01
 MAX_ROC_POINTS = 200
 
 
-def resolve_params(attack: str, defaults: Mapping[str, Any], given: Mapping[str, Any],
-                   context_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Merge ``defaults`` <- constructor params <- ``context.params``; unknown keys are errors."""
-    return params.resolve(f"attack {attack!r}", defaults, given, context_params)
+def resolve_params(attack: str, defaults: Mapping[str, Any], given: Mapping[str, Any]
+                   ) -> dict[str, Any]:
+    """Merge the constructor params over ``defaults``; unknown keys are errors."""
+    return params.resolve(f"attack {attack!r}", defaults, given)
 
 
 def check_int(attack: str, p: Mapping[str, Any], name: str, minimum: int) -> int:

@@ -249,7 +249,7 @@ class AnonymeterSinglingOut(_AnonymeterAttack):
 
     def run(self, context: AttackContext) -> AttackResult:
         """Run anonymeter's ``SinglingOutEvaluator`` and pass its risk through."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params, context.params)
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
         n_attacks = check_int(self.name, p, "n_attacks", 1)
         mode = check_choice(self.name, p, "mode", ("multivariate", "univariate"))
         n_cols = check_int(self.name, p, "n_cols", 1)
@@ -350,7 +350,7 @@ class AnonymeterLinkability(_AnonymeterAttack):
 
     def run(self, context: AttackContext) -> AttackResult:
         """Run anonymeter's ``LinkabilityEvaluator`` and pass its risk through."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params, context.params)
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
         n_attacks = check_int(self.name, p, "n_attacks", 1)
         n_neighbors = check_int(self.name, p, "n_neighbors", 1)
         names = modelled_columns(self.name, context)
@@ -430,7 +430,7 @@ class AnonymeterInference(_AnonymeterAttack):
 
     def run(self, context: AttackContext) -> AttackResult:
         """Run anonymeter's ``InferenceEvaluator`` once per secret column."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params, context.params)
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
         n_attacks = check_int(self.name, p, "n_attacks", 1)
         schema = context.schema
         names = modelled_columns(self.name, context)

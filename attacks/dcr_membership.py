@@ -87,7 +87,7 @@ class DCRMembership(Attack):
 
     def run(self, context: AttackContext) -> AttackResult:
         """Score members and non-members by DCR and report the membership advantage."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params, context.params)
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
         max_rows = check_int(self.name, p, "max_rows", 10)
         metric = check_choice(self.name, p, "metric", tuple(METRICS))
         n_resamples = check_int(self.name, p, "n_resamples", 50)

@@ -100,7 +100,7 @@ class Distinguishability(Attack):
 
     def run(self, context: AttackContext) -> AttackResult:
         """Cross-validate the classifier and report the distinguishability score."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params, context.params)
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
         max_rows = check_int(self.name, p, "max_rows", 10)
         folds = check_int(self.name, p, "folds", 2)
         max_iter = check_int(self.name, p, "max_iter", 1)

@@ -31,7 +31,9 @@ class AttackContext:
         schema: the schema of those columns (roles tell quasi-identifiers and secrets).
         seed: makes the attack reproducible.
         confidence_level: the level of every interval the attack reports (e.g. 0.95).
-        params: attack parameters from the audit config.
+
+    An attack's parameters are its constructor arguments (the config's ``params`` table), not
+    part of the context.
     """
 
     train: pd.DataFrame
@@ -40,7 +42,6 @@ class AttackContext:
     schema: Schema
     seed: int = 0
     confidence_level: float = 0.95
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

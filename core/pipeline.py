@@ -133,7 +133,7 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig,
     schema = data.schema.select(list(data.train.columns))
     for name, attack in attacks:
         ctx = AttackContext(data.train, data.control, run.synthetic, schema, config.seed,
-                            config.confidence_level, dict(getattr(attack, "params", {})))
+                            config.confidence_level)
         with progress.step(f"attack:{run.name}:{name}", f"attack {name} on {run.name}"):
             try:
                 result = attack.run(ctx)
@@ -147,7 +147,7 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig,
                 run.attacks.append((name, None, f"{type(exc).__name__}: {exc}"))
     for name, metric in metrics:
         ctx = AttackContext(data.train, data.control, run.synthetic, schema, config.seed,
-                            config.confidence_level, dict(getattr(metric, "params", {})))
+                            config.confidence_level)
         with progress.step(f"metric:{run.name}:{name}", f"metric {name} on {run.name}"):
             try:
                 m = metric.compute(ctx)
