@@ -115,17 +115,25 @@ class TableEncoder:
                 x = np.clip(block[:, 0], 0.0, 1.0) * (high - low) + low
                 if col.kind in (Kind.INTEGER,):
                     x = np.round(x)
-                series = pd.Series(x)
+                missing = None
                 if col.nullable:
                     missing = block[:, 1] > 0.5 if rng is None else (
                         rng.random(len(block)) < np.clip(block[:, 1], 0, 1))
-                    series = series.mask(missing)
-                if col.kind is Kind.DATETIME:
-                    series = pd.to_datetime(series, unit="s")
-                elif col.kind is Kind.INTEGER and not col.nullable:
-                    series = series.astype("int64")
-                data[col.name] = series
+                data[col.name] = numeric_series(x, missing, col)
         return pd.DataFrame(data)
+
+
+def numeric_series(values: np.ndarray, missing: np.ndarray | None, column: Column) -> pd.Series:
+    """Decoded numbers as the column's type: missing cells masked, datetimes from epoch
+    seconds, integers as ``int64`` when nothing is missing."""
+    series = pd.Series(values)
+    if missing is not None:
+        series = series.mask(missing)
+    if column.kind is Kind.DATETIME:
+        return pd.to_datetime(series, unit="s")
+    if column.kind is Kind.INTEGER and not column.nullable:
+        return series.astype("int64")
+    return series
 
 
 def category_indices(series: pd.Series, column: Column) -> np.ndarray:

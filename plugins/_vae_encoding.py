@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from privgate.encoding import category_indices, to_numeric
+from privgate.encoding import category_indices, numeric_series, to_numeric
 from privgate.schema import Column, Kind, Schema
 
 NUMERIC_ENCODINGS = ("bins", "gaussian")
@@ -292,14 +292,7 @@ class VAEEncoding:
                 x = np.clip(h[:, 0], 0.0, 1.0) * (high - low) + low
                 if col.kind is Kind.INTEGER:
                     x = np.clip(np.round(x), np.ceil(low), np.floor(high))
-            series = pd.Series(x)
-            if col.nullable:
-                series = series.mask(missing)
-            if col.kind is Kind.DATETIME:
-                series = pd.to_datetime(series, unit="s")
-            elif col.kind is Kind.INTEGER and not col.nullable:
-                series = series.astype("int64")
-            data[col.name] = series
+            data[col.name] = numeric_series(x, missing if col.nullable else None, col)
         return pd.DataFrame(data)
 
 
