@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
 from privgate.schema import Schema
+
+if TYPE_CHECKING:
+    from privgate.executor import Executor
+    from privgate.generator import Generator, PrivacyBudget
 
 #: Risk kinds that policies know how to threshold.
 RISK_KINDS = ("singling-out", "linkability", "inference", "membership", "distinguishability")
@@ -31,6 +35,13 @@ class AttackContext:
         schema: the schema of those columns (roles tell quasi-identifiers and secrets).
         seed: makes the attack reproducible.
         confidence_level: the level of every interval the attack reports (e.g. 0.95).
+        generator: the fitted generator that produced ``synthetic`` (``None`` when the
+            synthetic table was supplied as a file). Shadow-model attacks build fresh, unfitted
+            copies with ``type(generator)(**generator.get_params())``; metrics may sample from
+            it (e.g. conditionally).
+        budget: the privacy budget the generator was fitted with (``None`` if non-private).
+        executor: runs independent work (shadow fits, per-target jobs) on local processes or
+            Ray; ``None`` means run inline.
 
     An attack's parameters are its constructor arguments (the config's ``params`` table), not
     part of the context.
@@ -42,6 +53,9 @@ class AttackContext:
     schema: Schema
     seed: int = 0
     confidence_level: float = 0.95
+    generator: Generator | None = None
+    budget: PrivacyBudget | None = None
+    executor: Executor | None = None
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
-from privgate.errors import BudgetError
-from privgate.schema import Schema
+from privgate.errors import BudgetError, InputError, PluginError
+from privgate.schema import Kind, Schema
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Generator(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     is_private: ClassVar[bool] = True
+    #: Whether ``sample(n, conditions=...)`` honours conditions on categorical columns.
+    supports_conditions: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, data: pd.DataFrame, schema: Schema, budget: PrivacyBudget | None,
@@ -91,8 +95,17 @@ class Generator(ABC):
         """
 
     @abstractmethod
-    def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
-        """Draw ``n`` synthetic rows with the modelled columns of the schema."""
+    def sample(self, n: int, *, seed: int = 0,
+               conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Draw ``n`` synthetic rows with the modelled columns of the schema.
+
+        Args:
+            n: the number of rows.
+            seed: makes the draw reproducible (same fitted state + same seed = same rows).
+            conditions: ``{column: value}``; every returned row has those values. Generators
+                that cannot honour conditions (``supports_conditions = False``) raise
+                :class:`privgate.errors.InputError` when given any.
+        """
 
     @property
     @abstractmethod
@@ -102,3 +115,101 @@ class Generator(ABC):
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters (for provenance). Subclasses store them in ``params``."""
         return dict(getattr(self, "params", {}))
+
+    # -- persistence -----------------------------------------------------------------------
+    # A fitted generator is saved as JSON metadata plus a tensor file read back with
+    # ``torch.load(weights_only=True)``: loading never unpickles arbitrary objects.
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The fitted state: (JSON-serialisable metadata, {name: torch.Tensor | numpy array}).
+
+        Subclasses that support :meth:`save` override this and :meth:`set_state`.
+        """
+        raise PluginError(f"generator {self.name!r} does not support save/load")
+
+    def set_state(self, metadata: dict[str, Any], arrays: dict[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned (arrays come back as torch tensors)."""
+        raise PluginError(f"generator {self.name!r} does not support save/load")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted generator to the directory ``path`` (created if missing)."""
+        from privgate.persistence import save_state
+
+        metadata, arrays = self.get_state()
+        return save_state(Path(path), {"generator": self.name, "params": self.get_params(),
+                                       "state": metadata}, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Generator:
+        """Read a generator written by :meth:`save` (no pickle of arbitrary objects)."""
+        from privgate.persistence import load_state
+
+        metadata, arrays = load_state(Path(path))
+        if metadata.get("generator") != cls.name:
+            raise InputError(f"{path}: holds generator {metadata.get('generator')!r}, not "
+                             f"{cls.name!r}")
+        obj = cls(**metadata.get("params", {}))
+        obj.set_state(metadata["state"], arrays)
+        return obj
+
+
+def check_conditions(conditions: Mapping[str, Any] | None, schema: Schema,
+                     generator: str, *, supported: bool) -> dict[str, Any]:
+    """Validate ``sample(conditions=...)``: known categorical columns, values in the domain.
+
+    Returns the conditions as a plain dict (empty when none). Raises
+    :class:`~privgate.errors.InputError` naming the column and what to do.
+    """
+    if not conditions:
+        return {}
+    if not supported:
+        raise InputError(f"generator {generator!r} cannot sample under conditions "
+                         f"({sorted(conditions)}); use a generator that supports them")
+    by_name = {c.name: c for c in schema.columns}
+    out: dict[str, Any] = {}
+    for col, value in conditions.items():
+        if col not in by_name:
+            raise InputError(f"condition on column {col!r}: no such modelled column "
+                             f"(known: {sorted(by_name)})")
+        column = by_name[col]
+        if column.kind is not Kind.CATEGORICAL:
+            raise InputError(f"condition on column {col!r}: only categorical columns can be "
+                             f"conditioned on, {col!r} is {column.kind.value}")
+        if column.categories is not None and value not in column.categories:
+            raise InputError(f"condition {col!r} = {value!r}: not in the column's categories "
+                             f"{list(column.categories)[:20]}")
+        out[col] = value
+    return out
+
+
+def sample_by_rejection(draw: Callable[[int, int], pd.DataFrame], n: int,
+                        conditions: Mapping[str, Any], *, seed: int = 0,
+                        max_rounds: int = 50) -> pd.DataFrame:
+    """Honour categorical ``conditions`` by drawing batches and keeping matching rows.
+
+    Post-processing of a DP generator's output costs no privacy. ``draw(k, seed)`` returns
+    ``k`` unconditional rows. Raises :class:`~privgate.errors.InputError` when the condition is
+    too rare for the model to produce ``n`` rows within ``max_rounds`` batches.
+    """
+    kept: list[pd.DataFrame] = []
+    have = 0
+    batch = max(256, 4 * n)
+    for round_ in range(max_rounds):
+        rows = draw(batch, seed * 1_000_003 + round_)
+        mask = np.ones(len(rows), dtype=bool)
+        for col, value in conditions.items():
+            mask &= (rows[col] == value).to_numpy(dtype=bool, na_value=False)
+        if mask.any():
+            kept.append(rows[mask])
+            have += int(mask.sum())
+        if have >= n:
+            break
+        rate = have / ((round_ + 1) * batch)
+        if rate > 0:
+            batch = min(max(batch, int(1.2 * (n - have) / rate)), 2_000_000)
+        else:
+            batch = min(batch * 4, 2_000_000)
+    if have < n:
+        raise InputError(f"conditions {dict(conditions)}: the model produced only {have} of "
+                         f"{n} matching rows; the condition is too rare for this generator")
+    return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)

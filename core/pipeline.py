@@ -16,6 +16,7 @@ import pandas as pd
 from privgate.attack import Attack, AttackContext, AttackResult
 from privgate.config import AuditConfig
 from privgate.errors import EXIT_INTERNAL_ERROR, EXIT_PASS, EXIT_POLICY_FAILED, InputError
+from privgate.executor import Executor
 from privgate.generator import Generator, PrivacyBudget
 from privgate.metric import Metric, MetricResult
 from privgate.policy import CheckOutcome, Status, check, worst
@@ -128,12 +129,13 @@ def _check_synthetic(synthetic: object, data: AuditData, n: int) -> None:
 
 def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig,
             attacks: list[tuple[str, Attack]], metrics: list[tuple[str, Metric]],
-            progress: Progress) -> None:
+            progress: Progress, executor: Executor | None = None) -> None:
     assert run.synthetic is not None
     schema = data.schema.select(list(data.train.columns))
     for name, attack in attacks:
         ctx = AttackContext(data.train, data.control, run.synthetic, schema, config.seed,
-                            config.confidence_level)
+                            config.confidence_level, generator=run.generator,
+                            budget=run.budget, executor=executor)
         with progress.step(f"attack:{run.name}:{name}", f"attack {name} on {run.name}"):
             try:
                 result = attack.run(ctx)
@@ -147,7 +149,8 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig,
                 run.attacks.append((name, None, f"{type(exc).__name__}: {exc}"))
     for name, metric in metrics:
         ctx = AttackContext(data.train, data.control, run.synthetic, schema, config.seed,
-                            config.confidence_level)
+                            config.confidence_level, generator=run.generator,
+                            budget=run.budget, executor=executor)
         with progress.step(f"metric:{run.name}:{name}", f"metric {name} on {run.name}"):
             try:
                 m = metric.compute(ctx)

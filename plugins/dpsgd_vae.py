@@ -65,7 +65,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from privgate import hookimpl, params
 from privgate.errors import BudgetError, InputError, PluginError
-from privgate.generator import Generator, PrivacyBudget, PrivacySpent
+from privgate.generator import (
+    Generator,
+    PrivacyBudget,
+    PrivacySpent,
+    check_conditions,
+    sample_by_rejection,
+)
 from privgate.plugins._vae_encoding import NUMERIC_ENCODINGS, Block, VAEEncoding
 from privgate.schema import Schema
 
@@ -255,6 +261,7 @@ class DPSGDVAE(Generator):
             small epsilon lets the latent code collapse onto the prior).
     """
 
+    supports_conditions: ClassVar[bool] = True
     name: ClassVar[str] = "dpsgd-vae"
     description: ClassVar[str] = ("Variational autoencoder trained with DP-SGD (opacus, ghost "
                                   "clipping, Poisson sampling, RDP/PRV accountant)")
@@ -365,6 +372,7 @@ class DPSGDVAE(Generator):
         model.eval()
         self.model_ = model
         self.encoder_ = encoder
+        self.schema_ = schema
         self.loss_history_ = losses
         self.privacy_spent_ = PrivacySpent(
             epsilon=epsilon, delta=budget.delta, accountant=f"opacus {p['accountant']}",
@@ -410,12 +418,19 @@ class DPSGDVAE(Generator):
                     if len(batch):
                         losses.append(float(loss.item()))
 
-    def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+    def sample(self, n: int, *, seed: int = 0,
+               conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Decode ``n`` draws from the latent prior into rows of the schema's modelled columns."""
         if not hasattr(self, "model_"):
             raise InputError("generator 'dpsgd-vae': call fit() before sample()")
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise InputError(f"generator 'dpsgd-vae': n must be a non-negative integer, got {n!r}")
+        wanted = check_conditions(conditions, self.schema_, "dpsgd-vae", supported=True)
+        if wanted:
+            return sample_by_rejection(lambda k, s: self._draw(k, s), int(n), wanted, seed=seed)
+        return self._draw(int(n), seed)
+
+    def _draw(self, n: int, seed: int) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():

@@ -22,7 +22,14 @@ from sklearn.mixture import GaussianMixture
 from privgate import hookimpl, params
 from privgate.encoding import TableEncoder
 from privgate.errors import InputError
-from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget, PrivacySpent
+from privgate.generator import (
+    NOT_PRIVATE,
+    Generator,
+    PrivacyBudget,
+    PrivacySpent,
+    check_conditions,
+    sample_by_rejection,
+)
 from privgate.schema import Schema
 
 #: Constructor parameters and their defaults.
@@ -63,6 +70,7 @@ class GaussianMixtureGenerator(Generator):
     description: ClassVar[str] = ("Gaussian mixture model on the declared-domain encoding "
                                   "(scikit-learn); non-private baseline")
     is_private: ClassVar[bool] = False
+    supports_conditions: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:
         _check_params(params)
@@ -89,10 +97,12 @@ class GaussianMixtureGenerator(Generator):
             model.fit(matrix)
         self.model_ = model
         self.encoder_ = encoder
+        self.schema_ = schema
         self.budget_ = budget
         return self
 
-    def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+    def sample(self, n: int, *, seed: int = 0,
+               conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Draw ``n`` rows from the mixture and decode them into the schema's domain.
 
         Component choice and Gaussian draws come from ``numpy.random.default_rng(seed)`` (not
@@ -103,6 +113,12 @@ class GaussianMixtureGenerator(Generator):
             raise InputError("generator 'gmm': call fit() before sample()")
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise InputError(f"generator 'gmm': n must be a non-negative integer, got {n!r}")
+        wanted = check_conditions(conditions, self.schema_, "gmm", supported=True)
+        if wanted:
+            return sample_by_rejection(lambda k, s: self._draw(k, s), int(n), wanted, seed=seed)
+        return self._draw(int(n), seed)
+
+    def _draw(self, n: int, seed: int) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         m = self.model_
         weights = np.asarray(m.weights_, dtype=float)
