@@ -100,6 +100,34 @@ class PluginRef(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class LedgerConfig(_Strict):
+    """``[ledger]``: the privacy ledger (SQLite) that records every fit per data set."""
+
+    enabled: bool = True
+    #: SQLite file; default ``<user data dir>/privgate/ledger.sqlite`` (env PRIVGATE_LEDGER).
+    path: str | None = None
+    #: Total epsilon this data set may ever spend across fits; ``None`` = record, don't limit.
+    total_epsilon: float | None = Field(None, gt=0)
+
+
+class ReportConfig(_Strict):
+    """``[report]``: how reports are written."""
+
+    lang: str = Field("en", pattern=r"^(en|ko)$")
+    #: Counts over real data below this are suppressed in every report.
+    min_cell_size: int = Field(10, ge=1)
+
+
+class ExecutionConfig(_Strict):
+    """``[execution]``: where heavy attack work runs and how long a plugin may take."""
+
+    backend: str = Field("joblib", pattern=r"^(inline|joblib|ray)$")
+    n_jobs: int = -1
+    ray_address: str | None = None
+    #: Seconds one plugin call (fit+sample, one attack, one metric) may take.
+    plugin_timeout_s: float = Field(1800.0, gt=0)
+
+
 class AuditConfig(_Strict):
     """A whole audit. See the module docstring for an example."""
 
@@ -113,6 +141,9 @@ class AuditConfig(_Strict):
     generators: list[GeneratorConfig] = Field(default_factory=list)
     attacks: list[str | PluginRef] | None = None
     metrics: list[str | PluginRef] | None = None
+    ledger: LedgerConfig = Field(default_factory=lambda: LedgerConfig())
+    report: ReportConfig = Field(default_factory=lambda: ReportConfig())
+    execution: ExecutionConfig = Field(default_factory=lambda: ExecutionConfig())
     base_dir: str = Field(".", exclude=True)
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
