@@ -80,6 +80,10 @@ class AttackResult:
             ``cannot-certify`` and how many trials would do, assuming the interval narrows as
             one over the square root of the trials. ``None`` when the attack does not say; the
             policy then uses the exact binomial bound of a zero-success result instead.
+        record_risk: optional per-training-record exposure scores (higher = more exposed),
+            indexed by the row position in ``context.train`` (0..len-1). Never written to
+            ``results.json`` or reports: the pipeline ranks records across attacks and writes
+            the ranking, by row index only, to ``vulnerable_records.csv`` (personal data).
     """
 
     attack: str
@@ -94,6 +98,7 @@ class AttackResult:
     n_trials: int
     details: dict[str, Any] = field(default_factory=dict)
     null_upper: float | None = None
+    record_risk: pd.Series | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.risk_kind not in RISK_KINDS:
