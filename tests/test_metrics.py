@@ -68,7 +68,7 @@ def _json(result: MetricResult) -> dict[str, Any]:
 
 def test_registration_names_and_entry_point() -> None:
     classes = privgate_metrics()
-    assert [c.name for c in classes] == ["hellinger", "correlation", "tstr"]
+    assert [c.name for c in classes] == ["hellinger", "correlation", "tstr", "augmentation"]
     assert all(c.description for c in classes)
     eps = {ep.name: ep for ep in entry_points(group="privgate")}
     assert eps["metrics"].load().privgate_metrics() == classes

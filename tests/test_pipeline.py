@@ -97,7 +97,8 @@ def test_every_generator_attack_metric_and_policy_ran(audited: tuple) -> None:
             "distinguishability", "dcr-membership", "anonymeter-singling-out",
             "anonymeter-linkability", "anonymeter-inference"}
         assert all(a["status"] == "ok" for a in g["attacks"]), g["attacks"]
-        assert {m["metric"] for m in g["metrics"]} == {"hellinger", "correlation", "tstr"}
+        assert {m["metric"] for m in g["metrics"]} == {"hellinger", "correlation", "tstr",
+                                                      "augmentation"}
         for a in g["attacks"]:
             assert 0 <= a["ci_low"] <= a["risk"] <= a["ci_high"] <= 1
             assert a["baseline"] is not None and a["confidence_level"] == 0.95
