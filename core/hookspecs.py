@@ -29,6 +29,11 @@ from privgate.reporting import Reporter, ReportSection
 
 PROJECT = "privgate"
 
+#: The plugin API this privgate implements. A plugin module may declare the API it was written
+#: for as ``PRIVGATE_PLUGIN_API = "1"``; a different major version is not loaded (``privgate
+#: plugins`` shows why). Minor versions (``"1.1"``) only add hooks and stay compatible.
+PLUGIN_API_VERSION = "1"
+
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -45,7 +50,9 @@ def privgate_generators() -> Iterable[type[Generator]]:
         ``is_private`` says whether it claims differential privacy. privgate instantiates the
         class with the ``params`` table of the audit config as keyword arguments, then calls
         ``fit(train, schema, budget, seed=...)`` and ``sample(n, seed=...)``. A name that another
-        plugin already registered is an error naming both plugins.
+        plugin already registered is an error naming both plugins. A fit and sample that raises
+        anything but :class:`privgate.errors.InputError`, returns the wrong rows or columns, or
+        runs past ``[execution] plugin_timeout_s`` marks the generator ``error`` (exit code 3).
     """
 
 
@@ -101,10 +108,12 @@ def privgate_reporters() -> Iterable[type[Reporter]]:
 
     Returns:
         An iterable of :class:`privgate.reporting.Reporter` subclasses, each with a unique
-        ``format`` (built-ins: ``"html"``, ``"json"``, ``"junit"``) and a default ``filename``.
-        After an audit, privgate instantiates every registered reporter and calls
-        ``write(result, sections, out_dir)`` with the result document (what ``results.json``
-        holds) and the sections from :func:`privgate_report_sections`.
+        ``format`` (built-ins: ``"html"``, ``"json"``, ``"junit"``, ``"compare"``) and a default
+        ``filename``. After an audit, privgate instantiates every registered reporter whose
+        ``on_audit`` is true and calls ``write(result, sections, out_dir)`` with the result
+        document (what ``results.json`` holds) and the sections from
+        :func:`privgate_report_sections`. ``privgate report --compare OLD NEW`` calls the
+        ``compare`` reporter with ``{"comparison": {"old", "new", "old_label", "new_label"}}``.
     """
 
 

@@ -71,10 +71,16 @@ def test_misspelt_hook_is_an_error() -> None:
         get_plugin_manager([typo], load_entrypoints=False)
 
 
-def test_malformed_registration_is_an_error() -> None:
+def test_malformed_registration_is_recorded_and_named_when_needed() -> None:
     bad = _plugin("bad", privgate_generators=hookimpl(lambda: ["not a class"]))
-    with pytest.raises(PluginError, match="not a valid generator"):
-        build_registry(get_plugin_manager([bad], load_entrypoints=False))
+    good = _plugin("good", privgate_generators=hookimpl(lambda: [_Echo]))
+    registry = build_registry(get_plugin_manager([bad, good], load_entrypoints=False))
+    assert set(registry.generators) == {"echo"}  # the well-behaved plugin still registers
+    (problem,) = registry.problems
+    assert problem.plugin == "bad" and problem.state == "broken"
+    assert "not a valid generator" in problem.reason
+    with pytest.raises(UnknownPluginError, match="unknown generator 'x'.*'bad'.*not a valid"):
+        registry.generator("x")
 
 
 def test_unknown_name_lists_what_is_registered() -> None:
