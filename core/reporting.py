@@ -72,6 +72,8 @@ class Reporter(ABC):
     format: ClassVar[str]
     filename: ClassVar[str]
     description: ClassVar[str] = ""
+    #: Written after every audit; False for reporters of something else (e.g. comparisons).
+    on_audit: ClassVar[bool] = True
 
     @abstractmethod
     def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:

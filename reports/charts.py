@@ -20,6 +20,10 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from privgate.reports.i18n import Lang
+
+_EN = Lang()
+
 #: Colours used in charts; all reach 4.5:1 against white (see report.css for the text pairs).
 INK = "#1f2328"
 MUTED = "#57606a"
@@ -29,7 +33,15 @@ STATUS_COLOURS = {"pass": "#1a7f37", "fail": "#b42318", "cannot-certify": "#8a5a
                   "error": "#6e40c9"}
 STATUS_LABELS = {"pass": "PASS", "fail": "FAIL", "cannot-certify": "CANNOT CERTIFY",
                  "error": "ERROR"}
-FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif\""
+
+
+def status_label(status: Any, lang: Lang = _EN) -> str:
+    """The status in capital words, translated (unknown statuses are errors)."""
+    labels = {"pass": lang.gettext("PASS"), "fail": lang.gettext("FAIL"),
+              "cannot-certify": lang.gettext("CANNOT CERTIFY"), "error": lang.gettext("ERROR")}
+    return labels.get(str(status), labels["error"])
+FONT = ("font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, 'Apple SD Gothic Neo', "
+        "'Malgun Gothic', 'Noto Sans KR', 'Noto Sans CJK KR', sans-serif\"")
 
 _ids = itertools.count(1)
 
@@ -93,7 +105,7 @@ def _nice_max(value: float) -> float:
     return 10 ** (exp + 1)
 
 
-def forest_plot(checks: Sequence[Mapping[str, Any]], title: str) -> Markup:
+def forest_plot(checks: Sequence[Mapping[str, Any]], title: str, lang: Lang = _EN) -> Markup:
     """Each check's risk estimate and confidence interval against its threshold.
 
     One row per check; the interval is a horizontal line with a marker at the estimate (shape
@@ -116,11 +128,13 @@ def forest_plot(checks: Sequence[Mapping[str, Any]], title: str) -> Markup:
 
     words = []
     for c in rows:
-        words.append(
-            f"{c.get('generator', '?')}, {c.get('attack', '?')}: estimate {fmt(c.get('risk'))}, "
-            f"interval {fmt(c.get('ci_low'))} to {fmt(c.get('ci_high'))}, threshold "
-            f"{fmt(c.get('threshold'))}, {STATUS_LABELS.get(str(c.get('status')), 'UNKNOWN')}")
-    desc = "; ".join(words) if words else "No checks."
+        words.append(lang.gettext(
+            "%(generator)s, %(attack)s: estimate %(risk)s, interval %(low)s to %(high)s, "
+            "threshold %(threshold)s, %(status)s", generator=c.get("generator", "?"),
+            attack=c.get("attack", "?"), risk=lang.num(c.get("risk")),
+            low=lang.num(c.get("ci_low")), high=lang.num(c.get("ci_high")),
+            threshold=lang.num(c.get("threshold")), status=status_label(c.get("status"), lang)))
+    desc = "; ".join(words) if words else lang.gettext("No checks.")
     head, _ = _open(width, height, title, desc, "forest")
     parts = [head]
     axis_y = top + max(1, len(rows)) * row_h
@@ -133,9 +147,10 @@ def forest_plot(checks: Sequence[Mapping[str, Any]], title: str) -> Markup:
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y}" '
                      f'stroke="{GRID}" stroke-width="1"/>')
         parts.append(f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle" '
-                     f'fill="{MUTED}">{_t(fmt(v, 2))}</text>')
+                     f'fill="{MUTED}">{_t(lang.num(v, 2))}</text>')
+    axis_label = lang.gettext("risk (0 = no risk); dashed line = threshold")
     parts.append(f'<text x="{label_w + plot_w / 2:.1f}" y="{axis_y + 36}" text-anchor="middle" '
-                 f'fill="{INK}">risk (0 = no risk); dashed line = threshold</text>')
+                 f'fill="{INK}">{_t(axis_label)}</text>')
     for i, c in enumerate(rows):
         y = top + i * row_h + row_h / 2
         status = str(c.get("status", "error"))
@@ -159,9 +174,9 @@ def forest_plot(checks: Sequence[Mapping[str, Any]], title: str) -> Markup:
                              f'y2="{y + 5:.1f}" stroke="{colour}" stroke-width="2"/>')
         if risk is not None:
             parts.append(_marker(status, sx(risk), y, colour))
-        label = STATUS_LABELS.get(status, "UNKNOWN")
+        label = status_label(status, lang)
         if not c.get("gated", True):
-            label += " (info)"
+            label = lang.gettext("%(status)s (info)", status=label)
         parts.append(f'<text x="{label_w + plot_w + 14}" y="{y + 4:.1f}" fill="{colour}" '
                      f'font-weight="700">{_t(label)}</text>')
     parts.append("</svg>")
@@ -190,11 +205,12 @@ def _downsample(fpr: Sequence[Any], tpr: Sequence[Any], max_points: int) -> list
 
 
 def roc_curve(roc: Mapping[str, Any], title: str, auroc: Any = None,
-              max_points: int = 150) -> Markup | None:
+              max_points: int = 150, lang: Lang = _EN) -> Markup | None:
     """The ROC curve of an attack on a log-scale false-positive-rate axis, or None if unusable.
 
     The diagonal (an attacker who guesses) is drawn for reference; the lowest FPR shown is the
-    smallest non-zero FPR in the data (at least 1e-5), rounded down to a power of ten.
+    smallest non-zero FPR in the data, rounded down to a power of ten, clipped at 1e-4
+    (below that, a few hundred trials say nothing).
     """
     fpr, tpr = roc.get("fpr"), roc.get("tpr")
     if not isinstance(fpr, list | tuple) or not isinstance(tpr, list | tuple):
@@ -203,7 +219,7 @@ def roc_curve(roc: Mapping[str, Any], title: str, auroc: Any = None,
     if len(pts) < 2:
         return None
     positive = [f for f, _ in pts if f > 0]
-    lo_exp = max(-5, math.floor(math.log10(min(positive)))) if positive else -3
+    lo_exp = max(-4, math.floor(math.log10(min(positive)))) if positive else -3
     lo_exp = min(lo_exp, -1)
     width, height, left, right, top, bottom = 360, 300, 56, 14, 12, 50
     pw, ph = width - left - right, height - top - bottom
@@ -217,10 +233,12 @@ def roc_curve(roc: Mapping[str, Any], title: str, auroc: Any = None,
 
     tpr_at = {f"{10 ** e:g}": max((t for f, t in pts if f <= 10 ** e), default=0.0)
               for e in (-3, -2, -1)}
-    auc_txt = f"AUROC {fmt(auroc)}. " if _num(auroc) is not None else ""
-    desc = (f"{auc_txt}True-positive rate at false-positive rate "
-            + ", ".join(f"{k}: {fmt(v)}" for k, v in tpr_at.items())
-            + ". The dashed diagonal is an attacker who guesses.")
+    desc = lang.gettext(
+        "True-positive rate at false-positive rate %(points)s. The dashed diagonal is an "
+        "attacker who guesses.", points=", ".join(f"{lang.num(float(k))}: {lang.num(v)}"
+                                                 for k, v in tpr_at.items()))
+    if _num(auroc) is not None:
+        desc = lang.gettext("AUROC %(auroc)s.", auroc=lang.num(auroc)) + " " + desc
     head, _ = _open(width, height, title, desc, "roc")
     parts = [head]
     for e in range(lo_exp, 1):
@@ -228,14 +246,14 @@ def roc_curve(roc: Mapping[str, Any], title: str, auroc: Any = None,
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" '
                      f'stroke="{GRID}"/>')
         parts.append(f'<text x="{x:.1f}" y="{top + ph + 15}" text-anchor="middle" '
-                     f'fill="{MUTED}">{_t(f"{10 ** e:g}")}</text>')
+                     f'fill="{MUTED}">{_t(lang.num(10.0 ** e))}</text>')
     for i in range(6):
         t = i / 5
         y = sy(t)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
                      f'stroke="{GRID}"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                     f'fill="{MUTED}">{_t(f"{t:.1f}")}</text>')
+                     f'fill="{MUTED}">{_t(lang.num(t))}</text>')
     diag = " ".join(f"{sx(10 ** (lo_exp * (1 - k / 40))):.1f},"
                     f"{sy(10 ** (lo_exp * (1 - k / 40))):.1f}" for k in range(41))
     parts.append(f'<polyline points="{diag}" fill="none" stroke="{MUTED}" '
@@ -244,15 +262,16 @@ def roc_curve(roc: Mapping[str, Any], title: str, auroc: Any = None,
     parts.append(f'<polyline points="{curve}" fill="none" stroke="{ACCENT}" '
                  f'stroke-width="2.5"/>')
     parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 12}" text-anchor="middle" '
-                 f'fill="{INK}">false-positive rate (log scale)</text>')
+                 f'fill="{INK}">{_t(lang.gettext("false-positive rate (log scale)"))}</text>')
     parts.append(f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
-                 f'text-anchor="middle" fill="{INK}">true-positive rate</text>')
+                 f'text-anchor="middle" fill="{INK}">'
+                 f'{_t(lang.gettext("true-positive rate"))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def bar_chart(values: Mapping[str, Any], title: str, unit: str = "",
-              xmax: float | None = None) -> Markup | None:
+              xmax: float | None = None, lang: Lang = _EN) -> Markup | None:
     """Horizontal bars, one per key (for example per-column Hellinger distance)."""
     items: list[tuple[str, float]] = []
     for key, raw in values.items():
@@ -266,7 +285,7 @@ def bar_chart(values: Mapping[str, Any], title: str, unit: str = "",
     height = top + len(items) * row_h + bottom
     top_value = xmax if xmax is not None else _nice_max(max(v for _, v in items))
     top_value = max(top_value, max(v for _, v in items), 1e-12)
-    desc = "; ".join(f"{k}: {fmt(v)}{unit}" for k, v in items)
+    desc = "; ".join(f"{k}: {lang.num(v)}{unit}" for k, v in items)
     head, _ = _open(width, height, title, desc, "bars")
     parts = [head]
     axis_y = top + len(items) * row_h
@@ -276,7 +295,7 @@ def bar_chart(values: Mapping[str, Any], title: str, unit: str = "",
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y}" '
                      f'stroke="{GRID}"/>')
         parts.append(f'<text x="{x:.1f}" y="{axis_y + 15}" text-anchor="middle" '
-                     f'fill="{MUTED}">{_t(fmt(v, 2))}</text>')
+                     f'fill="{MUTED}">{_t(lang.num(v, 2))}</text>')
     for i, (k, v) in enumerate(items):
         y = top + i * row_h
         label = k if len(k) <= 24 else k[:23] + "…"
@@ -286,6 +305,176 @@ def bar_chart(values: Mapping[str, Any], title: str, unit: str = "",
         parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" '
                      f'fill="{ACCENT}"/>')
         parts.append(f'<text x="{label_w + plot_w + 6}" y="{y + row_h / 2 + 4:.1f}" '
-                     f'fill="{INK}">{_t(fmt(v))}</text>')
+                     f'fill="{INK}">{_t(lang.num(v))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _blend(t: float) -> str:
+    """White to dark blue for t in [0, 1] (the heat map's single-hue scale)."""
+    t = min(max(t, 0.0), 1.0)
+    lo, hi = (255, 255, 255), (11, 61, 145)
+    return "#" + "".join(f"{round(a + (b - a) * t):02x}" for a, b in zip(lo, hi, strict=True))
+
+
+def heatmap(columns: Sequence[Any], matrix: Sequence[Sequence[Any]], title: str,
+            lang: Lang = _EN, max_columns: int = 24) -> Markup | None:
+    """A lower-triangle heat map of a symmetric matrix (real-vs-synthetic correlation gaps).
+
+    Darker cells are larger differences; empty cells are pairs that could not be computed.
+    Cells carry no numbers (no text colour reads well on both ends of the scale): the legend
+    gives the scale, each cell's ``<title>`` its value, and the ``<desc>`` the largest gaps.
+    """
+    names = [str(c) for c in columns][:max_columns]
+    k = len(names)
+    rows = [list(r)[:k] if isinstance(r, list | tuple) else [] for r in list(matrix)[:k]]
+    if k < 2 or len(rows) < k:
+        return None
+    values = [_num(rows[i][j]) for i in range(k) for j in range(i) if j < len(rows[i])]
+    finite = [v for v in values if v is not None]
+    if not finite:
+        return None
+    vmax = min(1.0, _nice_max(max(max(finite), 1e-6)))
+    cell, label_w, top = 22, 150, 12
+    legend_h = 48
+    # room on the right for the slanted column names and for the six-step legend
+    width = max(label_w + k * cell + 120, label_w + 6 * 40 + 40)
+    height = top + k * cell + 80 + legend_h
+    pairs = sorted(((v, names[i], names[j]) for i in range(k) for j in range(i)
+                    if j < len(rows[i]) and (v := _num(rows[i][j])) is not None),
+                   key=lambda p: -p[0])
+    desc = lang.gettext("Largest differences: %(pairs)s.", pairs="; ".join(
+        f"{a} / {b}: {lang.num(v, 2)}" for v, a, b in pairs[:8]))
+    head, _ = _open(width, height, title, desc, "heatmap")
+    parts = [head]
+    for i, name in enumerate(names):
+        short = name if len(name) <= 20 else name[:19] + "…"
+        y = top + i * cell + cell / 2 + 4
+        parts.append(f'<text x="{label_w - 6}" y="{y:.1f}" text-anchor="end" '
+                     f'fill="{INK}">{_t(short)}</text>')
+        x = label_w + i * cell + cell / 2
+        yb = top + k * cell + 8
+        parts.append(f'<text transform="translate({x:.1f} {yb}) rotate(45)" '
+                     f'fill="{INK}">{_t(short)}</text>')
+        for j in range(i):
+            v = _num(rows[i][j]) if j < len(rows[i]) else None
+            fill = "#ffffff" if v is None else _blend(v / vmax)
+            tip = f"{names[i]} / {names[j]}: " + (lang.num(v, 2) if v is not None
+                                                   else lang.gettext("n/a"))
+            parts.append(f'<rect x="{label_w + j * cell}" y="{top + i * cell}" width="{cell}" '
+                         f'height="{cell}" fill="{fill}" stroke="{GRID}">'
+                         f'<title>{_t(tip)}</title></rect>')
+    ly = height - legend_h + 6
+    steps = 5
+    for s in range(steps + 1):
+        v = vmax * s / steps
+        x = label_w + s * 40
+        parts.append(f'<rect x="{x}" y="{ly}" width="40" height="12" fill="{_blend(s / steps)}" '
+                     f'stroke="{GRID}"/>')
+        parts.append(f'<text x="{x}" y="{ly + 26}" fill="{MUTED}">{_t(lang.num(v, 2))}</text>')
+    parts.append(f'<text x="6" y="{ly + 10}" fill="{INK}">'
+                 f'{_t(lang.gettext("difference:"))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+#: Ledger entry statuses that did not spend budget (anything else counts as spent).
+UNSPENT = frozenset({"refused", "rejected", "failed", "error", "aborted", "planned"})
+
+
+def _parse_time(value: Any) -> float | None:
+    """An ISO timestamp as seconds since the epoch (None if it does not parse)."""
+    import datetime as dt
+
+    try:
+        stamp = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.timestamp()
+
+
+def ledger_chart(entries: Sequence[Mapping[str, Any]], total: Any, title: str,
+                 lang: Lang = _EN) -> Markup | None:
+    """Cumulative ε spent over time as a step line, with the ledger's total budget dashed.
+
+    Entries whose status says nothing was spent (refused, failed, ...) or whose ε is unknown
+    are shown as hollow markers on the line and do not add to it.
+    """
+    pts: list[tuple[float, float | None, str, str]] = []
+    for e in entries:
+        t = _parse_time(e.get("time"))
+        if t is None:
+            continue
+        eps = _num(e.get("epsilon"))
+        spent = eps if str(e.get("status", "")).lower() not in UNSPENT else None
+        pts.append((t, spent, str(e.get("generator", "?")), str(e.get("time"))))
+    if not pts:
+        return None
+    pts.sort(key=lambda p: p[0])
+    cum, run = [], 0.0
+    for _t0, spent, _g, _s in pts:
+        run += spent or 0.0
+        cum.append(run)
+    total_v = _num(total)
+    ymax = _nice_max(max([run, total_v or 0.0, 1e-6]) * 1.05)
+    width, height, left, right, top, bottom = 640, 260, 60, 20, 14, 56
+    pw, ph = width - left - right, height - top - bottom
+    t0, t1 = pts[0][0], pts[-1][0]
+
+    def sx(i: int) -> float:
+        if t1 <= t0:
+            return left + pw * (i + 1) / (len(pts) + 1)
+        return left + pw * (pts[i][0] - t0) / (t1 - t0)
+
+    def sy(v: float) -> float:
+        return top + ph * (1 - min(v, ymax) / ymax)
+
+    words = [f"{p[3]} {p[2]}: " + (lang.gettext("ε %(eps)s, total %(cum)s",
+                                                 eps=lang.num(p[1]), cum=lang.num(c))
+                                   if p[1] is not None else lang.gettext("nothing spent"))
+             for p, c in zip(pts, cum, strict=True)]
+    desc = "; ".join(words)
+    if total_v is not None:
+        desc += ". " + lang.gettext("Total budget ε %(total)s.", total=lang.num(total_v))
+    head, _ = _open(width, height, title, desc, "ledger")
+    parts = [head]
+    for i in range(6):
+        v = ymax * i / 5
+        y = sy(v)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
+                     f'stroke="{GRID}"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                     f'fill="{MUTED}">{_t(lang.num(v, 2))}</text>')
+    if total_v is not None:
+        y = sy(total_v)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
+                     f'stroke="{STATUS_COLOURS["fail"]}" stroke-width="2" '
+                     f'stroke-dasharray="6 4"/>')
+        label = lang.gettext("total budget ε = %(total)s", total=lang.num(total_v))
+        parts.append(f'<text x="{left + pw - 4}" y="{y - 6:.1f}" text-anchor="end" '
+                     f'fill="{STATUS_COLOURS["fail"]}">{_t(label)}</text>')
+    path = [f"M{left},{sy(0):.1f}"]
+    for i, c in enumerate(cum):
+        prev = cum[i - 1] if i else 0.0
+        path.append(f"L{sx(i):.1f},{sy(prev):.1f}L{sx(i):.1f},{sy(c):.1f}")
+    parts.append(f'<path d="{"".join(path)}" fill="none" stroke="{ACCENT}" '
+                 f'stroke-width="2.5"/>')
+    for i, (p, c) in enumerate(zip(pts, cum, strict=True)):
+        fill = ACCENT if p[1] is not None else "#ffffff"
+        parts.append(f'<circle cx="{sx(i):.1f}" cy="{sy(c):.1f}" r="4.5" fill="{fill}" '
+                     f'stroke="{ACCENT}" stroke-width="2"/>')
+    # dates on the axis; times too when the runs are less than two days apart
+    cut = 16 if t1 - t0 < 2 * 86400 else 10
+    first, last = (p[3][:cut].replace("T", " ") for p in (pts[0], pts[-1]))
+    parts.append(f'<text x="{left}" y="{top + ph + 16}" fill="{MUTED}">{_t(first)}</text>')
+    parts.append(f'<text x="{left + pw}" y="{top + ph + 16}" text-anchor="end" '
+                 f'fill="{MUTED}">{_t(last)}</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 12}" text-anchor="middle" '
+                 f'fill="{INK}">{_t(lang.gettext("time of each training run"))}</text>')
+    parts.append(f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
+                 f'text-anchor="middle" fill="{INK}">'
+                 f'{_t(lang.gettext("cumulative ε spent"))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

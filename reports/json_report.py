@@ -9,6 +9,7 @@ that the other reporters (and ``privgate report results.json``) read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from privgate.reporting import Reporter, ReportSection
@@ -25,3 +26,13 @@ class JsonReporter(Reporter):
     def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:
         """The text of ``results.json`` (core's canonical serialisation)."""
         return dumps(result)
+
+    def write(self, result: Mapping[str, Any], sections: Sequence[ReportSection],
+              out_dir: Path) -> Path:
+        """Write the canonical bytes, with no newline translation, so that the SHA-256 sealed
+        into report.html (:func:`privgate.results.result_sha256`) is the file's on every OS."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / self.filename
+        path.write_bytes(self.render(result, sections).encode("utf-8"))
+        return path

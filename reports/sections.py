@@ -14,6 +14,7 @@ from typing import Any
 
 from privgate import hookimpl
 from privgate.reporting import KeyValues, Paragraph, ReportSection, Table
+from privgate.reports.i18n import Lang
 
 #: Most category values listed for one column (longer lists are summarised).
 MAX_CATEGORIES = 12
@@ -43,63 +44,77 @@ def _date(value: Any) -> str:
     return str(value)
 
 
-def _domain(col: Mapping[str, Any], declared: bool) -> str:
+def _lang(result: Mapping[str, Any]) -> Lang:
+    """The report language the result asks for (``lang``, else ``config.report.lang``)."""
+    config = result.get("config")
+    report = config.get("report") if isinstance(config, Mapping) else None
+    code = result.get("lang") or (report.get("lang") if isinstance(report, Mapping) else None)
+    return Lang.get(code)
+
+
+def _domain(col: Mapping[str, Any], declared: bool, lang: Lang) -> str:
     """A column's domain as text, hiding values that may come from the data."""
     cats = col.get("categories")
     bounds = col.get("bounds")
     public = declared and not col.get("data_dependent", False)
     if isinstance(cats, list | tuple):
         if not public:
-            return f"{len(cats)} categories (values not shown: read from the data)"
+            return lang.gettext("%(n)s categories (values not shown: read from the data)",
+                                n=len(cats))
         shown = ", ".join(str(c) for c in cats[:MAX_CATEGORIES])
-        more = f", … ({len(cats)} in all)" if len(cats) > MAX_CATEGORIES else ""
+        more = (", " + lang.gettext("… (%(n)s in all)", n=len(cats))
+                if len(cats) > MAX_CATEGORIES else "")
         return f"{shown}{more}"
     if isinstance(bounds, list | tuple) and len(bounds) == 2:
         if not public:
-            return "range read from the data (not shown)"
+            return lang.gettext("range read from the data (not shown)")
         if col.get("kind") == "datetime":
-            return f"{_date(bounds[0])} to {_date(bounds[1])}"
-        return f"{_plain(bounds[0])} to {_plain(bounds[1])}"
-    return "not stated"
+            return lang.gettext("%(low)s to %(high)s", low=_date(bounds[0]),
+                                high=_date(bounds[1]))
+        return lang.gettext("%(low)s to %(high)s", low=_plain(bounds[0]),
+                            high=_plain(bounds[1]))
+    return lang.gettext("not stated")
 
 
 def data_dependent_section(result: Mapping[str, Any]) -> ReportSection:
     """Which column domains were read from the data, and what that means."""
+    lang = _lang(result)
     dd = [str(c) for c in result.get("data_dependent_domains") or []]
     if not dd:
-        blocks: list[Any] = [Paragraph(
+        blocks: list[Any] = [Paragraph(lang.gettext(
             "Every column's categories and value ranges were declared in advance (from public "
             "information), so no part of the preprocessing looked at the real data outside "
-            "the privacy-protected training.")]
+            "the privacy-protected training."))]
     else:
         blocks = [
-            Paragraph(
+            Paragraph(lang.gettext(
                 "Before training, a generator needs to know each column's possible values "
                 "(its categories, or its lowest and highest value). For the columns below these "
                 "were read from the real data instead of being declared from public "
                 "information. That step is not covered by the privacy budget: the synthetic "
                 "data can reveal, for example, that a rare category or an extreme value exists "
-                "in the real data."),
-            Paragraph("To remove this risk, declare these columns' categories and bounds in the "
-                      "schema from a public code book or from domain knowledge, then re-run "
-                      "the audit."),
-            Table(headers=("Column", "Domain read from the data"),
-                  rows=[(c, _domain_kind(result, c)) for c in dd],
-                  caption="Columns whose domains were read from the data"),
+                "in the real data.")),
+            Paragraph(lang.gettext(
+                "To remove this risk, declare these columns' categories and bounds in the "
+                "schema from a public code book or from domain knowledge, then re-run the "
+                "audit.")),
+            Table(headers=(lang.gettext("Column"), lang.gettext("Domain read from the data")),
+                  rows=[(c, _domain_kind(result, c, lang)) for c in dd],
+                  caption=lang.gettext("Columns whose domains were read from the data")),
         ]
-    return ReportSection(id="data-dependent", title="Data-dependent preprocessing",
+    return ReportSection(id="data-dependent", title=lang.gettext("Data-dependent preprocessing"),
                          blocks=tuple(blocks), order=10, plugin="privgate")
 
 
-def _domain_kind(result: Mapping[str, Any], name: str) -> str:
+def _domain_kind(result: Mapping[str, Any], name: str, lang: Lang) -> str:
     """'categories' or 'bounds' for a data-dependent column, from the schema."""
     for col in _columns(result):
         if str(col.get("name")) == name:
             if col.get("categories") is not None:
-                return "categories"
+                return lang.gettext("categories")
             if col.get("bounds") is not None:
-                return "bounds"
-    return "domain"
+                return lang.gettext("bounds")
+    return lang.gettext("domain")
 
 
 def schema_section(result: Mapping[str, Any]) -> ReportSection | None:
@@ -107,30 +122,36 @@ def schema_section(result: Mapping[str, Any]) -> ReportSection | None:
     cols = _columns(result)
     if not cols:
         return None
+    lang = _lang(result)
     schema = result.get("schema")
     source = str(schema.get("source", "unknown")) if isinstance(schema, Mapping) else "unknown"
     declared = source == "declared"
     rows = [(str(c.get("name", "?")), str(c.get("kind", "?")), str(c.get("role", "?")),
-             "yes" if c.get("nullable") else "no",
-             "read from data" if c.get("data_dependent") or not declared else "declared",
-             _domain(c, declared)) for c in cols]
+             lang.gettext("yes") if c.get("nullable") else lang.gettext("no"),
+             lang.gettext("read from data") if c.get("data_dependent") or not declared
+             else lang.gettext("declared"), _domain(c, declared, lang)) for c in cols]
     dataset: Mapping[str, Any] = (result["dataset"] if isinstance(result.get("dataset"), Mapping)
                                   else {})
     dropped = [str(c) for c in dataset.get("dropped_columns") or []]
-    intro = ("The schema was declared by the data owner." if declared else
-             "The schema was inferred from the data; category values are therefore not shown.")
+    intro = (lang.gettext("The schema was declared by the data owner.") if declared else
+             lang.gettext("The schema was inferred from the data; category values are "
+                          "therefore not shown."))
+    roles = lang.gettext("Roles say what a column means for privacy: quasi-identifiers could "
+                         "help recognise a person, sensitive columns are what an attacker wants "
+                         "to learn.")
     return ReportSection(
-        id="schema", title="Schema of the audited table", order=20, plugin="privgate",
+        id="schema", title=lang.gettext("Schema of the audited table"), order=20,
+        plugin="privgate",
         blocks=(
-            Paragraph(intro + " Roles say what a column means for privacy: quasi-identifiers "
-                      "could help recognise a person, sensitive columns are what an attacker "
-                      "wants to learn."),
-            KeyValues(items=(("Schema source", source), ("Columns", len(cols)),
-                             ("Removed before training (identifiers)",
-                              ", ".join(dropped) if dropped else "none"))),
-            Table(headers=("Column", "Kind", "Role", "Missing values allowed", "Domain",
-                           "Values"),
-                  rows=rows, caption="Columns, kinds and roles"),
+            Paragraph(intro + " " + roles),
+            KeyValues(items=((lang.gettext("Schema source"), source),
+                             (lang.gettext("Columns"), len(cols)),
+                             (lang.gettext("Removed before training (identifiers)"),
+                              ", ".join(dropped) if dropped else lang.gettext("none")))),
+            Table(headers=(lang.gettext("Column"), lang.gettext("Kind"), lang.gettext("Role"),
+                           lang.gettext("Missing values allowed"), lang.gettext("Domain"),
+                           lang.gettext("Values")),
+                  rows=rows, caption=lang.gettext("Columns, kinds and roles")),
         ))
 
 

@@ -1,12 +1,16 @@
-"""Open the HTML report in headless Chromium: no console errors, no network, screenshots, PDF.
+"""Open the HTML report in headless Chromium: no console errors, no network, screenshots, print
+layout, accessibility (headings, table headers, chart text alternatives, computed contrast) and
+hostile strings shown as text.
 
 Needs Chromium at /usr/bin/chromium (``apt-get install chromium``) and the ``playwright``
-Python package; skipped with a reason otherwise. Screenshots and the PDF go to
-``tests/artifacts/`` (git-ignored) for a human to look at.
+Python package; skipped with a reason otherwise (a failure when ``CI`` is set). Screenshots and
+PDFs go to ``$PRIVGATE_ARTIFACTS`` (default ``tests/artifacts/``, git-ignored) for a human to
+look at. One browser serves the whole module.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -15,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from privgate.reports import sections as builtin_sections
 from privgate.reports.html import HtmlReporter
@@ -23,9 +29,32 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIXTURE = Path(__file__).parent / "fixtures" / "example_results.json"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(os.environ.get("PRIVGATE_ARTIFACTS", Path(__file__).parent / "artifacts"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+#: A4 at 96 dpi minus the stylesheet's @page margins (14 mm top and bottom, 12 mm each side).
+PRINT_W, PRINT_H = 703, 1017
+
+LEDGER = {"path": "ledger.jsonl", "fingerprint": "ab" * 32, "total_epsilon": 4.0,
+          "spent_epsilon": 3.0,
+          "entries": [{"time": "2025-10-01T09:00:00+00:00", "generator": "dpsgd-vae",
+                       "epsilon": 1.0, "delta": 1e-5, "accountant": "rdp", "status": "spent"},
+                      {"time": "2025-11-23T10:00:00+00:00", "generator": "dpsgd-vae",
+                       "epsilon": 2.0, "delta": 1e-5, "accountant": "rdp", "status": "spent"}]}
+VULNERABILITY = {"file": "vulnerable_records.csv", "n_records_ranked": 10866, "n_high_risk": 4,
+                 "rule": "top 1%", "standout_combinations": [
+                     {"columns": ["age", "gender"], "values": ["0", "female"], "n_records": 37}]}
+
+
+def _fixture_result(**extra: Any) -> dict[str, Any]:
+    result = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    result.update(ledger=LEDGER, vulnerability=VULNERABILITY, **extra)
+    return result
+
+
+def _write(result: dict[str, Any], out: Path) -> Path:
+    sections = builtin_sections.privgate_report_sections(result) or []
+    return HtmlReporter().write(result, sections, out)
 
 
 @pytest.fixture(scope="module")
@@ -47,69 +76,229 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-@pytest.fixture(scope="module", params=["fixture", "demo"])
+@pytest.fixture(scope="module", params=["fixture", "ko", "demo"])
 def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The hand-made fixture's report.html, and the report of a real (small) demo run."""
+    """The hand-made fixture's report (with a ledger and exposed records), its Korean version,
+    and the report of a real (small) demo run."""
     if request.param == "demo":
         _, out = request.getfixturevalue("demo_run")
         return Path(out) / "report.html"
-    result = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    sections = builtin_sections.privgate_report_sections(result) or []
-    return HtmlReporter().write(result, sections, tmp_path_factory.mktemp("browser"))
+    lang = {"lang": "ko"} if request.param == "ko" else {}
+    return _write(_fixture_result(**lang), tmp_path_factory.mktemp(f"browser-{request.param}"))
 
 
-def _open(browser: Any, report: Path, width: int, height: int
-          ) -> tuple[Any, Any, list[str], list[str]]:
-    """A page at the given viewport with the report loaded, plus its requests and errors."""
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    requests: list[str] = []
-    errors: list[str] = []
-    page.on("request", lambda req: requests.append(req.url))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(report.as_uri(), wait_until="load")
-    return context, page, requests, errors
+class Opened:
+    """A loaded page plus every request it tried and every console error it logged."""
+
+    def __init__(self, browser: Any, path: Path, width: int, height: int) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        own = path.as_uri()
+
+        def route(r: Any) -> None:  # every request is recorded; only the report may load
+            self.requests.append(r.request.url)
+            if r.request.url == own:
+                r.continue_()
+            else:
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.goto(own, wait_until="load")
+        self.own = own
+
+    def clean(self) -> None:
+        """No console error, no dialog, no request but the report itself."""
+        assert self.errors == []
+        assert self.dialogs == []
+        assert self.requests == [self.own], f"unexpected requests: {self.requests}"
+
+    def close(self) -> None:
+        self.context.close()
 
 
 @pytest.mark.parametrize(("name", "width", "height"),
                          [("desktop", 1280, 800), ("phone", 390, 844)])
 def test_renders_without_errors_or_requests(browser: Any, report: Path, name: str, width: int,
                                             height: int) -> None:
-    context, page, requests, errors = _open(browser, report, width, height)
+    opened = Opened(browser, report, width, height)
     try:
-        assert errors == []
-        assert requests == [report.as_uri()], f"unexpected requests: {requests}"
+        page = opened.page
+        opened.clean()
         verdict = page.locator("#verdict-title")
-        assert re.search(r"Verdict: (PASS|FAIL|CANNOT CERTIFY|ERROR)", verdict.inner_text(),
-                         re.IGNORECASE)
+        words = r"(Verdict: (PASS|FAIL|CANNOT CERTIFY|ERROR))|(판정: (통과|불합격|인증 불가|오류))"
+        assert re.search(words, verdict.inner_text(), re.IGNORECASE)
         box = verdict.bounding_box()
         assert box is not None and box["y"] < height, "the verdict must be visible at once"
         # nothing wider than the viewport except inside scrollable table wrappers
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width + 1, f"page scrolls sideways at {width}px ({overflow}px)"
-        ARTIFACTS.mkdir(exist_ok=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         tag = report.parent.name
         page.screenshot(path=str(ARTIFACTS / f"report-{tag}-{name}.png"))
         page.screenshot(path=str(ARTIFACTS / f"report-{tag}-{name}-full.png"), full_page=True)
     finally:
-        context.close()
+        opened.close()
 
 
-def test_prints_to_pdf_with_verdict_on_page_one(browser: Any, report: Path) -> None:
-    context, page, requests, errors = _open(browser, report, 1280, 800)
+#: Every element that must not be split across printed pages.
+UNBREAKABLE = "figure, .chart-figure, svg.chart, .verdict, .warning, .roc-block, table.sign"
+
+
+def test_print_layout_keeps_charts_whole_and_verdict_on_page_one(browser: Any,
+                                                                  report: Path) -> None:
+    """Print media at the A4 printable width: the verdict ends within page one, and every chart
+    is marked ``break-inside: avoid`` and fits on one page, so Chromium never splits it (it
+    moves a block that fits to the next page rather than cutting it). The PDF is saved."""
+    opened = Opened(browser, report, PRINT_W, PRINT_H)
     try:
+        page = opened.page
         page.emulate_media(media="print")
-        # A4 at 96 dpi is 1123 px tall; with 14 mm margins about 1017 px are printable.
-        box = page.locator("#verdict").bounding_box()
-        assert box is not None and box["y"] + box["height"] < 1017
-        ARTIFACTS.mkdir(exist_ok=True)
+        boxes = page.evaluate("""sel => [...document.querySelectorAll(sel)].map(e => {
+            const r = e.getBoundingClientRect();
+            return {tag: e.tagName + '.' + e.className.baseVal + e.className,
+                    top: r.top + window.scrollY, h: r.height,
+                    brk: getComputedStyle(e).breakInside};
+        })""", UNBREAKABLE)
+        assert len(boxes) >= 5
+        for b in boxes:
+            assert b["brk"] == "avoid", b
+            assert b["h"] < PRINT_H, f"{b['tag']} is taller than a page"
+        verdict = page.locator("#verdict").bounding_box()
+        assert verdict is not None and verdict["y"] + verdict["height"] < PRINT_H
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pdf = page.pdf(path=str(ARTIFACTS / f"report-{report.parent.name}.pdf"), format="A4",
                        print_background=True, prefer_css_page_size=True)
         assert pdf.startswith(b"%PDF")
-        pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
-        assert pages >= 2, "the full report spans several A4 pages"
-        assert errors == []
-        assert requests == [report.as_uri()]
+        assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) >= 2
+        opened.clean()
     finally:
-        context.close()
+        opened.close()
+
+
+CONTRAST_JS = """() => {
+  const parse = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(parseFloat);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+  const over = (c, b) => ({r: c.r * c.a + b.r * (1 - c.a), g: c.g * c.a + b.g * (1 - c.a),
+                           b: c.b * c.a + b.b * (1 - c.a), a: 1});
+  const lum = c => { const f = v => { v /= 255;
+    return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b);
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const background = el => { const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
+    let out = {r: 255, g: 255, b: 255, a: 1};
+    for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
+    return out; };
+  const bad = []; let n = 0;
+  for (const el of document.querySelectorAll('body *')) {
+    const inSvg = el.closest('svg');
+    if (inSvg && el.tagName !== 'text') continue;
+    const own = [...el.childNodes].some(t => t.nodeType === 3 && t.textContent.trim());
+    if (!own) continue;
+    const s = getComputedStyle(el), r = el.getBoundingClientRect();
+    if (s.visibility === 'hidden' || s.display === 'none' || !r.width || !r.height) continue;
+    if (r.right < 0 || r.bottom < 0) continue;  // the skip link, off screen until focused
+    // chart text sits on white or on the forest plot's light stripes: take the darker
+    const bg = inSvg ? {r: 246, g: 248, b: 250, a: 1} : background(el);
+    const fg = over(parse(inSvg ? s.fill : s.color), bg);
+    const x = ratio(fg, bg); n++;
+    if (x < 4.5) bad.push(el.tagName + ' "' + el.textContent.trim().slice(0, 40) + '" '
+                          + x.toFixed(2));
+  }
+  return {n, bad};
+}"""
+
+
+def test_accessibility(browser: Any, report: Path) -> None:
+    """Headings in order, header cells in every table, text alternatives for every chart and
+    a WCAG contrast of at least 4.5:1 for every piece of text, from computed styles."""
+    opened = Opened(browser, report, 1280, 800)
+    try:
+        page = opened.page
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        levels = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')]"
+                               ".map(h => +h.tagName[1])")
+        assert levels[0] == 1 and levels.count(1) == 1
+        for before, after in zip(levels, levels[1:], strict=False):
+            assert after <= before + 1, levels
+        tables = page.evaluate("""[...document.querySelectorAll('table')].map(t => ({
+            th: t.querySelectorAll('th').length,
+            scoped: t.querySelectorAll('th[scope=col], th[scope=row]').length,
+            caption: !!t.querySelector('caption')}))""")
+        assert tables and all(t["th"] > 0 and t["th"] == t["scoped"] and t["caption"]
+                              for t in tables)
+        svgs = page.evaluate("""[...document.querySelectorAll('svg')].map(s => ({
+            role: s.getAttribute('role'),
+            named: (s.getAttribute('aria-labelledby') || '').split(' ').every(
+                id => (document.getElementById(id)?.textContent || '').trim().length > 0),
+            title: !!s.querySelector(':scope > title'), desc: !!s.querySelector(':scope > desc')
+        }))""")
+        assert svgs and all(s["role"] == "img" and s["named"] and s["title"] and s["desc"]
+                            for s in svgs)
+        contrast = page.evaluate(CONTRAST_JS)
+        assert contrast["n"] > 100
+        assert contrast["bad"] == []
+        opened.clean()
+    finally:
+        opened.close()
+
+
+# ---------------------------------------------------------------------------- hostile strings
+
+MARKUP = ["<script>window.__pwned=1</script>", '"><img src=x onerror="window.__pwned=1">',
+          "<svg onload=alert(1)>", "&amp; &lt;", "'\"", "</title><script>alert(1)</script>",
+          "javascript:alert(1)", "<style>body{display:none}</style>", "]]>", "{{ 7*7 }}"]
+hostile = st.builds(lambda a, b, c: a + b + c, st.sampled_from(MARKUP),
+                    st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")),
+                            max_size=12),
+                    st.sampled_from(MARKUP))
+
+
+@pytest.fixture(scope="module")
+def hostile_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hostile-browser")
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(s=hostile)
+def test_hostile_names_are_shown_as_text(browser: Any, hostile_dir: Path, s: str) -> None:
+    """Column names, category values, plugin, generator and attack names full of markup are
+    shown as text: nothing executes, nothing loads, the string is on the page verbatim."""
+    r = _fixture_result()
+    gen = r["generators"][0]
+    gen["metrics"][0]["details"]["per_column"] = {s: 0.3, "age": 0.1}
+    corr = gen["metrics"][1]["details"]
+    corr["columns"][0] = s
+    declared = next(c for c in r["schema"]["columns"] if c.get("categories")
+                    and not c.get("data_dependent") and c["name"] not in
+                    r["data_dependent_domains"])
+    declared["categories"] = [s, *declared["categories"][1:]]
+    r["environment"]["plugins"][0]["plugin"] = s
+    gen["attacks"][0]["attack"] = s
+    r["vulnerability"] = copy.deepcopy(VULNERABILITY)
+    r["vulnerability"]["standout_combinations"][0]["values"][1] = s
+    path = _write(r, hostile_dir)
+    opened = Opened(browser, path, 1024, 768)
+    try:
+        page = opened.page
+        assert page.evaluate("window.__pwned") is None
+        assert page.evaluate("document.querySelectorAll('script, img, iframe, object').length") \
+            == 0
+        text = page.evaluate("document.body.textContent")
+        assert text.count(s) >= 5
+        assert page.locator("#verdict").is_visible()
+        opened.clean()
+    finally:
+        opened.close()

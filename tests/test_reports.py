@@ -28,6 +28,7 @@ from privgate.reports import sections as builtin_sections
 from privgate.reports.html import HtmlReporter, render
 from privgate.reports.json_report import JsonReporter
 from privgate.reports.junit import JUnitReporter
+from privgate.results import result_sha256
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example_results.json"
 CSS = Path(__file__).parents[1] / "reports" / "templates" / "report.css"
@@ -125,7 +126,10 @@ def test_reporters_register_through_the_hook() -> None:
     pm.register(builtin_sections)
     found = [cls for group in pm.hook.privgate_reporters() for cls in group]
     assert {(c.format, c.filename) for c in found} == {
-        ("html", "report.html"), ("json", "results.json"), ("junit", "junit.xml")}
+        ("html", "report.html"), ("json", "results.json"), ("junit", "junit.xml"),
+        ("compare", "comparison.html")}
+    # the comparison renders two audits, so it is not written after an audit
+    assert {c.format for c in found if c.on_audit} == {"html", "json", "junit"}
     secs = [s for group in pm.hook.privgate_report_sections(result={}) for s in group or []]
     assert secs and all(isinstance(s, ReportSection) for s in secs)
 
@@ -160,11 +164,12 @@ def test_html_structure(result: dict[str, Any], tmp_path: Path) -> None:
         assert after <= before + 1, page.headings
     # tables have header cells with a scope; charts have a text alternative
     assert page.tables and all(t["th"] > 0 and t["th"] == t["th_scoped"] for t in page.tables)
-    assert len(page.svgs) == 1 + 4 + 2  # forest plot, 4 ROC curves, 2 hellinger bar charts
+    # forest plot, 4 ROC curves, 2 hellinger bar charts, 2 correlation heat maps
+    assert len(page.svgs) == 1 + 4 + 2 + 2
     assert all(s["title"] and s["aria"] for s in page.svgs)
     # the sections in the promised order
-    order = ["verdict", "checks", "generators", "utility", "section-0", "section-1", "method",
-             "signoff", "provenance"]
+    order = ["verdict", "checks", "attacks", "generators", "utility", "section-0", "section-1",
+             "method", "signoff", "provenance"]
     positions = [html.index(f'id="{name}"') for name in order]
     assert positions == sorted(positions)
 
@@ -175,19 +180,31 @@ def test_html_content(result: dict[str, Any]) -> None:
     # what was audited, the budget, the date, the deciding checks
     assert "covid_testing" in text and "dpsgd-vae" in text and "gmm" in text
     assert "ε = 2.87 spent of a target of 3" in text
-    assert "23 November 2025" in text
+    assert "November 23, 2025" in text
     assert "What decided it." in text and "All 4 gated checks passed" in text
     # warnings: data-dependent domains and the non-private baseline
     assert "not privacy-protected" in text
     assert "Generator gmm is not private" in text
     # checks table, per-attack explanations from the catalog, utility, provenance
-    assert text.count("pass: upper 95% bound") >= 6
+    assert text.count("pass: the upper 95% bound") >= 6
     assert "Could someone use the synthetic data" in text
     assert "Trained on synthetic (TSTR)" in text
     assert result["dataset"]["sha256"] in text and result["config_sha256"] in text
     assert '"n_components": 10' in text  # pretty config
     assert "torch" in text and "2.13.0" in text
-    assert "What this audit does and does not show" in text
+    assert "Methodology and limitations" in text and "What a pass does not prove" in text
+    # one section per attack family, in plain words, with the technical details folded away
+    for family in ("Singling out", "Linkability", "Attribute inference",
+                   "Membership inference", "Distinguishability"):
+        assert family in text
+    assert html.count("<details><summary>Technical details of") == 5
+    # methodology per attack and metric: assumptions and references
+    assert "Attacks: assumptions and references" in text
+    assert "S. Yeom et al., Privacy Risk in Machine Learning, CSF 2018." in text
+    assert "Pairwise associations only" in text
+    # provenance: the results' SHA-256, plugins with versions, how to verify
+    assert result_sha256(result) in text
+    assert "privgate verify report.html results.json" in text
     # category values only of declared, non-data-dependent columns
     assert "moderate" in text
     assert "Adams" not in text and "drive-through" not in text
@@ -204,7 +221,7 @@ def test_every_verdict_in_words(result: dict[str, Any], verdict: str, word: str)
     assert f"Verdict: {word}" in html
     assert f'class="verdict st-{verdict}"' in html
     if verdict != "pass":
-        assert "1 of 4 gated check decided this verdict" in html
+        assert "1 of 4 gated checks decided this verdict" in html
 
 
 def test_no_warning_without_data_dependent_domains(result: dict[str, Any]) -> None:
@@ -308,6 +325,16 @@ def poison(result: dict[str, Any], s: str) -> dict[str, Any]:
     r["environment"]["plugins"][0]["provides"] = {s: [s]}
     r["environment"]["packages"][s] = s
     r["config"][s] = s
+    r["ledger"] = copy.deepcopy(LEDGER)
+    r["ledger"]["path"] = s
+    r["ledger"]["entries"][0]["generator"] = s
+    r["ledger"]["entries"][1]["status"] = s
+    r["vulnerability"] = copy.deepcopy(VULNERABILITY)
+    r["vulnerability"]["rule"] = s
+    r["vulnerability"]["standout_combinations"][0]["columns"][0] = s
+    r["vulnerability"]["standout_combinations"][0]["values"][1] = s
+    gen["attacks"][3]["details"]["tpr_at_fpr"][s] = 0.5
+    gen["attacks"][3]["risk_kind"] = s
     return r
 
 
@@ -447,3 +474,149 @@ def test_contrast_of_declared_text_colour_pairs() -> None:
     assert {"pass": props["--pass"], "fail": props["--fail"],
                                      "cannot-certify": props["--cannot"],
                                      "error": props["--error"]} == charts.STATUS_COLOURS
+
+
+# ---------------------------------------------------------------------------- new content
+
+
+LEDGER = {
+    "path": "/data/ledger.jsonl", "fingerprint": "ab" * 32, "total_epsilon": 4.0,
+    "spent_epsilon": 3.0,
+    "entries": [
+        {"time": "2025-10-01T09:00:00+00:00", "generator": "dpsgd-vae", "epsilon": 1.0,
+         "delta": 1e-5, "accountant": "rdp", "config_sha256": "c1", "status": "spent"},
+        {"time": "2025-10-20T09:00:00+00:00", "generator": "dpsgd-vae", "epsilon": None,
+         "delta": 1e-5, "accountant": "rdp", "config_sha256": "c2", "status": "refused"},
+        {"time": "2025-11-23T10:00:00+00:00", "generator": "dpsgd-vae", "epsilon": 2.0,
+         "delta": 1e-5, "accountant": "rdp", "config_sha256": "c3", "status": "spent"},
+    ]}
+
+
+def test_ledger_spending_chart_and_first_screen(result: dict[str, Any]) -> None:
+    assert 'id="ledger"' not in render(result, [])  # no ledger, no section
+    result["ledger"] = LEDGER
+    html = render(result, [])
+    verdict_box = html[html.index('id="verdict"'):html.index("</section>")]
+    assert "ε 3 spent of a total of 4 (remaining 1)" in verdict_box
+    result["ledger"] = {**LEDGER, "total_epsilon": None}
+    assert "ε 3 spent in all (no total budget is set)" in render(result, [])
+    result["ledger"] = LEDGER
+    html = render(result, [])
+    chart = re.search(r'<svg class="chart ledger".*?</svg>', html, re.S)
+    assert chart is not None
+    svg = chart.group(0)
+    assert "total budget ε = 4" in svg
+    # the refused run adds nothing: cumulative 1 then 1 then 3
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.S)
+    assert desc is not None
+    assert "total 1" in desc.group(1) and "nothing spent" in desc.group(1)
+    assert "total 3" in desc.group(1)
+    assert svg.count("<circle") == 3
+
+
+def test_membership_roc_log_axis_and_tpr_table(result: dict[str, Any]) -> None:
+    html = render(result, [])
+    roc = re.findall(r'<svg class="chart roc".*?</svg>', html, re.S)
+    assert len(roc) == 4
+    assert all("false-positive rate (log scale)" in r for r in roc)
+    # decades on the x axis, down to the smallest non-zero FPR
+    assert ">0.001<" in roc[0] and ">0.01<" in roc[0] and ">1<" in roc[0]
+    assert "Members caught (TPR)" in html
+
+
+def test_correlation_heat_map(result: dict[str, Any]) -> None:
+    details = result["generators"][0]["metrics"][1]["details"]
+    cols = details["columns"]
+    html = render(result, [])
+    maps = re.findall(r'<svg class="chart heatmap".*?</svg>', html, re.S)
+    assert len(maps) == 2
+    k = len(cols)
+    assert maps[0].count("<rect") == k * (k - 1) // 2 + 6  # lower triangle + legend
+    assert all(str(escape(c)) in maps[0] for c in cols)
+
+
+def test_unknown_and_new_risk_kinds_get_their_own_family(result: dict[str, Any]) -> None:
+    gen = result["generators"][0]
+    extra = copy.deepcopy(gen["attacks"][0])
+    extra.update(attack="reid-match", risk_kind="identity-disclosure")
+    odd = copy.deepcopy(gen["attacks"][0])
+    odd.update(attack="plugin-x", risk_kind="made-up-kind")
+    gen["attacks"] += [extra, odd]
+    text = " ".join(parse(render(result, [])).text)
+    assert "Identity disclosure" in text and "Attack: reid-match" in text
+    assert "made-up-kind" in text and "Attack: plugin-x" in text
+    assert "A kind of risk reported by a plugin" in text
+
+
+def test_cannot_certify_says_how_many_records_are_needed(result: dict[str, Any]) -> None:
+    result["verdict"] = "cannot-certify"
+    check = result["checks"][0]
+    check.update(status="cannot-certify", ci_high=0.2, n_trials=40,
+                 certification={"method": "Wilson", "level": 0.95, "trials_needed": 320,
+                                "trials_available": 40, "can_certify": False})
+    html = render(result, [])
+    assert "with 40 trials no result could get below it; it needs about 320 records" in html
+    first_screen = html[html.index('id="verdict"'):html.index("</section>")]
+    assert "it needs about 320 records" in first_screen
+
+
+VULNERABILITY = {
+    "file": "vulnerable_records.csv", "n_records_ranked": 10866, "n_high_risk": 4,
+    "rule": "top 1% by DCR ratio",
+    "standout_combinations": [
+        {"columns": ["age", "gender"], "values": ["0", "female"], "n_records": 37},
+        {"columns": ["age", "payor_group"], "values": ["97", "charity care"], "n_records": 3},
+        {"columns": ["age", "payor_group"], "values": [19.0, None], "n_records": 84},
+    ]}
+
+
+def test_exposed_records_suppress_small_cells(result: dict[str, Any]) -> None:
+    result["vulnerability"] = VULNERABILITY
+    html = render(result, [])
+    section = html[html.index('id="exposed"'):html.index('id="utility"')]
+    text = re.sub(r"\s+", " ", " ".join(parse(section).text))
+    assert "10,866" in text
+    assert "fewer than 10" in text and ">4<" not in section  # 4 high-risk records hidden
+    assert "female" in text and "37" in text
+    assert "charity care" not in text  # a combination of 3 records is dropped
+    assert "age = 19, payor_group = missing" in text
+    # the minimum is configurable: [report] min_cell_size travels in the result
+    result["min_cell_size"] = 40
+    section = render(result, [])
+    assert "female" not in section[section.index('id="exposed"'):section.index('id="utility"')]
+    assert "fewer than 40" in section
+
+
+def test_whole_quasi_identifier_tuples_are_never_listed(result: dict[str, Any]) -> None:
+    qis = [c["name"] for c in result["schema"]["columns"] if c["role"] == "quasi-identifier"]
+    vul = copy.deepcopy(VULNERABILITY)
+    vul["standout_combinations"] = [{"columns": qis, "values": [f"v{i}" for i in qis],
+                                     "n_records": 500}]
+    result["vulnerability"] = vul
+    html = render(result, [])
+    assert not any(f"v{q}" in html for q in qis)
+
+
+def test_privacy_of_report_no_rows_from_details(result: dict[str, Any]) -> None:
+    """Hellinger and correlation figures are per column; no category value is made up."""
+    html = render(result, sections_for(result))
+    assert "Adams" not in html and "drive-through" not in html
+
+
+def test_report_is_sealed_to_its_results(result: dict[str, Any]) -> None:
+    html = render(result, [])
+    assert f'<meta name="privgate-results-sha256" content="{result_sha256(result)}">' in html
+    tag = re.search(r'<meta name="privgate-report-sha256" content="([0-9a-f]{64})">', html)
+    assert tag is not None
+    blank = html.replace(tag.group(1), "", 1)
+    import hashlib
+    assert hashlib.sha256(blank.encode()).hexdigest() == tag.group(1)
+
+
+def test_small_record_counts_in_attack_details_are_suppressed(result: dict[str, Any]) -> None:
+    details = result["generators"][0]["attacks"][0]["details"]
+    details.update(n_success=3.0, n_attacks=500, n_cols=3)
+    html = render(result, [])
+    assert re.search(r'<th scope="row">n_success</th><td>fewer than 10</td>', html)
+    assert re.search(r'<th scope="row">n_attacks</th><td>500</td>', html)
+    assert re.search(r'<th scope="row">n_cols</th><td>3</td>', html)  # a setting, not records
