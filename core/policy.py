@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from privgate.attack import RISK_KINDS, AttackResult
-from privgate.stats import trials_to_certify
+from privgate.stats import BINOMIAL_METHODS, trials_to_certify
 
 
 class Status(StrEnum):
@@ -87,46 +87,91 @@ class CheckOutcome:
                 "status": str(self.status), "risk": self.risk, "ci_low": self.ci_low,
                 "ci_high": self.ci_high, "confidence_level": self.confidence_level,
                 "n_trials": self.n_trials, "trials_needed": self.trials_needed,
-                "message": self.message, "gated": self.gated}
+                "message": self.message, "gated": self.gated,
+                "interval_method": self.extra.get("interval_method"),
+                "certification": self.extra.get("certification")}
+
+
+def certification(result: AttackResult, threshold: float) -> dict[str, Any]:
+    """Whether the attack's sample can certify ``threshold`` at all, and how many trials would.
+
+    * A binomial interval (``result.binomial_method`` is ``"exact"`` or ``"wilson"``): the
+      smallest number of trials whose zero-success upper bound, under that very method and
+      level, is at most the threshold -- computed exactly
+      (:func:`privgate.stats.trials_to_certify`).
+    * Another interval with the attack's own leak-free bound ``null_upper``: the threshold is
+      out of reach when ``null_upper`` exceeds it; the trials needed assume the bound shrinks as
+      one over the square root of the trials (an approximation, said in ``method``).
+    * Neither: the exact (Clopper-Pearson) zero-success bound, the most lenient honest
+      assumption for a rate over ``n_trials`` trials.
+
+    Returns the ``certification`` block of a check: ``method``, ``level``, ``trials_needed``
+    (``None`` when no finite sample reaches the threshold), ``trials_available`` and
+    ``can_certify``.
+    """
+    level = result.confidence_level
+    n = result.n_trials
+    if result.binomial_method is not None or result.null_upper is None:
+        method = result.binomial_method or "exact"
+        if result.binomial_method is not None and result.binomial_level is not None:
+            level = result.binomial_level
+        needed = trials_to_certify(threshold, level, method)
+        can = needed is not None and n >= needed
+        how = (f"zero-success {BINOMIAL_METHODS[method]} upper bound at {level:.4g} "
+               f"confidence, inverted "
+               "exactly: the fewest trials for which a perfect result's upper bound is at or "
+               "below the threshold")
+        if result.binomial_method is None:
+            how += " (the attack's interval is not binomial; the exact bound is assumed)"
+    else:
+        null_upper = float(result.null_upper)
+        can = null_upper <= threshold
+        needed = (None if threshold <= 0 else
+                  max(n, math.ceil(n * (null_upper / threshold) ** 2)))
+        how = (f"the attack's own upper bound on a leak-free table of this size "
+               f"({null_upper:.4g}), scaled as one over the square root of the trials")
+    return {"method": how, "level": level, "trials_needed": needed, "trials_available": n,
+            "can_certify": bool(can)}
 
 
 def check(policy: Policy, generator: str, attack: str, risk_kind: str,
           result: AttackResult | None, error: str | None = None, *, gated: bool = True
           ) -> CheckOutcome:
-    """Hold one attack result (or its error) against the policy's threshold for its kind."""
+    """Hold one attack result (or its error) against the policy's threshold for its kind.
+
+    Order of the decision: a lower bound above the threshold is a ``fail`` whatever the sample
+    size; otherwise a sample too small to certify the threshold is ``cannot-certify`` (never
+    ``pass``); otherwise the upper bound decides between ``pass`` and ``fail``.
+    """
     threshold = policy.thresholds[risk_kind]
     if result is None:
         return CheckOutcome(policy.name, generator, attack, risk_kind, threshold, Status.ERROR,
                             None, None, None, None, None, None,
                             f"the attack did not produce a result: {error or 'unknown error'}",
                             gated)
-    needed = trials_to_certify(threshold, result.confidence_level)
-    too_few = needed is None or result.n_trials < needed
-    if result.null_upper is not None:
-        # The attack knows its own interval: at this size a leak-free table would still show
-        # an upper bound of null_upper; the width shrinks as 1/sqrt(trials).
-        too_few = result.null_upper > threshold
-        needed = (None if threshold <= 0 else
-                  max(result.n_trials, math.ceil(result.n_trials *
-                                                 (result.null_upper / threshold) ** 2)))
+    cert = certification(result, threshold)
+    needed = cert["trials_needed"]
     pct = f"{result.confidence_level:.0%}"
     bound = f"upper {pct} bound {result.ci_high:.4g} vs threshold {threshold:.4g}"
-    if result.ci_high <= threshold:
-        status, msg = Status.PASS, f"pass: {bound}"
-    elif result.ci_low > threshold:
+    if result.ci_low > threshold:
         status, msg = Status.FAIL, f"fail: even the lower {pct} bound {result.ci_low:.4g} " \
                                    f"exceeds the threshold {threshold:.4g}"
-    elif too_few:
+    elif not cert["can_certify"]:
         status = Status.CANNOT_CERTIFY
-        need = "no finite number of" if needed is None else f"about {needed:,}"
+        need = ("no finite number of trials (records) can certify it" if needed is None
+                else f"{needed:,} trials (records) are needed")
         msg = (f"cannot certify: with {result.n_trials:,} attack trials even a table that "
                f"leaks nothing would show an upper bound above {threshold:.4g} ({bound}); "
-               f"{need} trials (records) are needed")
+               f"{need}")
+    elif result.ci_high <= threshold:
+        status, msg = Status.PASS, f"pass: {bound}"
     else:
         status, msg = Status.FAIL, f"fail: {bound}"
     return CheckOutcome(policy.name, generator, attack, risk_kind, threshold, status,
                         result.risk, result.ci_low, result.ci_high, result.confidence_level,
-                        result.n_trials, needed, msg, gated)
+                        result.n_trials, needed, msg, gated,
+                        extra={"interval_method": result.interval_method,
+                               "certification": cert})
 
 
 def worst(statuses: Iterable[Status]) -> Status:

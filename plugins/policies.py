@@ -15,21 +15,26 @@ from __future__ import annotations
 from privgate import hookimpl
 from privgate.policy import Policy
 
-REID_KINDS = ("singling-out", "linkability", "inference", "membership")
+REID_KINDS = ("singling-out", "linkability", "inference", "membership",
+              "identity-disclosure")
 
 EXPERT_DETERMINATION = Policy(
     name="expert-determination-0.09",
     title="Expert determination (0.09)",
     description=(
         "Every re-identification-type risk (singling out, linkability, attribute inference, "
-        "membership advantage) must have an upper confidence bound of at most 0.09, the "
-        "threshold used in HIPAA expert determinations and EMA Policy 0070."),
+        "membership advantage, and above all the identity-disclosure rate of El Emam et al. "
+        "2020, the figure this threshold is meant for) must have an upper confidence bound of "
+        "at most 0.09, the threshold used in HIPAA expert determinations and EMA Policy "
+        "0070."),
     thresholds={kind: 0.09 for kind in REID_KINDS},
     references=(
         "European Medicines Agency, External guidance on the implementation of Policy 0070, "
         "EMA/90915/2016 (2018).",
         "K. El Emam, Guide to the De-Identification of Personal Health Information, CRC Press "
         "(2013).",
+        "K. El Emam, L. Mosquera and J. Bass, Evaluating identity disclosure risk in fully "
+        "synthetic health data, J Med Internet Res 22(11):e23139 (2020).",
     ),
 )
 
