@@ -6,21 +6,27 @@ check contracts (domain, determinism, accounting), not utility.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privgate.encoding import TableEncoder
-from privgate.errors import BudgetError, InputError
+from privgate.errors import BudgetError, InputError, PluginError
 from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget
 from privgate.plugins import dpsgd_vae, gmm
+from privgate.plugins._bk_clipping import BookKeepingClipper
 from privgate.plugins._vae_encoding import VAEEncoding, bin_edges
 from privgate.plugins.dpsgd_vae import DPSGDVAE
 from privgate.plugins.gmm import GaussianMixtureGenerator
-from privgate.schema import Column, Kind, Role, Schema
+from privgate.schema import Column, Kind, Role, Schema, infer_schema
 
 FAST_VAE: dict[str, Any] = {"epochs": 2, "batch_size": 64, "hidden": [32], "latent_dim": 4}
 BUDGET = PrivacyBudget(epsilon=2.0, delta=1e-5)
@@ -210,7 +216,8 @@ def test_vae_epsilon_within_budget(fitted: dict[str, Generator]) -> None:
     for key in ("noise_multiplier", "sample_rate", "steps", "epochs", "batch_size",
                 "max_grad_norm", "accountant", "grad_sample_mode"):
         assert key in d
-    assert d["grad_sample_mode"] == "ghost" and d["accountant"] == "rdp"
+    assert d["grad_sample_mode"] == "bk" and d["accountant"] == "rdp"
+    assert d["domain_epsilon"] == 0.0 and d["train_epsilon"] == spent.epsilon
     # 400 rows, batch 64 -> 7 batches per epoch, 2 epochs
     assert d["sample_rate"] == pytest.approx(1 / 7)
     assert d["steps"] == int(2 / d["sample_rate"])
@@ -350,3 +357,230 @@ def test_on_adult(adult_small: pd.DataFrame, adult_schema: Schema, kind: str) ->
         assert 0 < gen.privacy_spent.epsilon <= 1.0 * (1 + 1e-6)
         # the VAE learns something: the majority income class stays the majority
         assert (out["income"] == "<=50K").mean() > 0.5
+
+
+# -- dpsgd-vae: one-backward (book-keeping) clipping -------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(0, 9), widths=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+       clip=st.floats(0.01, 10.0), seed=st.integers(0, 10_000))
+def test_bk_clipping_equals_clipped_per_row_gradients(rows: int, widths: list[int], clip: float,
+                                                      seed: int) -> None:
+    """The one-pass clipped sum equals clipping each row's own gradient and adding them up."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(*[m for a, b in zip(widths[:-1], widths[1:], strict=True)
+                                  for m in (torch.nn.Linear(a, b), torch.nn.Tanh())])
+    x = torch.randn(rows, widths[0])
+
+    def loss_of(out: torch.Tensor) -> torch.Tensor:
+        return (out ** 2).sum(dim=1) + out.sum(dim=1)
+
+    clipper = BookKeepingClipper(model, clip, "test")
+    clipper.clipped_grads(loss_of(clipper.forward(model, x)))
+    got = {n: p.grad.clone() for n, p in model.named_parameters()}
+    clipper.remove()
+    expected = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
+    for i in range(rows):
+        model.zero_grad()
+        loss_of(model(x[i:i + 1])).sum().backward()
+        norm = torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters()))
+        factor = min(1.0, clip / (float(norm) + 1e-6))
+        for n, p in model.named_parameters():
+            expected[n] += factor * p.grad
+    for n in got:
+        torch.testing.assert_close(got[n], expected[n], rtol=1e-4, atol=1e-6)
+
+
+def test_bk_rejects_models_it_cannot_clip() -> None:
+    class WithBare(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+            self.scale = torch.nn.Parameter(torch.ones(2))
+
+    with pytest.raises(PluginError, match="scale"):
+        BookKeepingClipper(WithBare(), 1.0, "test")
+    lin = torch.nn.Linear(2, 2)
+    twice = torch.nn.Sequential(lin, lin)
+    clipper = BookKeepingClipper(twice, 1.0, "test")
+    with pytest.raises(PluginError, match="twice"):
+        clipper.clipped_grads(clipper.forward(twice, torch.ones(3, 2)).sum(dim=1))
+
+
+def test_bk_trains_the_same_model_as_opacus_ghost_clipping(mixed_table: pd.DataFrame,
+                                                            mixed_schema: Schema) -> None:
+    """Same seed, same Poisson batches, same noise: the default one-backward clipping and
+    opacus' ghost clipping end with the same weights and the same epsilon."""
+    bk = DPSGDVAE(**FAST_VAE).fit(mixed_table, mixed_schema, BUDGET, seed=4)
+    ghost = DPSGDVAE(**FAST_VAE, grad_sample_mode="ghost").fit(mixed_table, mixed_schema,
+                                                               BUDGET, seed=4)
+    assert bk.privacy_spent.epsilon == ghost.privacy_spent.epsilon
+    ghost_weights = ghost.model_.state_dict()  # type: ignore[attr-defined]
+    for name, value in bk.model_.state_dict().items():  # type: ignore[attr-defined]
+        torch.testing.assert_close(value, ghost_weights[name], rtol=1e-4, atol=1e-6)
+
+
+# -- dpsgd-vae: conditional decoding and conditional sampling ----------------------------------
+
+@pytest.fixture(scope="module")
+def conditional(mixed_table: pd.DataFrame, mixed_schema: Schema) -> DPSGDVAE:
+    """A VAE whose decoder is conditioned on ``colour``."""
+    return DPSGDVAE(**FAST_VAE, condition_on="colour").fit(mixed_table, mixed_schema, BUDGET,
+                                                           seed=2)
+
+
+def test_condition_column_defaults_to_a_categorical_target(fitted: dict[str, Generator],
+                                                           adult_small: pd.DataFrame,
+                                                           adult_schema: Schema) -> None:
+    # mixed_schema's target is continuous: the model stays unconditional
+    assert fitted["vae"].privacy_spent.details["condition_on"] is None
+    g = DPSGDVAE(epochs=1, batch_size=512, hidden=[32], latent_dim=4)
+    g.fit(adult_small, adult_schema, PrivacyBudget(1.0, 1e-5), seed=0)
+    assert g.privacy_spent.details["condition_on"] == "income"
+    assert (g.sample(300, seed=1, conditions={"income": ">50K"})["income"] == ">50K").all()
+
+
+@pytest.mark.parametrize("conditions", [{"colour": "green"}, {"colour": "never-seen"},
+                                        {"colour": "blue", "grade": 2}, {"grade": 1}])
+def test_conditional_sampling_honours_conditions(conditional: DPSGDVAE,
+                                                 fitted: dict[str, Generator],
+                                                 mixed_schema: Schema,
+                                                 conditions: dict[str, Any]) -> None:
+    for gen in (conditional, fitted["vae"]):
+        out = gen.sample(150, seed=3, conditions=conditions)
+        assert len(out) == 150
+        _assert_in_domain(out, mixed_schema)
+        for col, value in conditions.items():
+            assert (out[col] == value).all(), (col, value)
+
+
+def test_native_condition_needs_no_rejection(conditional: DPSGDVAE) -> None:
+    """A value the model never saw in training is still produced exactly: it is an input."""
+    calls: list[int] = []
+    draw = conditional._draw
+    conditional._draw = lambda n, s, fixed=None: calls.append(n) or draw(n, s, fixed)  # type: ignore[method-assign]
+    try:
+        out = conditional.sample(40, seed=0, conditions={"colour": "never-seen"})
+    finally:
+        del conditional._draw
+    assert calls == [40] and (out["colour"] == "never-seen").all()
+
+
+def test_unconditional_draws_follow_the_learnt_condition_prior(conditional: DPSGDVAE) -> None:
+    prior = conditional.model_.prior_probs()
+    assert prior.shape == (4,) and prior.sum() == pytest.approx(1.0)
+    out = conditional.sample(4000, seed=0)
+    share = out["colour"].value_counts(normalize=True).reindex(
+        ["red", "green", "blue", "never-seen"], fill_value=0.0).to_numpy()
+    assert np.abs(share - prior).max() < 0.03
+
+
+@pytest.mark.parametrize("conditions, message", [({"age": 50}, "categorical"),
+                                                 ({"colour": "purple"}, "purple"),
+                                                 ({"nope": 1}, "nope")])
+def test_bad_conditions_are_input_errors(conditional: DPSGDVAE, conditions: dict[str, Any],
+                                         message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        conditional.sample(5, conditions=conditions)
+
+
+def test_condition_on_must_be_a_categorical_column(mixed_table: pd.DataFrame,
+                                                   mixed_schema: Schema) -> None:
+    for column, message in (("age", "categorical"), ("missing", "not a modelled")):
+        with pytest.raises(InputError, match=message):
+            DPSGDVAE(**FAST_VAE, condition_on=column).fit(mixed_table, mixed_schema, BUDGET)
+
+
+# -- dpsgd-vae: save / load ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["plain", "conditional"])
+def test_save_load_round_trip(fitted: dict[str, Generator], conditional: DPSGDVAE,
+                              tmp_path: Path, which: str) -> None:
+    gen = fitted["vae"] if which == "plain" else conditional
+    path = gen.save(tmp_path / which)
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["generator"] == "dpsgd-vae" and meta["state"]["schema"]["columns"]
+    # the weights file holds tensors only: torch's safe loader reads it
+    assert all(isinstance(v, torch.Tensor)
+               for v in torch.load(path / "weights.pt", weights_only=True).values())
+    loaded = DPSGDVAE.load(path)
+    assert loaded.privacy_spent == gen.privacy_spent
+    pd.testing.assert_frame_equal(loaded.sample(200, seed=9), gen.sample(200, seed=9))
+    cond = {"colour": "blue"}
+    pd.testing.assert_frame_equal(loaded.sample(50, seed=1, conditions=cond),
+                                  gen.sample(50, seed=1, conditions=cond))
+
+
+def test_load_rejects_mismatched_weights(fitted: dict[str, Generator], tmp_path: Path) -> None:
+    path = fitted["vae"].save(tmp_path / "g")
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["params"] = {**meta["params"], "latent_dim": 7}
+    (path / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="weights"):
+        DPSGDVAE.load(path)
+
+
+# -- dpsgd-vae: DP domains and the non-private overhead mode --------------------------------------
+
+def test_data_dependent_schema_pays_for_domains() -> None:
+    """An inferred schema's domains are re-estimated under DP and charged to the budget."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    table = pd.DataFrame({"colour": rng.choice(["red", "green", "blue"], n, p=[0.6, 0.3, 0.1]),
+                          "age": rng.integers(20, 70, n),
+                          "label": rng.choice(["yes", "no"], n)})
+    inferred = infer_schema(table, roles={"label": Role.TARGET})
+    assert inferred.data_dependent_columns == ["colour", "age", "label"]
+    budget = PrivacyBudget(4.0, 1e-5)
+    g = DPSGDVAE(**FAST_VAE, domain_share=0.5).fit(table, inferred, budget, seed=0)
+    spent = g.privacy_spent
+    d = spent.details
+    assert d["domain_epsilon"] == pytest.approx(2.0)
+    assert d["domain_columns"] == ["colour", "age", "label"]
+    assert spent.epsilon == pytest.approx(d["domain_epsilon"] + d["train_epsilon"])
+    assert d["train_epsilon"] <= 2.0 * (1 + 1e-6) and spent.epsilon <= 4.0 * (1 + 1e-6)
+    assert spent.delta <= budget.delta
+    assert "DP domains" in spent.accountant
+    schema = g.schema_  # type: ignore[attr-defined]
+    assert not schema.data_dependent_columns and d["condition_on"] == "label"
+    out = g.sample(300, seed=0)
+    assert set(out["colour"]) <= set(schema["colour"].categories)
+    low, high = schema["age"].bounds
+    assert out["age"].between(low, high).all()
+    # the same fit on the declared schema spends nothing on domains
+    declared = DPSGDVAE(**FAST_VAE).fit(table, schema, budget, seed=0).privacy_spent
+    assert declared.details["domain_epsilon"] == 0.0
+
+
+def test_dp_false_is_reported_as_not_private(mixed_table: pd.DataFrame,
+                                             mixed_schema: Schema,
+                                             fitted: dict[str, Generator]) -> None:
+    plain = DPSGDVAE(**FAST_VAE, dp=False).fit(mixed_table, mixed_schema, None, seed=1)
+    spent = plain.privacy_spent
+    assert spent.epsilon == math.inf and not spent.is_private
+    assert spent.accountant == NOT_PRIVATE and "NOT" in spent.details["warning"].upper()
+    assert spent.to_dict()["epsilon"] is None
+    # same schedule as the private fit: steps and rows seen
+    private = fitted["vae"]
+    assert spent.details["steps"] == private.privacy_spent.details["steps"]
+    assert plain.fit_stats_["rows_seen"] == private.fit_stats_["rows_seen"]  # type: ignore
+    _assert_in_domain(plain.sample(100, seed=0), mixed_schema)
+
+
+def test_results_mark_a_dp_false_fit_as_not_private(mixed_table: pd.DataFrame,
+                                                     mixed_schema: Schema) -> None:
+    """A configured ``dp = false`` cannot pass for private in results.json."""
+    from privgate.pipeline import GeneratorRun
+    from privgate.results import _generator_doc
+
+    plain = DPSGDVAE(**FAST_VAE, dp=False).fit(mixed_table, mixed_schema, BUDGET, seed=0)
+    run = GeneratorRun("dpsgd-vae", True, plain, {"dp": False}, BUDGET, "", True)
+    doc = _generator_doc(run, [], [])
+    assert doc["is_private"] is False and doc["spent"]["epsilon"] is None
+
+
+def test_new_parameters_are_checked() -> None:
+    for bad in ({"condition_on": 3}, {"domain_share": 1.0}, {"dp": "yes"},
+                {"column_weighting": "magic"}, {"grad_sample_mode": "fast"}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            DPSGDVAE(**bad)
