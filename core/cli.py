@@ -8,6 +8,7 @@ Exit codes: 0 pass, 1 a policy check failed or could not be certified, 2 bad inp
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.resources
 import os
 import sys
@@ -29,6 +30,9 @@ from privgate.errors import (
 )
 from privgate.progress import ConsoleProgress
 from privgate.registry import SINGULAR
+
+#: Report languages (kept in step with privgate.reports.i18n.LANGS; core cannot import it).
+LANGS = ("en", "ko")
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "cannot-certify": "bold yellow",
                 "error": "bold magenta"}
@@ -56,6 +60,26 @@ def _audit_flags(p: argparse.ArgumentParser) -> None:
                    "junit.xml")
     p.add_argument("--max-rows", type=int, metavar="N",
                    help="audit a seeded random sample of N rows (quick runs)")
+    p.add_argument("--lang", choices=LANGS, help="language of report.html (default: the "
+                   "config's [report] lang, else en)")
+    p.add_argument("--plugin-timeout", type=float, metavar="SECONDS",
+                   help="time limit for one plugin call (fit+sample, an attack, a metric); "
+                   "past it the check is 'error' (default: [execution] plugin_timeout_s, 1800)")
+    p.add_argument("--backend", choices=("inline", "joblib", "ray"),
+                   help="where heavy attack work (shadow fits, per-target jobs) runs: inline, "
+                   "local processes (joblib, default) or Ray (pip install privgate[ray])")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="join an existing Ray cluster (e.g. auto or ray://head:10001); "
+                   "implies --backend ray")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="worker processes (joblib) or local Ray CPUs; -1 = all cores")
+    ledger = p.add_argument_group("privacy ledger (every fit recorded per data set)")
+    ledger.add_argument("--ledger", metavar="PATH", help="ledger file (default: [ledger] "
+                        "path, else $PRIVGATE_LEDGER, else the user data dir)")
+    ledger.add_argument("--no-ledger", action="store_true", help="do not record or limit "
+                        "this audit's fits")
+    ledger.add_argument("--total-epsilon", type=float, metavar="EPS", help="total epsilon "
+                        "this data set may ever spend; a fit past it is refused (exit 2)")
     roles = p.add_argument_group("column roles (for a schema inferred from --data)")
     roles.add_argument("--drop", metavar="COLS", help="direct identifiers to drop, "
                        "comma-separated")
@@ -81,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-rows", type=int, metavar="N",
                       help="use a seeded sample of N rows (a quicker demo)")
     demo.add_argument("--epochs", type=int, metavar="N", help="DP-SGD training epochs")
+    demo.add_argument("--lang", choices=LANGS, help="language of report.html (default en)")
 
     audit = sub.add_parser("audit", help="audit generators (or a synthetic table) against "
                            "policies")
@@ -107,10 +132,33 @@ def build_parser() -> argparse.ArgumentParser:
                              "policies and report formats, and which plugin provides each")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
 
-    report = sub.add_parser("report", help="re-render the reports of a results.json")
-    report.add_argument("results", metavar="RESULTS.json")
+    report = sub.add_parser("report", help="re-render the reports of a results.json, or "
+                            "compare two (--compare OLD.json NEW.json)")
+    report.add_argument("results", metavar="RESULTS.json", nargs="?")
     report.add_argument("--out", metavar="HTML", help="where to write the HTML report "
-                        "(default: report.html beside the results)")
+                        "(default: report.html beside the results); with --compare, a folder "
+                        "for comparison.html or a .html path (default: beside NEW.json)")
+    report.add_argument("--compare", nargs=2, metavar=("OLD.json", "NEW.json"),
+                        help="render what changed between two audits")
+    report.add_argument("--lang", choices=LANGS, help="report language (default: the one "
+                        "the audit used)")
+
+    verify = sub.add_parser("verify", help="confirm that a report.html and a results.json "
+                            "belong together and neither was edited")
+    verify.add_argument("report_html", metavar="REPORT.html")
+    verify.add_argument("results_json", metavar="RESULTS.json")
+
+    ledger = sub.add_parser("ledger", help="show the privacy ledger: every fit per data set "
+                            "and the epsilon spent")
+    ledger.add_argument("--ledger", metavar="PATH", help="ledger file (default: "
+                        "$PRIVGATE_LEDGER, else the user data dir)")
+    ledger.add_argument("--fingerprint", metavar="SHA256", help="only this data set (a "
+                        "prefix is enough)")
+    ledger.add_argument("--json", action="store_true", help="machine-readable output")
+    for command in sub.choices.values():  # operator control, like pytest's -p no:NAME
+        command.add_argument("--disable-plugin", metavar="NAME", action="append", default=[],
+                             help="do not load this plugin (entry-point or distribution "
+                             "name; repeatable; also PRIVGATE_DISABLE_PLUGINS=a,b)")
     return parser
 
 
@@ -169,6 +217,29 @@ def _apply_flags(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
         raw["attacks"] = args.attack
     if args.seed is not None:
         raw["seed"] = args.seed
+    execution = dict(raw.get("execution", {}))
+    if getattr(args, "plugin_timeout", None) is not None:
+        execution["plugin_timeout_s"] = args.plugin_timeout
+    if args.ray_address is not None:
+        execution["ray_address"] = args.ray_address
+        execution["backend"] = args.backend or "ray"
+    if args.backend is not None:
+        execution["backend"] = args.backend
+    if args.jobs is not None:
+        execution["n_jobs"] = args.jobs
+    if execution:
+        raw["execution"] = execution
+    ledger = dict(raw.get("ledger", {}))
+    if getattr(args, "ledger", None) is not None:
+        ledger["path"] = str(Path(cwd, args.ledger))
+    if getattr(args, "no_ledger", False):
+        ledger["enabled"] = False
+    if getattr(args, "total_epsilon", None) is not None:
+        ledger["total_epsilon"] = args.total_epsilon
+    if ledger:
+        raw["ledger"] = ledger
+    if getattr(args, "lang", None):
+        raw["report"] = {**raw.get("report", {}), "lang": args.lang}
     if args.out is not None:
         raw["output"] = str(Path(cwd, args.out))
     return raw
@@ -189,15 +260,18 @@ def demo_config(args: argparse.Namespace) -> AuditConfig:
         for g in raw["generators"]:
             if g["name"].startswith("dpsgd"):
                 g.setdefault("params", {})["epochs"] = args.epochs
+    if getattr(args, "lang", None):
+        raw["report"] = {**raw.get("report", {}), "lang": args.lang}
     return parse_config(raw, where="demo.toml", base_dir=Path.cwd())
 
 
 # -- commands --------------------------------------------------------------------------------
 
-def _registry() -> Any:
-    from privgate.registry import build_registry
+def _registry(args: argparse.Namespace | None = None) -> Any:
+    from privgate.registry import build_registry, get_plugin_manager
 
-    return build_registry()
+    disabled = getattr(args, "disable_plugin", None) or ()
+    return build_registry(get_plugin_manager(disable=disabled))
 
 
 def _print_verdict(result: dict[str, Any], written: dict[str, Path], console: Console) -> None:
@@ -237,7 +311,10 @@ def _print_verdict(result: dict[str, Any], written: dict[str, Path], console: Co
         console.print(f"  {g['name']}: {budget}", markup=False, highlight=False)
     if result.get("data_dependent_domains"):
         console.print("  warning: domains of " + ", ".join(result["data_dependent_domains"]) +
-                      " were read off the data and are not privacy-protected", markup=False)
+                      " were read off the data and are not privacy-protected (DP generators "
+                      "re-estimate them under DP from their budget; non-private baselines and "
+                      "the attacks use them as read); declare them in the schema",
+                      markup=False)
     verdict = result["verdict"]
     console.print(f"verdict: [{STATUS_STYLE.get(verdict, '')}]{verdict.upper()}[/] "
                   f"(exit code {result['exit_code']})")
@@ -245,16 +322,18 @@ def _print_verdict(result: dict[str, Any], written: dict[str, Path], console: Co
         console.print(f"  {fmt}: {path}", markup=False, highlight=False)
 
 
-def _run_and_report(config: AuditConfig, where: str) -> int:
+def _run_and_report(config: AuditConfig, where: str,
+                    args: argparse.Namespace | None = None) -> int:
     from privgate.pipeline import run_audit
     from privgate.results import ensure_output_dir, write_reports
 
-    registry = _registry()
+    registry = _registry(args)
     out = Path(config.output)
     ensure_output_dir(out)  # before minutes of training, not after
     stderr = Console(stderr=True, highlight=False)
     stderr.print(f"privgate: auditing ({where}); writing to {out}", markup=False)
-    result = run_audit(config, registry, where=where, progress=ConsoleProgress(stderr))
+    result = run_audit(config, registry, where=where, progress=ConsoleProgress(stderr),
+                       out_dir=out)
     written = write_reports(result, registry, out)
     stdout = Console(highlight=False)
     if not stdout.is_terminal:
@@ -264,7 +343,7 @@ def _run_and_report(config: AuditConfig, where: str) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return _run_and_report(demo_config(args), "demo")
+    return _run_and_report(demo_config(args), "demo", args)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -276,7 +355,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise InputError("give a config file (privgate audit gate.toml) or --data CSV")
     raw = _apply_flags(raw, args)
     config = parse_config(raw, where=where, base_dir=base)
-    return _run_and_report(config, where)
+    return _run_and_report(config, where, args)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -284,7 +363,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from privgate.sources import _schema_for
     from privgate.tables import conform, read_table
 
-    registry = _registry()
+    registry = _registry(args)
     cls = registry.generator(args.generator)
     base = load_config(args.config) if args.config else parse_config({}, where="command line")
     df = read_table(Path(args.data))
@@ -298,9 +377,24 @@ def cmd_synth(args: argparse.Namespace) -> int:
         budget = PrivacyBudget(args.epsilon, args.delta)
     progress = ConsoleProgress()
     gen = cls()
-    with progress.step("fit", f"training {args.generator} on {len(df):,} rows"):
-        gen.fit(df[modelled], schema.select(modelled), budget, seed=args.seed)
-        syn = gen.sample(args.rows or len(df), seed=args.seed)
+    from privgate.ledger import PlannedFit, open_audit_ledger
+    from privgate.tables import fingerprint
+
+    # The privacy ledger (config [ledger], $PRIVGATE_LEDGER): reserved before the fit.
+    ledger = open_audit_ledger(base, fingerprint(df), Path(args.data).stem, [PlannedFit(
+        args.generator, None if budget is None else budget.epsilon,
+        0.0 if budget is None else budget.delta)])
+    try:
+        if ledger is not None:
+            ledger.started(args.generator)
+        with progress.step("fit", f"training {args.generator} on {len(df):,} rows"):
+            gen.fit(df[modelled], schema.select(modelled), budget, seed=args.seed)
+            if ledger is not None:
+                ledger.finished(args.generator, gen)
+            syn = gen.sample(args.rows or len(df), seed=args.seed)
+    finally:
+        if ledger is not None:
+            ledger.close()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     syn.to_csv(out, index=False)
@@ -309,17 +403,25 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                                       f"{spent.delta:g} ({spent.accountant})"
     print(f"wrote {len(syn):,} synthetic rows to {out}; privacy spent: {eps}")
     if schema.data_dependent_columns:
-        print("warning: domains of " + ", ".join(schema.data_dependent_columns) +
-              " were read off the data and are not privacy-protected", file=sys.stderr)
+        names = ", ".join(schema.data_dependent_columns)
+        if spent.is_private:
+            print(f"note: domains of {names} were not declared; the generator estimated them "
+                  "under DP from its budget (included in the epsilon above); declare them in "
+                  "the schema to spend the whole budget on training", file=sys.stderr)
+        else:
+            print(f"warning: domains of {names} were read off the data and are not "
+                  "privacy-protected", file=sys.stderr)
     return EXIT_PASS
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     import json
 
-    registry = _registry()
-    if args.json:
-        print(json.dumps(registry.plugins(), indent=2))
+    registry = _registry(args)
+    problems = [{**p.to_dict(), "provides": {}} for p in registry.problems]
+    if args.json:  # loaded plugins ("state": "loaded"), then those that were not loaded
+        loaded = [{**p, "state": "loaded", "reason": None} for p in registry.plugins()]
+        print(json.dumps(loaded + problems, indent=2))
         return EXIT_PASS
     console = Console(highlight=False)
     table = Table(title="privgate plugins", title_justify="left")
@@ -330,18 +432,35 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             dist = f"{item.distribution} {item.version}" if item.distribution else "-"
             table.add_row(SINGULAR[kind], name, item.plugin, dist)
     console.print(table)
+    if problems:
+        bad = Table(title="plugins not loaded", title_justify="left", title_style="bold red")
+        for col in ("plugin", "distribution", "state", "reason"):
+            bad.add_column(col, overflow="fold")
+        for p in problems:
+            dist = f"{p['distribution']} {p['version']}" if p["distribution"] else "-"
+            bad.add_row(p["plugin"], dist, p["state"], p["reason"])
+        console.print(bad)
     return EXIT_PASS
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from privgate.results import load_result
 
-    registry = _registry()
+    registry = _registry(args)
+    if args.compare:
+        return _compare(args, registry)
+    if not args.results:
+        raise InputError("give a results.json to re-render, or --compare OLD.json NEW.json")
     path = Path(args.results)
     result = load_result(path)
     out = Path(args.out) if args.out else path.parent / "report.html"
-    sections = registry.sections(result)
+    # the language override reaches sections through a copy: results.json's hash is unchanged
+    sections = registry.sections({**result, "lang": args.lang} if args.lang else result)
     reporter = registry.get("reporters", "html")()
+    if args.lang and hasattr(reporter, "lang"):
+        reporter.lang = args.lang
+    if hasattr(reporter, "results_sha256"):  # seal to the file's bytes, canonical or not
+        reporter.results_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     written = reporter.write(result, sections, out.parent)
     if written.resolve() != out.resolve():
         written.replace(out)
@@ -349,11 +468,63 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _compare(args: argparse.Namespace, registry: Any) -> int:
+    """``privgate report --compare OLD.json NEW.json``: the compare reporter's page."""
+    from privgate.results import load_result
+
+    old_path, new_path = (Path(p) for p in args.compare)
+    old, new = load_result(old_path), load_result(new_path)
+    doc = {"comparison": {"old": old, "new": new, "old_label": str(old_path),
+                          "new_label": str(new_path),
+                          "old_sha256": hashlib.sha256(old_path.read_bytes()).hexdigest(),
+                          "new_sha256": hashlib.sha256(new_path.read_bytes()).hexdigest()}}
+    reporter = registry.get("reporters", "compare")()
+    if args.lang and hasattr(reporter, "lang"):
+        reporter.lang = args.lang
+    out = Path(args.out) if args.out else new_path.parent
+    folder = out.parent if out.suffix.lower() in (".html", ".htm") else out
+    written = reporter.write(doc, [], folder)
+    if folder is not out and written.resolve() != out.resolve():
+        written = written.replace(out)
+    print(f"wrote {written}")
+    return EXIT_PASS
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``privgate verify report.html results.json``: 0 match, 1 mismatch (why), 2 unreadable."""
+    from privgate.verify import verify
+
+    outcome = verify(Path(args.report_html), Path(args.results_json))
+    print(outcome.reason, file=sys.stdout if outcome.ok else sys.stderr)
+    return outcome.exit_code
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """``privgate ledger``: the history of fits per data set, with totals."""
+    from privgate.ledger_view import show_ledger
+
+    return show_ledger(args.ledger, args.fingerprint, as_json=args.json)
+
+
 COMMANDS = {"demo": cmd_demo, "audit": cmd_audit, "synth": cmd_synth, "plugins": cmd_plugins,
-            "report": cmd_report}
+            "report": cmd_report, "verify": cmd_verify, "ledger": cmd_ledger}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    from privgate.isolation import abandoned
+
+    if argv is None and abandoned():
+        # A timed-out plugin call is still running in a thread that cannot be killed; the
+        # reports are written, so leave now rather than wait for it (only for the real
+        # command line: in-process callers pass argv and keep their interpreter).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

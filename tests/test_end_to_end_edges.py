@@ -94,14 +94,20 @@ def test_synth_writes_rows_in_the_declared_domain(tmp_path: Path,
     src = tmp_path / "rows.csv"
     _table().to_csv(src, index=False)
     out = tmp_path / "syn.csv"
+    # An inferred schema's category lists are re-estimated under DP from 10% of the budget: on
+    # 400 rows, epsilon 2 cannot release any category, and the gate says which column to declare.
     code = main(["synth", "--data", str(src), "--generator", "dpsgd-vae", "--epsilon", "2",
+                 "--rows", "123", "--seed", "4", "--out", str(out)])
+    assert code == 2
+    assert "declare schema.columns." in capsys.readouterr().err
+    code = main(["synth", "--data", str(src), "--generator", "dpsgd-vae", "--epsilon", "20",
                  "--rows", "123", "--seed", "4", "--out", str(out)])
     assert code == 0
     syn = pd.read_csv(out)
     assert len(syn) == 123 and list(syn.columns) == list(_table().columns)
     assert set(syn["sex"]) <= {"f", "m"}
     text = capsys.readouterr()
-    assert "epsilon" in text.out and "not privacy-protected" in text.err
+    assert "epsilon" in text.out and "estimated them under DP from its budget" in text.err
     assert main(["synth", "--data", str(src), "--generator", "dpsgd-vae", "--out",
                  str(out)]) == 2  # a private generator needs --epsilon
 
