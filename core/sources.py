@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from privgate.config import AuditConfig
 from privgate.errors import InputError
 from privgate.schema import Schema, complete_schema, infer_schema
-from privgate.tables import conform, fingerprint, read_table, split
+from privgate.tables import conform, fingerprint, read_table, split, split_positions
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class AuditData:
     sha256: str
     n_rows: int
     dropped: list[str]
+    #: For each training row, its 0-based data-row position in the input table (before any
+    #: ``max_rows`` sampling), so that a per-record finding can be traced back to the source.
+    train_source_rows: np.ndarray | None = None
 
 
 def load_rdataset(ref: str) -> pd.DataFrame:
@@ -97,6 +101,7 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
         name = d.name or train_path.stem
         source = f"{train_path} + {control_path}"
         full = pd.concat([train, control], ignore_index=True)
+        train_rows = np.arange(len(train))
     else:
         if d.rdataset is not None:
             raw = load_rdataset(d.rdataset)
@@ -106,11 +111,16 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
             assert path is not None
             raw = read_table(path)
             source, name, at = str(path), d.name or path.stem, str(path)
+        raw = raw.reset_index(drop=True)
+        positions = np.arange(len(raw))
         if d.max_rows is not None and len(raw) > d.max_rows:
-            raw = raw.sample(n=d.max_rows, random_state=config.seed).reset_index(drop=True)
+            raw = raw.sample(n=d.max_rows, random_state=config.seed)
+            positions = raw.index.to_numpy(dtype=np.int64)
+            raw = raw.reset_index(drop=True)
         schema = _schema_for(config, raw, where)
         full = conform(raw, schema, where=at)
         train, control = split(full, d.control_fraction, config.seed)
+        train_rows = positions[split_positions(len(full), d.control_fraction, config.seed)[0]]
 
     modelled = [c.name for c in schema.modelled]
     if not modelled:
@@ -130,4 +140,5 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
         control=control[modelled].reset_index(drop=True),
         synthetic=synthetic, sha256=fingerprint(full), n_rows=len(full),
         dropped=[c.name for c in schema.columns if c.is_dropped],
+        train_source_rows=train_rows,
     )

@@ -112,11 +112,18 @@ def split(df: pd.DataFrame, control_fraction: float, seed: int
     if len(df) < 20:
         raise InputError(f"the table has {len(df)} rows; an audit needs at least 20 so that "
                          "both the training and the control part are non-trivial")
-    order = np.random.default_rng(seed).permutation(len(df))
-    n_control = max(1, int(round(len(df) * control_fraction)))
-    control = df.iloc[order[:n_control]].reset_index(drop=True)
-    train = df.iloc[order[n_control:]].reset_index(drop=True)
+    train_pos, control_pos = split_positions(len(df), control_fraction, seed)
+    control = df.iloc[control_pos].reset_index(drop=True)
+    train = df.iloc[train_pos].reset_index(drop=True)
     return train, control
+
+
+def split_positions(n: int, control_fraction: float, seed: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The row positions :func:`split` puts in the training and in the control part."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_control = max(1, int(round(n * control_fraction)))
+    return order[n_control:], order[:n_control]
 
 
 def fingerprint(df: pd.DataFrame) -> str:
