@@ -15,19 +15,19 @@ from sklearn.neighbors import NearestNeighbors
 
 from privgate import Attack, AttackContext, AttackResult, hookimpl
 from privgate.attacks._common import (
-    advantage,
-    auroc,
-    bootstrap_interval,
     check_choice,
     check_int,
-    downsample_roc,
     jsonable,
     modelled_columns,
     resolve_params,
-    roc_arrays,
     single_threaded,
     subsample,
-    tpr_at_fpr,
+)
+from privgate.attacks._membership_metrics import (
+    positions,
+    rank_against,
+    record_risk_series,
+    summarise,
 )
 from privgate.encoding import TableEncoder
 
@@ -41,8 +41,6 @@ METRICS = {
                  "bounds (Gower-like)",
 }
 
-
-N_PERMUTATIONS = 200
 
 
 class DCRMembership(Attack):
@@ -95,7 +93,8 @@ class DCRMembership(Attack):
 
         rng = np.random.default_rng(context.seed)
         n = min(len(context.train), len(context.control), max_rows)
-        members = subsample(context.train, n, rng)
+        member_pos = positions(len(context.train), n, rng)
+        members = context.train.iloc[member_pos]
         nonmembers = subsample(context.control, n, rng)
         encoder = TableEncoder(context.schema)
         x_syn = encoder.transform(context.synthetic).astype(np.float64)
@@ -103,6 +102,8 @@ class DCRMembership(Attack):
                            ).astype(np.float64)
         labels = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
 
+        # scikit-learn's brute-force search works through the query rows in chunks of its
+        # working_memory (1 GiB by default), so memory stays bounded on large tables.
         nn = NearestNeighbors(n_neighbors=1, metric=metric, algorithm="brute", n_jobs=1)
         with single_threaded():
             nn.fit(x_syn)
@@ -114,33 +115,12 @@ class DCRMembership(Attack):
                 else np.sqrt((diff * diff).sum(axis=1)))
         scores = -dist  # closer to the synthetic data => more likely a member
 
-        auc = auroc(scores, labels)
-        adv = max(0.0, advantage(scores, labels))
         level = context.confidence_level
-        adv_low, adv_high = bootstrap_interval(
-            lambda s, y: max(0.0, advantage(s, y)), scores, labels, estimate=adv, level=level,
-            n_resamples=n_resamples, seed=context.seed)
-        auc_low, auc_high = bootstrap_interval(
-            auroc, scores, labels, estimate=auc, level=level, n_resamples=n_resamples,
-            seed=context.seed)
-        # The random-guess baseline on *these* sample sizes: the best threshold of a finite
-        # sample finds some advantage even when membership leaves no trace, so the baseline is
-        # the advantage with the membership labels shuffled (a seeded permutation null).
-        perm_rng = np.random.default_rng(context.seed + 1)
-        null = np.array([advantage(scores, perm_rng.permutation(labels))
-                         for _ in range(N_PERMUTATIONS)])
-        baseline = float(np.clip(null.mean(), 0.0, 1.0))
-        fpr, tpr = roc_arrays(scores, labels)
+        summary = summarise(scores, labels, level=level, n_resamples=n_resamples,
+                            seed=context.seed)
         d_mem, d_non = dist[:n], dist[n:]
         details = {
-            "auroc": auc,
-            "auroc_ci": [auc_low, auc_high],
-            "tpr_at_fpr": {"0.01": tpr_at_fpr(fpr, tpr, 0.01),
-                           "0.001": tpr_at_fpr(fpr, tpr, 0.001)},
-            "advantage": adv,
-            "roc": downsample_roc(fpr, tpr),
-            "n_members": n,
-            "n_nonmembers": n,
+            **summary.details(),
             "n_synthetic": int(len(context.synthetic)),
             "distance_metric": METRICS[metric],
             "median_dcr_members": float(np.median(d_mem)),
@@ -148,30 +128,24 @@ class DCRMembership(Attack):
             "share_exact_matches_members": float(np.mean(d_mem == 0.0)),
             "share_exact_matches_nonmembers": float(np.mean(d_non == 0.0)),
             "params": dict(p),
-            "null_advantage": {"mean": baseline, "p95": float(np.quantile(null, 0.95)),
-                               "permutations": N_PERMUTATIONS},
         }
         return AttackResult(
             attack=self.name,
             risk_kind=self.risk_kind,
-            risk=adv,
-            ci_low=adv_low,
-            ci_high=adv_high,
+            risk=summary.advantage,
+            ci_low=summary.advantage_ci[0],
+            ci_high=summary.advantage_ci[1],
             confidence_level=level,
-            interval_method=(
-                f"paired percentile bootstrap ({n_resamples} resamples of the scored "
-                "(distance, membership) pairs, scipy.stats.bootstrap); the advantage is "
-                "recomputed (best threshold re-chosen) in every resample"),
-            baseline=baseline,
-            baseline_description=(
-                "the advantage a random guesser reaches on samples of this size (mean over "
-                f"{N_PERMUTATIONS} shuffles of the membership labels; 0 in the limit of "
-                "infinite samples)"),
+            interval_method=summary.interval_method("distance"),
+            baseline=summary.baseline,
+            baseline_description=summary.baseline_description(),
             n_trials=int(2 * n),
             details=jsonable(details),
             # what the upper bound would be on a leak-free table of this size: the null
             # distribution's upper quantile at the interval's level
-            null_upper=float(np.quantile(null, (1 + level) / 2)),
+            null_upper=summary.null_upper,
+            # exposure of each scored training row: the share of outsiders farther away
+            record_risk=record_risk_series(member_pos, rank_against(scores[:n], scores[n:])),
         )
 
 

@@ -7,7 +7,7 @@ The public API for plugin authors lives here: the ``hookimpl`` marker and the co
 from privgate.attack import Attack, AttackContext, AttackResult
 from privgate.errors import InputError, PluginError, PrivgateError
 from privgate.generator import Generator, PrivacyBudget, PrivacySpent
-from privgate.hookspecs import hookimpl
+from privgate.hookspecs import PLUGIN_API_VERSION, hookimpl
 from privgate.metric import Metric, MetricResult
 from privgate.policy import Policy
 from privgate.reporting import Reporter, ReportSection
@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Attack", "AttackContext", "AttackResult", "Column", "Generator", "InputError", "Kind",
-    "Metric", "MetricResult", "PluginError", "Policy", "PrivacyBudget", "PrivacySpent",
-    "PrivgateError", "Reporter", "ReportSection", "Role", "Schema", "__version__", "hookimpl",
+    "Metric", "MetricResult", "PLUGIN_API_VERSION", "PluginError", "Policy", "PrivacyBudget",
+    "PrivacySpent", "PrivgateError", "Reporter", "ReportSection", "Role", "Schema",
+    "__version__", "hookimpl",
 ]

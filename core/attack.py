@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from privgate.generator import Generator, PrivacyBudget
 
 #: Risk kinds that policies know how to threshold.
-RISK_KINDS = ("singling-out", "linkability", "inference", "membership", "distinguishability")
+RISK_KINDS = ("singling-out", "linkability", "inference", "membership", "distinguishability",
+              "identity-disclosure")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,13 @@ class AttackResult:
             indexed by the row position in ``context.train`` (0..len-1). Never written to
             ``results.json`` or reports: the pipeline ranks records across attacks and writes
             the ranking, by row index only, to ``vulnerable_records.csv`` (personal data).
+        binomial_method: ``"exact"`` (Clopper-Pearson) or ``"wilson"`` when the interval is a
+            binomial interval over ``n_trials`` trials; the policy then computes exactly how many
+            trials a perfect (zero-success) result needs to certify a threshold. ``None`` for
+            other intervals (bootstrap, permutation, error propagation).
+        binomial_level: the level of that binomial interval when it differs from
+            ``confidence_level`` (an interval combined from several binomial intervals, each at
+            a Bonferroni-adjusted level); ``None`` means ``confidence_level``.
     """
 
     attack: str
@@ -99,6 +107,8 @@ class AttackResult:
     details: dict[str, Any] = field(default_factory=dict)
     null_upper: float | None = None
     record_risk: pd.Series | None = field(default=None, repr=False, compare=False)
+    binomial_method: str | None = None
+    binomial_level: float | None = None
 
     def __post_init__(self) -> None:
         if self.risk_kind not in RISK_KINDS:
@@ -117,6 +127,11 @@ class AttackResult:
                 and self.null_upper >= 0):
             raise ValueError(f"attack {self.attack!r}: null_upper must be a finite number >= 0,"
                              f" got {self.null_upper!r}")
+        if self.binomial_method not in (None, "exact", "wilson"):
+            raise ValueError(f"attack {self.attack!r}: binomial_method must be 'exact', "
+                             f"'wilson' or None, got {self.binomial_method!r}")
+        if self.binomial_level is not None and not 0.0 < self.binomial_level < 1.0:
+            raise ValueError(f"attack {self.attack!r}: binomial_level must be in (0, 1)")
         if not (0.0 < self.confidence_level < 1.0):
             raise ValueError(f"attack {self.attack!r}: confidence_level must be in (0, 1)")
 
@@ -133,6 +148,8 @@ class AttackResult:
             "baseline_description": self.baseline_description,
             "n_trials": self.n_trials,
             "null_upper": self.null_upper,
+            "binomial_method": self.binomial_method,
+            "binomial_level": self.binomial_level,
             "details": self.details,
         }
 
@@ -146,6 +163,9 @@ class Attack(ABC):
     #: A plain-language paragraph for the report: what the attacker does and knows.
     explanation: ClassVar[str] = ""
     references: ClassVar[tuple[str, ...]] = ()
+    #: Whether the attack runs when the config lists no attacks. Expensive attacks (e.g.
+    #: shadow-model training) set this to ``False`` and run only when named explicitly.
+    default: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:
         self.params = params

@@ -72,12 +72,14 @@ def _generator_doc(run: GeneratorRun, checks: Sequence[CheckOutcome],
     attacks = []
     for name, result, error in run.attacks:
         if result is None:
-            attacks.append({"attack": name, "status": "error", "error": error})
+            attacks.append({"attack": name, "status": "error", "error": error,
+                            "error_detail": run.faults.get(f"attack:{name}")})
         else:
             attacks.append({**result.to_dict(), "status": "ok"})
     metrics = []
     for name, m, error in run.metrics:
-        metrics.append({"metric": name, "status": "error", "error": error} if m is None
+        metrics.append({"metric": name, "status": "error", "error": error,
+                        "error_detail": run.faults.get(f"metric:{name}")} if m is None
                        else {**m.to_dict(), "status": "ok"})
     verdicts = {p: str(worst(c.status for c in checks if c.generator == run.name
                              and c.policy == p)) for p in policies}
@@ -85,22 +87,38 @@ def _generator_doc(run: GeneratorRun, checks: Sequence[CheckOutcome],
         verdicts = {p: str(Status.ERROR) for p in policies}
     return {
         "name": run.name, "description": run.description, "gated": run.gated,
-        "is_private": run.is_private, "params": run.params,
+        # A private class fitted without DP (e.g. dpsgd-* with dp = false) reports an
+        # infinite epsilon: the run is then not private, whatever the class claims.
+        "is_private": (run.is_private if spent is None or run.is_private is None
+                       else bool(run.is_private and spent.get("is_private", True))),
+        "params": run.params,
         "budget": None if run.budget is None else {"epsilon": run.budget.epsilon,
                                                    "delta": run.budget.delta},
         "spent": spent,
         "n_synthetic": None if run.synthetic is None else len(run.synthetic),
         "status": "error" if run.error else "ok", "error": run.error,
+        "error_detail": run.faults.get("generator"),
         "verdicts": verdicts, "attacks": attacks, "metrics": metrics,
     }
+
+
+def _check_doc(c: CheckOutcome, runs: Sequence[GeneratorRun]) -> dict[str, Any]:
+    """A check, with ``error_detail`` (plugin, distribution, version, message, kind) when a
+    plugin fault made it ``error`` (the generator's fault first, else the attack's)."""
+    doc = c.to_dict()
+    if c.status is Status.ERROR:
+        faults = next((r.faults for r in runs if r.name == c.generator), {})
+        doc["error_detail"] = faults.get("generator") or faults.get(f"attack:{c.attack}")
+    return doc
 
 
 def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
                  runs: Sequence[GeneratorRun], attacks: Sequence[tuple[str, Attack]],
                  metrics: Sequence[tuple[str, Metric]], checks: Sequence[CheckOutcome],
                  verdict: Status, exit_code: int, started: dt.datetime, finished: dt.datetime,
-                 durations: Mapping[str, float]) -> dict[str, Any]:
-    """Assemble the result document of one audit."""
+                 durations: Mapping[str, float],
+                 execution: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Assemble the result document of one audit (``execution``: the executor's describe())."""
     policies = []
     for name in config.policies:
         p = registry.policy(name)
@@ -126,15 +144,19 @@ def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
         "schema": data.schema.to_dict(),
         "data_dependent_domains": data.schema.data_dependent_columns,
         "policies": policies,
-        "checks": [c.to_dict() for c in checks],
+        "checks": [_check_doc(c, runs) for c in checks],
         "generators": [_generator_doc(r, checks, config.policies) for r in runs],
         "catalog": catalog,
         "config": config.normalised(),
         "config_sha256": config.sha256(),
         "seed": config.seed,
         "confidence_level": config.confidence_level,
+        "lang": config.report.lang,
+        "min_cell_size": config.report.min_cell_size,
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
-                        "packages": package_versions(), "plugins": registry.plugins()},
+                        "packages": package_versions(), "plugins": registry.plugins(),
+                        "plugin_problems": [p.to_dict() for p in registry.problems],
+                        "executor": dict(execution or {})},
         "timestamps": {"started_at": started.isoformat(timespec="seconds"),
                        "finished_at": finished.isoformat(timespec="seconds"),
                        "durations_s": dict(durations)},
@@ -167,7 +189,8 @@ def write_reports(result: Mapping[str, Any], registry: Registry, out_dir: Path,
     ensure_output_dir(out_dir)
     sections: list[ReportSection] = registry.sections(result)
     written = {}
-    for fmt in formats or sorted(registry.reporters):
+    on_audit = [f for f, p in registry.reporters.items() if getattr(p.obj, "on_audit", True)]
+    for fmt in formats or sorted(on_audit):
         cls = registry.get("reporters", fmt)
         try:
             written[fmt] = cls().write(result, sections, out_dir)

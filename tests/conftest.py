@@ -4,6 +4,7 @@ synthetic-free tables built in memory."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -69,3 +70,21 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
     out = tmp_path_factory.mktemp("demo")
     code = main(["demo", "--max-rows", "2500", "--epochs", "3", "--out", str(out)])
     return code, out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Session fixtures (demo_run) write to a temporary privacy ledger, never the user's."""
+    path = tmp_path_factory.mktemp("ledger-session") / "ledger.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PRIVGATE_LEDGER", str(path))
+        yield path
+
+
+@pytest.fixture(autouse=True)
+def _private_ledger(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own privacy ledger: tests never write into the user's data dir."""
+    path = tmp_path_factory.mktemp("ledger") / "ledger.sqlite"
+    monkeypatch.setenv("PRIVGATE_LEDGER", str(path))
+    return path

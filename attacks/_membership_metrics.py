@@ -1,0 +1,153 @@
+"""What every membership attack reports: AUROC with its interval, TPR at low FPR, the ROC curve,
+the membership advantage with a bootstrap interval, and a permutation-null baseline.
+
+``dcr-membership``, ``density-membership`` and ``shadow-membership`` score real records (higher
+score = "more likely a training member") and hand the scores and true labels to
+:func:`summarise`; the report draws the ROC curves (log-scale FPR axis) from ``details["roc"]``
+and the calibration tests read ``details["auroc"]``, ``details["auroc_ci"]`` and
+``details["tpr_at_fpr"]``. Keeping this in one place keeps the risk definition identical across
+attacks: ``risk`` = membership advantage = max over thresholds of TPR - FPR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from privgate.attacks._common import (
+    advantage,
+    auroc,
+    bootstrap_interval,
+    downsample_roc,
+    roc_arrays,
+    tpr_at_fpr,
+)
+
+#: The low false-positive rates every membership attack reports TPR at (Carlini et al. 2022).
+LOW_FPRS: tuple[str, ...] = ("0.001", "0.01")
+#: Label shuffles behind the permutation-null baseline.
+N_PERMUTATIONS = 200
+
+
+def positions(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Row positions of a seeded sample of ``n`` of ``n_total`` rows, sorted.
+
+    Draws exactly like :func:`privgate.attacks._common.subsample` (all rows when ``n >=
+    n_total``), so attacks that need the positions (for ``record_risk``) stay reproducible.
+    """
+    if n >= n_total:
+        return np.arange(n_total)
+    return np.sort(rng.choice(n_total, size=n, replace=False))
+
+
+@dataclass(frozen=True)
+class MembershipSummary:
+    """The figures of one membership attack, ready for :class:`~privgate.AttackResult`."""
+
+    auroc: float
+    auroc_ci: tuple[float, float]
+    advantage: float
+    advantage_ci: tuple[float, float]
+    tpr_at_fpr: dict[str, float]
+    roc: dict[str, list[float]]
+    baseline: float
+    null_p95: float
+    null_upper: float
+    n_members: int
+    n_nonmembers: int
+    n_resamples: int
+
+    @property
+    def fpr_resolution(self) -> float:
+        """The smallest non-zero FPR these non-members can show (1 / their number)."""
+        return 1.0 / self.n_nonmembers if self.n_nonmembers else 1.0
+
+    def details(self) -> dict[str, Any]:
+        """The keys every membership attack's ``details`` carries."""
+        out: dict[str, Any] = {
+            "auroc": self.auroc,
+            "auroc_ci": list(self.auroc_ci),
+            "tpr_at_fpr": dict(self.tpr_at_fpr),
+            "advantage": self.advantage,
+            "roc": self.roc,
+            "n_members": self.n_members,
+            "n_nonmembers": self.n_nonmembers,
+            "fpr_resolution": self.fpr_resolution,
+            "null_advantage": {"mean": self.baseline, "p95": self.null_p95,
+                               "permutations": N_PERMUTATIONS},
+        }
+        coarse = [f for f in LOW_FPRS if float(f) < self.fpr_resolution]
+        if coarse:
+            out["tpr_at_fpr_note"] = (
+                f"with {self.n_nonmembers} non-members the smallest non-zero false-positive "
+                f"rate is {self.fpr_resolution:.3g}; TPR at FPR {', '.join(coarse)} is the "
+                "TPR at zero false positives (more non-members are needed to resolve it)")
+        return out
+
+    def interval_method(self, unit: str) -> str:
+        """How the advantage interval was computed, naming what was resampled."""
+        return (f"paired percentile bootstrap ({self.n_resamples} resamples of the scored "
+                f"({unit}, membership) pairs, scipy.stats.bootstrap); the advantage is "
+                "recomputed (best threshold re-chosen) in every resample")
+
+    @staticmethod
+    def baseline_description() -> str:
+        return ("the advantage a random guesser reaches on samples of this size (mean over "
+                f"{N_PERMUTATIONS} shuffles of the membership labels; 0 in the limit of "
+                "infinite samples)")
+
+
+def summarise(scores: np.ndarray, labels: np.ndarray, *, level: float, n_resamples: int,
+              seed: int) -> MembershipSummary:
+    """Score-based membership figures for ``scores`` (higher = member) and 0/1 ``labels``.
+
+    AUROC and advantage get paired percentile bootstrap intervals at ``level``. The baseline is
+    the advantage under a seeded permutation of the labels (the random guesser on samples of
+    this size), and ``null_upper`` that null distribution's ``(1 + level) / 2`` quantile: the
+    upper bound a leak-free table of this size would show.
+    """
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels).astype(int)
+    auc = auroc(scores, labels)
+    adv = max(0.0, advantage(scores, labels))
+    adv_low, adv_high = bootstrap_interval(
+        lambda s, y: max(0.0, advantage(s, y)), scores, labels, estimate=adv, level=level,
+        n_resamples=n_resamples, seed=seed)
+    auc_low, auc_high = bootstrap_interval(
+        auroc, scores, labels, estimate=auc, level=level, n_resamples=n_resamples, seed=seed)
+    perm_rng = np.random.default_rng(seed + 1)
+    null = np.array([advantage(scores, perm_rng.permutation(labels))
+                     for _ in range(N_PERMUTATIONS)])
+    fpr, tpr = roc_arrays(scores, labels)
+    return MembershipSummary(
+        auroc=auc, auroc_ci=(auc_low, auc_high), advantage=adv,
+        advantage_ci=(adv_low, adv_high),
+        tpr_at_fpr={f: tpr_at_fpr(fpr, tpr, float(f)) for f in LOW_FPRS},
+        roc=downsample_roc(fpr, tpr), baseline=float(np.clip(null.mean(), 0.0, 1.0)),
+        null_p95=float(np.quantile(null, 0.95)),
+        null_upper=float(np.quantile(null, (1 + level) / 2)),
+        n_members=int(labels.sum()), n_nonmembers=int((labels == 0).sum()),
+        n_resamples=n_resamples)
+
+
+def rank_against(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> np.ndarray:
+    """Per-member exposure in [0, 1]: the share of non-members scoring below it (ties half).
+
+    1 means the record looks more "member-like" than every outsider; 0.5 means it is typical.
+    """
+    ref = np.sort(np.asarray(nonmember_scores, dtype=float))
+    s = np.asarray(member_scores, dtype=float)
+    if len(ref) == 0:
+        return np.full(len(s), 0.5)
+    below = np.searchsorted(ref, s, side="left")
+    at_or_below = np.searchsorted(ref, s, side="right")
+    return (below + at_or_below) / (2.0 * len(ref))
+
+
+def record_risk_series(pos: np.ndarray, risk: np.ndarray) -> pd.Series:
+    """``record_risk`` for :class:`~privgate.AttackResult`: indexed by train row position."""
+    return pd.Series(np.asarray(risk, dtype=float), index=pd.Index(np.asarray(pos, dtype=int)),
+                     name="record_risk")

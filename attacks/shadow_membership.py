@@ -1,0 +1,369 @@
+"""``shadow-membership``: the black-box shadow-model membership attack on synthetic data.
+
+Following Stadler, Oprisanu & Troncoso (2022, "Synthetic data -- anonymisation groundhog day")
+and the TAPAS toolbox (Houssiau et al. 2022): the attacker knows the generator's algorithm and
+parameters and holds auxiliary real data from the same population (here: the control rows). For
+each target record it trains shadow copies of the generator on auxiliary data *with* and
+*without* the target, samples each, summarises every synthetic table relative to the target
+(:mod:`privgate.attacks._shadow_features`), and trains a meta-classifier (scikit-learn random
+forest) to tell "with" from "without". Applied to the audited synthetic table, the classifier
+says for each target whether it was in the real training data.
+
+Targets: half are training members, half are control rows the generator never saw, so the
+attack's AUROC over targets is estimable. On each side, ``outlier_share`` of the targets are the
+most outlying records by the stated rule (largest mean Euclidean distance, on the schema
+encoding, to their ``n_neighbors`` nearest other records among a sample of train and control
+rows) -- the records Stadler et al. found most exposed -- and the rest are drawn at random.
+
+Designs: ``"shared"`` (default, as in LiRA, Carlini et al. 2022) fits ``n_shadows`` shadow
+generators, each containing a balanced random half of the targets, so one fit serves every
+target and each target still gets ``n_shadows / 2`` worlds with and without it; ``"per-target"``
+(TAPAS) fits ``n_shadows`` generators per target (``n_targets * n_shadows`` fits). Every fit runs
+through the audit's executor (local processes, or Ray).
+
+Limits, stated in the result: shadow training sets hold ``shadow_rows`` rows (default 1,000,
+to keep audits fast) while the audited generator saw the whole training table; one record
+weighs more in a small training set, so shadow-trained classifiers are calibrated for a
+stronger signal than the audited fit leaves. Precision is set by the number of targets: with
+the default 100 (50 non-members) the interval is wide and TPR at FPR 0.1% cannot be resolved
+(FPR steps of 0.02); ``details["shadow"]`` adds the classifier's accuracy over all
+``n_targets * n_shadows`` shadow worlds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GroupKFold
+from sklearn.neighbors import NearestNeighbors
+
+from privgate import Attack, AttackContext, AttackResult, hookimpl
+from privgate.attacks._common import (
+    auroc,
+    check_choice,
+    check_int,
+    jsonable,
+    modelled_columns,
+    resolve_params,
+    single_threaded,
+)
+from privgate.attacks._membership_metrics import positions, record_risk_series, summarise
+from privgate.attacks._shadow_features import FEATURE_NAMES, featurise
+from privgate.encoding import TableEncoder
+from privgate.errors import InputError
+from privgate.executor import InlineExecutor
+from privgate.schema import Schema
+
+if TYPE_CHECKING:
+    from privgate.generator import Generator, PrivacyBudget
+
+DESIGNS = ("shared", "per-target")
+#: Trees of the meta-classifier (small training sets: n_targets * n_shadows rows).
+N_TREES = 100
+#: Folds (grouped by target) of the cross-fitted shadow-world scores.
+N_FOLDS = 5
+#: Rows per side the outlier rule ranks (a seeded sample when the tables are larger).
+MAX_CANDIDATES = 5000
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """One shadow fit: train a fresh generator on ``data``, featurise ``targets`` on its sample.
+
+    Plain, picklable data: joblib and Ray ship it to a worker.
+    """
+
+    generator_cls: type[Generator]
+    params: dict[str, Any]
+    schema: Schema
+    budget: PrivacyBudget | None
+    data: pd.DataFrame
+    targets: pd.DataFrame
+    n_synthetic: int
+    seed: int
+    n_neighbors: int
+
+
+def run_shadow_job(job: ShadowJob) -> np.ndarray:
+    """Fit one shadow generator and return the target-relative features of its sample."""
+    gen = job.generator_cls(**job.params)
+    gen.fit(job.data.reset_index(drop=True), job.schema, job.budget, seed=job.seed)
+    synthetic = gen.sample(job.n_synthetic, seed=job.seed)
+    return featurise(job.targets, synthetic, job.schema, job.n_neighbors)
+
+
+def outlier_scores(candidates: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Mean distance of each row to its ``n_neighbors`` nearest *other* rows (higher = outlier)."""
+    k = min(n_neighbors + 1, len(candidates))
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute", n_jobs=1).fit(candidates)
+    with single_threaded():
+        dist, _ = nn.kneighbors(candidates)
+    return dist[:, 1:].mean(axis=1) if k > 1 else np.zeros(len(candidates))
+
+
+class ShadowMembership(Attack):
+    """Shadow-model membership inference (Stadler et al. / TAPAS); risk = membership advantage."""
+
+    name: ClassVar[str] = "shadow-membership"
+    risk_kind: ClassVar[str] = "membership"
+    default: ClassVar[bool] = False  # trains many generators: runs only when named
+    description: ClassVar[str] = (
+        "Black-box shadow-model membership inference: shadow copies of the generator trained "
+        "with and without each target teach a classifier what a target's presence looks like "
+        "in synthetic data (risk = max TPR - FPR over targets).")
+    explanation: ClassVar[str] = (
+        "The simulated adversary knows which generator and settings were used and has real "
+        "data from the same population. For each person it wants to test, it trains copies of "
+        "the generator on its own data, some with that person's record added and some without, "
+        "and learns what the person's presence changes in the synthetic output (how close and "
+        "how many synthetic records look like them). It then looks at the released synthetic "
+        "table and guesses whether the person was in the real training data. We test it on "
+        "people who were in the training data and people who were not, favouring unusual "
+        "records, who are the most exposed. The risk is the membership advantage (TPR - FPR at "
+        "the best threshold); 0 means the synthetic table gives no clue, 1 means every tested "
+        "member can be told apart.")
+    references: ClassVar[tuple[str, ...]] = (
+        "Stadler, Oprisanu & Troncoso (2022). Synthetic data -- anonymisation groundhog day. "
+        "USENIX Security.",
+        "Houssiau, Jordon, Cohen, Daniel, Elliott, Geddes, Mouton, Rosen, Shafi & Wood (2022). "
+        "TAPAS: a toolbox for adversarial privacy auditing of synthetic data. NeurIPS "
+        "SyntheticData4ML workshop.",
+        "Shokri, Stronati, Song & Shmatikov (2017). Membership inference attacks against "
+        "machine learning models. IEEE S&P.",
+        "Carlini et al. (2022). Membership inference attacks from first principles. IEEE S&P "
+        "(TPR at low FPR, shared shadow models).",
+    )
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "n_targets": 100,
+        "n_shadows": 8,
+        "shadow_rows": 1000,
+        "outlier_share": 0.5,
+        "design": "shared",
+        "max_synthetic_rows": 50000,
+        "n_neighbors": 5,
+        "n_resamples": 500,
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._check(resolve_params(self.name, self.DEFAULTS, params))
+
+    def _check(self, p: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "n_targets": check_int(self.name, p, "n_targets", 4),
+            "n_shadows": check_int(self.name, p, "n_shadows", 2),
+            "shadow_rows": check_int(self.name, p, "shadow_rows", 10),
+            "design": check_choice(self.name, p, "design", DESIGNS),
+            "max_synthetic_rows": check_int(self.name, p, "max_synthetic_rows", 10),
+            "n_neighbors": check_int(self.name, p, "n_neighbors", 1),
+            "n_resamples": check_int(self.name, p, "n_resamples", 50),
+        }
+        if out["design"] == "shared" and out["shadow_rows"] < out["n_targets"]:
+            raise InputError(f"attack {self.name!r}: with design 'shared' every shadow training "
+                             f"set may hold up to all {out['n_targets']} targets; raise "
+                             f"'shadow_rows' (now {out['shadow_rows']}) to at least 'n_targets'")
+        if out["n_shadows"] % 2:
+            raise InputError(f"attack {self.name!r}: parameter 'n_shadows' must be even (half "
+                             f"the shadow worlds hold the target, half do not), got "
+                             f"{out['n_shadows']}")
+        share = p["outlier_share"]
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise InputError(f"attack {self.name!r}: parameter 'outlier_share' must be a number "
+                             f"in [0, 1], got {share!r}")
+        out["outlier_share"] = float(share)
+        return out
+
+    # -- targets ------------------------------------------------------------------------------
+
+    def _pick_targets(self, context: AttackContext, q: dict[str, Any],
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Positions of member targets (in train) and non-member targets (in control)."""
+        per_side = q["n_targets"] // 2
+        if len(context.train) < per_side or len(context.control) < per_side + q["shadow_rows"]:
+            raise InputError(
+                f"attack {self.name!r}: needs at least {per_side} training rows and "
+                f"{per_side + q['shadow_rows']} control rows ({per_side} non-member targets "
+                f"plus shadow_rows={q['shadow_rows']} rows of auxiliary data); lower "
+                "'n_targets' or 'shadow_rows'")
+        encoder = TableEncoder(context.schema)
+        cand_m = positions(len(context.train), MAX_CANDIDATES, rng)
+        cand_n = positions(len(context.control), MAX_CANDIDATES, rng)
+        x = np.vstack([encoder.transform(context.train.iloc[cand_m]),
+                       encoder.transform(context.control.iloc[cand_n])]).astype(np.float64)
+        score = outlier_scores(x, q["n_neighbors"])
+        n_out = int(round(q["outlier_share"] * per_side))
+        chosen: list[np.ndarray] = []
+        kinds: list[str] = []
+        for cand, s in ((cand_m, score[:len(cand_m)]), (cand_n, score[len(cand_m):])):
+            order = np.argsort(-s, kind="mergesort")
+            outliers = order[:n_out]
+            rest = order[n_out:]
+            randoms = rng.choice(rest, size=per_side - n_out, replace=False)
+            chosen.append(cand[np.r_[outliers, randoms].astype(int)])
+            kinds += ["outlier"] * n_out + ["random"] * (per_side - n_out)
+        return chosen[0], chosen[1], kinds
+
+    # -- shadow worlds -----------------------------------------------------------------------
+
+    def _jobs(self, context: AttackContext, q: dict[str, Any], targets: pd.DataFrame,
+              pool: pd.DataFrame, n_synthetic: int, rng: np.random.Generator
+              ) -> tuple[list[ShadowJob], list[tuple[int, np.ndarray]], np.ndarray]:
+        """The shadow fits, which job rows belong to which target, and the in/out labels."""
+        gen = context.generator
+        assert gen is not None
+        n_t, k = len(targets), q["n_shadows"]
+        rows = min(q["shadow_rows"], len(pool) + 1)
+        # each target: a balanced random half of its k worlds hold it
+        design = np.array([rng.permutation(np.r_[np.ones(k // 2), np.zeros(k // 2)])
+                           for _ in range(n_t)], dtype=int)
+        base_seed = int(context.seed) * 1_000_003
+        jobs: list[ShadowJob] = []
+        index: list[tuple[int, np.ndarray]] = []  # (job, target positions) per job
+
+        def job(inserted: np.ndarray, featurised: np.ndarray) -> ShadowJob:
+            aux = pool.iloc[rng.choice(len(pool), size=rows - len(inserted), replace=False)]
+            data = pd.concat([aux, targets.iloc[inserted]], ignore_index=True)
+            data = data.iloc[rng.permutation(len(data))].reset_index(drop=True)
+            return ShadowJob(type(gen), gen.get_params(), context.schema, context.budget, data,
+                             targets.iloc[featurised].reset_index(drop=True), n_synthetic,
+                             base_seed + len(jobs), q["n_neighbors"])
+
+        if q["design"] == "shared":
+            for j in range(k):
+                jobs.append(job(np.nonzero(design[:, j])[0], np.arange(n_t)))
+                index.append((j, np.arange(n_t)))
+        else:
+            for t in range(n_t):
+                for j in range(k):
+                    inserted = np.array([t]) if design[t, j] else np.array([], dtype=int)
+                    jobs.append(job(inserted, np.array([t])))
+                    index.append((len(jobs) - 1, np.array([t])))
+        return jobs, index, design
+
+    # -- the attack --------------------------------------------------------------------------
+
+    def run(self, context: AttackContext) -> AttackResult:
+        """Train shadows, fit the meta-classifier, score the targets on the audited table."""
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
+        q = self._check(p)
+        modelled_columns(self.name, context)
+        if context.generator is None:
+            raise InputError(
+                f"attack {self.name!r} needs the generator that made the synthetic table (to "
+                "train shadow copies of it); a synthetic table supplied as a file has none. "
+                "Audit with --generator NAME, or remove this attack from the config")
+        rng = np.random.default_rng(context.seed)
+        member_pos, non_pos, kinds = self._pick_targets(context, q, rng)
+        targets = pd.concat([context.train.iloc[member_pos], context.control.iloc[non_pos]],
+                            ignore_index=True)
+        labels = np.r_[np.ones(len(member_pos), dtype=int), np.zeros(len(non_pos), dtype=int)]
+        keep = np.ones(len(context.control), dtype=bool)
+        keep[non_pos] = False
+        pool = context.control.iloc[np.nonzero(keep)[0]]  # auxiliary data: control - targets
+        n_synthetic = min(len(context.synthetic), q["max_synthetic_rows"])
+        released = context.synthetic.iloc[positions(len(context.synthetic), n_synthetic, rng)]
+
+        jobs, index, design = self._jobs(context, q, targets, pool, n_synthetic, rng)
+        executor = context.executor or InlineExecutor()
+        outputs = executor.map(run_shadow_job, jobs)
+
+        n_t, k = design.shape
+        n_f = len(FEATURE_NAMES)
+        feats = np.zeros((n_t, k, n_f))
+        seen = np.zeros(n_t, dtype=int)
+        for (job_i, target_idx), out in zip(index, outputs, strict=True):
+            for row, t in enumerate(target_idx):
+                world = job_i if q["design"] == "shared" else seen[t]
+                feats[t, world] = out[row]
+                seen[t] += q["design"] != "shared"
+        x_shadow = feats.reshape(n_t * k, n_f)
+        y_shadow = design.reshape(n_t * k)
+        owner = np.repeat(np.arange(n_t), k)
+
+        # Per-target vulnerability in the shadow worlds: each target is scored by a classifier
+        # trained on the other targets' worlds (cross-fitting, folds grouped by target).
+        shadow_scores = np.zeros(n_t * k)
+        folds = GroupKFold(n_splits=min(N_FOLDS, n_t))
+        for fit_rows, held_rows in folds.split(x_shadow, y_shadow, groups=owner):
+            shadow_scores[held_rows] = self._meta(
+                x_shadow[fit_rows], y_shadow[fit_rows], context.seed).predict_proba(
+                x_shadow[held_rows])[:, 1]
+        per_target_auc = [auroc(shadow_scores[owner == t], y_shadow[owner == t])
+                          for t in range(n_t)]
+
+        meta = self._meta(x_shadow, y_shadow, context.seed)
+        x_real = featurise(targets, released, context.schema, q["n_neighbors"])
+        scores = meta.predict_proba(x_real)[:, 1]
+
+        level = context.confidence_level
+        summary = summarise(scores, labels, level=level, n_resamples=q["n_resamples"],
+                            seed=context.seed)
+        shadow_summary = summarise(shadow_scores, y_shadow, level=level,
+                                   n_resamples=q["n_resamples"], seed=context.seed)
+        fits = len(jobs)
+        n_out = int(round(q["outlier_share"] * (q["n_targets"] // 2)))
+        details = {
+            **summary.details(),
+            "per_target": [
+                {"role": "member" if labels[t] else "non-member", "selection": kinds[t],
+                 "score": float(scores[t]), "shadow_auroc": per_target_auc[t]}
+                for t in range(n_t)],
+            "shadow": {
+                "auroc": shadow_summary.auroc, "auroc_ci": list(shadow_summary.auroc_ci),
+                "advantage": shadow_summary.advantage,
+                "tpr_at_fpr": shadow_summary.tpr_at_fpr, "roc": shadow_summary.roc,
+                "worlds": int(n_t * k),
+                "note": ("the meta-classifier's accuracy across the shadow worlds, each "
+                         "target scored by a classifier trained on the other targets' worlds "
+                         "(5-fold cross-fitting grouped by target); measured at "
+                         "shadow_rows training rows"),
+            },
+            "shadow_fits": fits,
+            "design": q["design"],
+            "shadow_rows": min(q["shadow_rows"], len(pool) + 1),
+            "n_train": int(len(context.train)),
+            "n_synthetic_featurised": int(n_synthetic),
+            "features": list(FEATURE_NAMES),
+            "meta_classifier": f"scikit-learn RandomForestClassifier ({N_TREES} trees)",
+            "target_rule": (
+                f"{q['n_targets'] // 2} training members and {q['n_targets'] // 2} unseen "
+                f"control rows; on each side {n_out} are the most outlying (largest mean "
+                f"Euclidean distance on the schema encoding to their {q['n_neighbors']} "
+                f"nearest other rows among up to "
+                f"{MAX_CANDIDATES} train and {MAX_CANDIDATES} control rows), the rest random"),
+            "executor": executor.describe(),
+            "params": dict(p),
+        }
+        return AttackResult(
+            attack=self.name,
+            risk_kind=self.risk_kind,
+            risk=summary.advantage,
+            ci_low=summary.advantage_ci[0],
+            ci_high=summary.advantage_ci[1],
+            confidence_level=level,
+            interval_method=summary.interval_method("meta-classifier score of a target"),
+            baseline=summary.baseline,
+            baseline_description=summary.baseline_description(),
+            n_trials=int(n_t),
+            details=jsonable(details),
+            null_upper=summary.null_upper,
+            record_risk=record_risk_series(member_pos, scores[:len(member_pos)]),
+        )
+
+    @staticmethod
+    def _meta(x: np.ndarray, y: np.ndarray, seed: int) -> RandomForestClassifier:
+        model = RandomForestClassifier(n_estimators=N_TREES, min_samples_leaf=1,
+                                       random_state=seed, n_jobs=1)
+        with single_threaded():
+            return model.fit(x, y)
+
+
+@hookimpl
+def privgate_attacks() -> list[type[Attack]]:
+    """Register the shadow-model membership attack."""
+    return [ShadowMembership]
