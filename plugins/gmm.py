@@ -133,6 +133,32 @@ class GaussianMixtureGenerator(Generator):
             out[idx] = m.means_[k] + rng.standard_normal((len(idx), d)) @ chol.T
         return self.encoder_.inverse_transform(out, rng=rng)
 
+    def get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The schema as JSON; the mixture's weights, means and covariances as arrays."""
+        if not hasattr(self, "model_"):
+            raise InputError("generator 'gmm': call fit() before save()")
+        m = self.model_
+        meta = {"schema": self.schema_.to_dict(), "covariance_type": m.covariance_type}
+        arrays = {"weights": np.asarray(m.weights_, dtype=np.float64),
+                  "means": np.asarray(m.means_, dtype=np.float64),
+                  "covariances": np.asarray(m.covariances_, dtype=np.float64)}
+        return meta, arrays
+
+    def set_state(self, metadata: dict[str, Any], arrays: dict[str, Any]) -> None:
+        """Rebuild a sampling-ready mixture from :meth:`get_state`'s output (no pickle)."""
+        from privgate.plugins._generator_state import schema_from_dict
+
+        schema = schema_from_dict(metadata["schema"])
+        model = GaussianMixture(n_components=int(arrays["weights"].shape[0]),
+                                covariance_type=str(metadata["covariance_type"]))
+        model.weights_ = arrays["weights"].numpy()
+        model.means_ = arrays["means"].numpy()
+        model.covariances_ = arrays["covariances"].numpy()
+        self.model_ = model
+        self.schema_ = schema
+        self.encoder_ = TableEncoder(schema)
+        self.budget_ = None
+
     @property
     def privacy_spent(self) -> PrivacySpent:
         """Infinite epsilon: the mixture is fitted on the raw rows without any noise."""
