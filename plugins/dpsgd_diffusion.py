@@ -225,6 +225,10 @@ class DPSGDDiffusion(Generator):
         encoder = DiffusionEncoding(schema)
         num, cat = encoder.transform(data)  # reads the (declared or DP) domain only
         slot = _condition_slot(encoder, schema, p["condition_on"])
+        if slot is not None and num.shape[1] == 0 and len(encoder.categorical) == 1:
+            # The condition column is the only column: nothing would be left to denoise, so
+            # model it as an ordinary categorical column instead.
+            slot = None
         class_counts = encoder.class_counts
         cond_classes = 0
         prior: np.ndarray | None = None
