@@ -45,6 +45,8 @@ class AugmentationMetric(Metric):
 
     Parameters:
         target: the column to predict (default: the schema's target column).
+        minority_class: the scarce class of interest (default: the rarest class of the target
+            in the real training rows).
         max_iter: boosting iterations of the HistGradientBoostingClassifier (default 100).
         n_resamples: bootstrap resamples for the F1 and AUROC intervals (default 300).
         k_neighbors: SMOTE's neighbourhood size (default 5; reduced for tiny minorities).
@@ -58,8 +60,9 @@ class AugmentationMetric(Metric):
                    "generator until the classes balance; details compare real-only and "
                    "real+SMOTE training, with accuracy, recall, precision, F1 and AUROC; "
                    "higher is better.")
-    defaults: dict[str, Any] = {"target": None, "max_iter": 100, "n_resamples": 300,
-                                "k_neighbors": 5, "max_generated": 200_000, "n_threads": 1}
+    defaults: dict[str, Any] = {"target": None, "minority_class": None, "max_iter": 100,
+                                "n_resamples": 300, "k_neighbors": 5, "max_generated": 200_000,
+                                "n_threads": 1}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**check_params(self.name, params, self.defaults))
@@ -95,10 +98,18 @@ class AugmentationMetric(Metric):
         counts = pd.Series(y_train_all[keep_train]).value_counts()
         if len(counts) < 2:
             return self._skip(target, "the training rows show fewer than two target classes")
-        # Minority: the rarest class in the real training rows (ties: sorted order).
-        minority = min(counts.index, key=lambda c: (int(counts[c]), c))
-        majority_n = int(counts.max())
-        deficit = majority_n - int(counts[minority])
+        if self.params["minority_class"] is not None:
+            minority = str(self.params["minority_class"])
+            if minority not in counts.index:
+                raise InputError(f"metric {self.name!r}: minority_class {minority!r} does not "
+                                 f"occur in the training rows' {target!r} (classes: "
+                                 f"{sorted(counts.index)})")
+        else:
+            # Minority: the rarest class in the real training rows (ties: sorted order).
+            minority = min(counts.index, key=lambda c: (int(counts[c]), c))
+        # The classifier separates the minority from the rest; balanced = as many of each.
+        rest_n = int(counts.sum()) - int(counts[minority])
+        deficit = rest_n - int(counts[minority])
         y_test = y_test_all[keep_test] == minority
         if y_test.all() or not y_test.any():
             return self._skip(target, f"the control rows do not show both the minority class "

@@ -496,6 +496,26 @@ def _metric_view(metric: Mapping[str, Any], catalog: Mapping[str, Any], gen_name
                         and diff[1] is not None else lang.gettext("n/a"))})
         view["target"] = _s(details.get("target"), "?")
         view["rows"] = rows
+    elif name == "augmentation" and _d(details.get("arms")):
+        view["kind"] = "augmentation"
+        labels = {"real": lang.gettext("Real rows only"),
+                  "real+smote": lang.gettext("Real rows + SMOTE rows"),
+                  "real+generator": lang.gettext("Real rows + generated minority rows")}
+        arms = []
+        given = _d(details.get("arms"))
+        order = [k for k in ("real", "real+smote", "real+generator") if k in given]
+        for key in order + [k for k in given if k not in order]:
+            arm = _d(given[key])
+            cells = []
+            for measure in ("recall", "precision", "f1", "auroc", "accuracy"):
+                ci = _l(arm.get(f"{measure}_ci"))
+                cells.append({"value": lang.num(arm.get(measure)),
+                              "ci": lang.interval(ci[0], ci[1]) if len(ci) >= 2 else ""})
+            arms.append({"label": labels.get(_s(key), _s(key)), "cells": cells,
+                         "skipped": _s(arm.get("skipped")) if arm.get("skipped") else ""})
+        view["arms"] = arms
+        view["target"] = _s(details.get("target"), "?")
+        view["minority"] = _s(details.get("minority_class"), "?")
     return view
 
 

@@ -97,3 +97,23 @@ def test_tiny_minority_skips_smote_with_reason() -> None:
     result = AugmentationMetric(n_resamples=50).compute(_context(train, control, schema, None))
     assert "two minority rows" in result.details["arms"]["real+smote"]["skipped"]
     assert not math.isnan(result.details["arms"]["real"]["accuracy"])
+
+
+def test_minority_class_can_be_named_and_must_exist() -> None:
+    schema = Schema((Column("a", Kind.CONTINUOUS, bounds=(0.0, 1.0)),
+                     Column("y", Kind.CATEGORICAL, Role.TARGET,
+                            categories=("neg", "pos", "bad"))))
+    rng = np.random.default_rng(0)
+    a = rng.random(600)
+    y = np.where(a > 0.8, "pos", np.where(a < 0.03, "bad", "neg"))
+    train = pd.DataFrame({"a": a[:400], "y": y[:400]})
+    control = pd.DataFrame({"a": a[400:], "y": y[400:]})
+    metric = AugmentationMetric(n_resamples=50, minority_class="pos")
+    details = metric.compute(_context(train, control, schema, None)).details
+    assert details["minority_class"] == "pos"
+    n_pos = details["training_counts"]["pos"]
+    # one-vs-rest balance: SMOTE adds minority rows until they match all the other rows
+    assert details["arms"]["real+smote"]["n_train_minority"] == 400 - n_pos
+    with pytest.raises(InputError, match="minority_class 'maybe'"):
+        AugmentationMetric(minority_class="maybe").compute(
+            _context(train, control, schema, None))
