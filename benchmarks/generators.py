@@ -254,6 +254,23 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(md) + "\n"
 
 
+def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` plus the runs and overhead rows of ``old`` that ``new`` does not repeat."""
+    if (old.get("split_seed"), old.get("max_rows")) != (new["split_seed"], new["max_rows"]):
+        raise SystemExit("--merge: the existing results use another split or max_rows")
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r.get("generator"), r.get("epsilon"), r.get("seed"))
+
+    runs = {key(r): r for r in old.get("runs", [])} | {key(r): r for r in new["runs"]}
+    over = {key(r): r for r in old.get("overhead", [])} | {key(r): r for r in new["overhead"]}
+    loads = [old.get("load_before"), new["load_before"]]
+    return {**new, "runs": list(runs.values()), "overhead": list(over.values()),
+            "seeds": sorted({r["seed"] for r in runs.values()}),
+            "epsilons": sorted({r["epsilon"] for r in runs.values()}),
+            "load_before": loads[-1], "load_before_earlier_runs": loads[0]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--generators", nargs="+", default=None,
@@ -265,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--params", default="{}",
                     help='JSON {generator: {param: value}} passed to the constructors')
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the runs already in the output JSON that this call does not "
+                         "repeat (same generator, epsilon and seed)")
     ap.add_argument("--no-overhead", action="store_true",
                     help="skip the non-private fits that measure DP-SGD's overhead")
     ap.add_argument("--out", default=str(RESULTS / "generators"),
@@ -324,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge and out.with_suffix(".json").exists():
+        doc = merged(json.loads(out.with_suffix(".json").read_text()), doc)
     out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(doc))
     print(markdown(doc))
