@@ -25,9 +25,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from privgate.errors import BudgetError
+import pandas as pd
+
+from privgate.errors import BudgetError, InputError
 from privgate.generator import PrivacyBudget, PrivacySpent
 from privgate.plugins._dp_domains import DomainSpend, needs_domain
 from privgate.schema import Schema
@@ -168,3 +171,56 @@ def composed_spent(train_epsilon: float, delta: float, accountant: str, domains:
         "domain_details": dict(domains.details),
     })
     return PrivacySpent(epsilon=epsilon, delta=total_delta, accountant=label, details=out)
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What a DP-SGD generator may train on, and the budget left for training.
+
+    ``schema`` has a domain for every modelled column (declared, or released under DP from
+    ``domains.epsilon``); ``data`` holds only rows inside those domains.
+    """
+
+    data: pd.DataFrame
+    schema: Schema
+    domains: DomainSpend
+    train_epsilon: float
+    train_delta: float
+
+
+def prepare_fit(owner: str, data: pd.DataFrame, schema: Schema, budget: PrivacyBudget | None,
+                *, dp: bool, domain_share: float, seed: int) -> FitInputs:
+    """The checks and the domain step every DP-SGD generator runs before training.
+
+    With ``dp``: a budget with ``delta > 0`` is required (:class:`BudgetError`); undeclared
+    domains are released under DP from ``domain_share`` of epsilon, rows outside the released
+    domains are dropped, and the rest of the budget is left for training. Without ``dp`` (the
+    overhead benchmark only): domains are read off the data and the budget is infinite.
+    """
+    from privgate.plugins._dp_domains import privatize_domains, restrict_to_domains
+    from privgate.schema import complete_schema
+
+    if dp:
+        if budget is None:
+            raise BudgetError(f"{owner} is differentially private and needs a privacy budget "
+                              "(epsilon, delta); none was given")
+        if budget.delta <= 0:
+            raise BudgetError(f"{owner}: DP-SGD's Gaussian noise gives (epsilon, delta)-DP "
+                              "with delta > 0; the budget has delta = 0")
+    absent = [c.name for c in schema.modelled if c.name not in data.columns]
+    if absent:
+        raise InputError(f"{owner}: training table lacks column(s) {absent}")
+    if len(data) == 0:
+        raise InputError(f"{owner}: the training table has no rows")
+    if not dp:  # not private anyway: undeclared domains are simply read off the data
+        nothing = DomainSpend(0.0, (), {"rule": "not private: domains read off the data"})
+        return FitInputs(data, complete_schema(schema, data), nothing, math.inf, 0.0)
+    assert budget is not None
+    eps_domains, eps_train = split_budget(budget, schema, domain_share)
+    schema, domains = privatize_domains(data, schema, epsilon=eps_domains, seed=seed)
+    if domains.columns:
+        data = restrict_to_domains(data, schema)
+        if len(data) == 0:
+            raise InputError(f"{owner}: no training row lies inside the DP-released domains "
+                             f"of {list(domains.columns)}; declare them in the schema")
+    return FitInputs(data, schema, domains, eps_train, training_delta(budget, domains))

@@ -112,10 +112,8 @@ from privgate.plugins._ctgan_privacy import calibrate, composed_epsilon, noisy_m
 from privgate.plugins._dp_accounting import (
     ACCOUNTANTS,
     composed_spent,
-    split_budget,
-    training_delta,
+    prepare_fit,
 )
-from privgate.plugins._dp_domains import DomainSpend, privatize_domains
 from privgate.schema import Schema
 
 NAME = "dpsgd-ctgan"
@@ -278,26 +276,10 @@ class DPSGDCTGAN(Generator):
         """
         p = _check_params(self.params)
         dp = bool(p["dp"])
-        if dp and budget is None:
-            raise BudgetError(f"{OWNER} is differentially private and needs a privacy budget "
-                              "(epsilon, delta); none was given")
-        if dp and budget is not None and budget.delta <= 0:
-            raise BudgetError(f"{OWNER}: DP-SGD's Gaussian noise gives (epsilon, delta)-DP "
-                              "with delta > 0; the budget has delta = 0")
-        lacking = [c.name for c in schema.modelled if c.name not in data.columns]
-        if lacking:
-            raise InputError(f"{OWNER}: training table lacks column(s) {lacking}")
-        if len(data) == 0:
-            raise InputError(f"{OWNER}: the training table has no rows")
-
-        if dp:
-            assert budget is not None
-            eps_domains, eps_train = split_budget(budget, schema, float(p["domain_share"]))
-            schema, domains = privatize_domains(data, schema, epsilon=eps_domains, seed=seed)
-            delta = training_delta(budget, domains)
-        else:
-            schema.require_domains()
-            domains, eps_train, delta = DomainSpend(0.0, ()), math.inf, 0.0
+        inputs = prepare_fit(OWNER, data, schema, budget, dp=dp,
+                             domain_share=float(p["domain_share"]), seed=seed)
+        data, schema, domains = inputs.data, inputs.schema, inputs.domains
+        eps_train, delta = inputs.train_epsilon, inputs.train_delta
         encoding = CTGANEncoding(schema, n_modes=int(p["n_modes"]))  # declared/DP domain only
         matrix = torch.from_numpy(encoding.transform(data))
         n_rows = len(matrix)

@@ -73,12 +73,10 @@ from privgate.plugins._dp_accounting import (
     ACCOUNTANTS,
     composed_spent,
     noise_multiplier_for,
+    prepare_fit,
     spent_epsilon,
-    split_budget,
-    training_delta,
 )
-from privgate.plugins._dp_domains import DomainSpend, privatize_domains, restrict_to_domains
-from privgate.schema import Schema, complete_schema
+from privgate.schema import Schema
 
 OWNER = "generator 'dpsgd-diffusion'"
 
@@ -195,33 +193,10 @@ class DPSGDDiffusion(Generator):
             InputError: ``data`` is empty or lacks a modelled column.
         """
         p = _check_params(self.params)
-        if p["dp"]:
-            if budget is None:
-                raise BudgetError(f"{OWNER} is differentially private and needs a privacy "
-                                  "budget (epsilon, delta); none was given")
-            if budget.delta <= 0:
-                raise BudgetError(f"{OWNER}: DP-SGD's Gaussian noise gives (epsilon, delta)-DP "
-                                  "with delta > 0; the budget has delta = 0")
-        absent = [c.name for c in schema.modelled if c.name not in data.columns]
-        if absent:
-            raise InputError(f"{OWNER}: training table lacks column(s) {absent}")
-        if len(data) == 0:
-            raise InputError(f"{OWNER}: the training table has no rows")
-
-        domains = DomainSpend(0.0, (), {"rule": "every domain is declared; nothing spent"})
-        if p["dp"]:
-            assert budget is not None
-            eps_domains, eps_train = split_budget(budget, schema, float(p["domain_share"]))
-            schema, domains = privatize_domains(data, schema, epsilon=eps_domains, seed=seed)
-            if domains.columns:
-                data = restrict_to_domains(data, schema)
-                if len(data) == 0:
-                    raise InputError(f"{OWNER}: no training row lies inside the DP-released "
-                                     f"domains of {list(domains.columns)}; declare them")
-            delta_train = training_delta(budget, domains)
-        else:  # not private anyway: undeclared domains are simply read off the data
-            schema = complete_schema(schema, data)
-            eps_train, delta_train = math.inf, 0.0
+        inputs = prepare_fit(OWNER, data, schema, budget, dp=bool(p["dp"]),
+                             domain_share=float(p["domain_share"]), seed=seed)
+        data, schema, domains = inputs.data, inputs.schema, inputs.domains
+        eps_train, delta_train = inputs.train_epsilon, inputs.train_delta
         encoder = DiffusionEncoding(schema)
         num, cat = encoder.transform(data)  # reads the (declared or DP) domain only
         slot = _condition_slot(encoder, schema, p["condition_on"])

@@ -88,15 +88,13 @@ from privgate.plugins._bk_clipping import BookKeepingClipper
 from privgate.plugins._dp_accounting import (
     composed_spent,
     noise_multiplier_for,
+    prepare_fit,
     spent_epsilon,
-    split_budget,
-    training_delta,
 )
-from privgate.plugins._dp_domains import DomainSpend, privatize_domains
 from privgate.plugins._generator_state import schema_from_dict
 from privgate.plugins._vae_encoding import NUMERIC_ENCODINGS, Block, VAEEncoding
 from privgate.plugins._vae_model import VAE, WEIGHTINGS, VAELoss, decoder_heads
-from privgate.schema import Schema, complete_schema
+from privgate.schema import Schema
 
 #: Constructor parameters and their defaults. The defaults are sized so that the demo (about
 #: 10,800 rows x 12 columns at epsilon = 1) trains in well under a minute on two CPU cores, and
@@ -280,28 +278,10 @@ class DPSGDVAE(Generator):
                 names a column that is not a modelled categorical one.
         """
         p = self._resolved()
-        if p["dp"]:
-            if budget is None:
-                raise BudgetError(f"{OWNER} is differentially private and needs a privacy "
-                                  "budget (epsilon, delta); none was given")
-            if budget.delta <= 0:
-                raise BudgetError(f"{OWNER}: DP-SGD's Gaussian noise gives (epsilon, delta)-DP "
-                                  "with delta > 0; the budget has delta = 0")
-        absent = [c.name for c in schema.modelled if c.name not in data.columns]
-        if absent:
-            raise InputError(f"{OWNER}: training table lacks column(s) {absent}")
-        if len(data) == 0:
-            raise InputError(f"{OWNER}: the training table has no rows")
-
-        domains = DomainSpend(0.0, (), {"rule": "every domain is declared; nothing spent"})
-        if p["dp"]:
-            assert budget is not None
-            eps_domains, eps_train = split_budget(budget, schema, float(p["domain_share"]))
-            schema, domains = privatize_domains(data, schema, epsilon=eps_domains, seed=seed)
-            delta_train = training_delta(budget, domains)
-        else:  # not private anyway: undeclared domains are simply read off the data
-            schema = complete_schema(schema, data)
-            eps_train, delta_train = math.inf, 0.0
+        inputs = prepare_fit(OWNER, data, schema, budget, dp=bool(p["dp"]),
+                             domain_share=float(p["domain_share"]), seed=seed)
+        data, schema, domains = inputs.data, inputs.schema, inputs.domains
+        eps_train, delta_train = inputs.train_epsilon, inputs.train_delta
         encoder = VAEEncoding(schema, numeric=p["numeric_encoding"], n_bins=p["n_bins"])
         condition = _condition_block(schema, encoder, p["condition_on"])
         matrix = torch.from_numpy(encoder.transform(data))  # reads the (DP) domain only
