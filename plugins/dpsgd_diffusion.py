@@ -76,6 +76,7 @@ from privgate.plugins._dp_accounting import (
     prepare_fit,
     spent_epsilon,
 )
+from privgate.plugins._dp_training import opacus_dp_sgd, plain_step
 from privgate.schema import Schema
 
 OWNER = "generator 'dpsgd-diffusion'"
@@ -249,14 +250,14 @@ class DPSGDDiffusion(Generator):
         if p["dp"]:
             sigma = noise_multiplier_for(eps_train, delta_train, sample_rate, planned,
                                          p["accountant"])
-            engine, step, batches, cleanup = _make_private(model, optimizer, criterion, loader,
+            engine, step, batches, cleanup = opacus_dp_sgd(model, optimizer, criterion, loader,
                                                            sigma, p, seed)
         else:
             from opacus.data_loader import DPDataLoader
 
             batches = DPDataLoader.from_data_loader(
                 loader, generator=torch.Generator().manual_seed(seed + 3))
-            step = _plain_step(model, optimizer, criterion)
+            step = plain_step(model, optimizer, criterion)
         losses: list[float] = []
         threads = torch.get_num_threads()
         # One intra-op thread: small matrices, where extra threads only synchronise; it also
@@ -430,42 +431,6 @@ def _condition_slot(encoder: DiffusionEncoding, schema: Schema, condition_on: st
     raise InputError(f"{OWNER}: parameter 'condition_on' = {condition_on!r} is not a modelled "
                      f"categorical column (categorical: "
                      f"{[c.column for c in encoder.categorical if c.flag_of is None]})")
-
-
-def _plain_step(model: torch.nn.Module, optimizer: Any, criterion: Any
-                ) -> Callable[[torch.Tensor], float]:
-    def step(batch: torch.Tensor) -> float:
-        optimizer.zero_grad()
-        loss = criterion(model(batch), batch)
-        loss.backward()
-        optimizer.step()
-        return float(loss.item()) if len(batch) else 0.0
-    return step
-
-
-def _make_private(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  criterion: torch.nn.Module, loader: DataLoader, sigma: float,
-                  p: Mapping[str, Any], seed: int
-                  ) -> tuple[Any, Callable[[torch.Tensor], float], Any, Callable[[], None]]:
-    """opacus' DP-SGD (ghost clipping or per-sample-gradient hooks), Poisson sampling."""
-    from opacus import PrivacyEngine
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ss]ecure RNG.*")
-        warnings.filterwarnings("ignore", message=".*[Oo]ptimal order.*")
-        engine = PrivacyEngine(accountant=p["accountant"])
-        made = engine.make_private(
-            module=model, optimizer=optimizer, criterion=criterion, data_loader=loader,
-            noise_multiplier=sigma, max_grad_norm=p["max_grad_norm"],
-            grad_sample_mode=p["grad_sample_mode"], poisson_sampling=True,
-            noise_generator=torch.Generator().manual_seed(seed + 3))
-    if p["grad_sample_mode"] == "ghost":
-        dp_model, dp_optimizer, dp_criterion, dp_loader = made
-    else:
-        dp_model, dp_optimizer, dp_loader = made
-        dp_criterion = criterion
-    return engine, _plain_step(dp_model, dp_optimizer, dp_criterion), dp_loader, \
-        dp_model.cleanup
 
 
 def _check_history(engine: Any, sigma: float, sample_rate: float, steps: int) -> None:

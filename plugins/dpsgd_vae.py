@@ -91,6 +91,7 @@ from privgate.plugins._dp_accounting import (
     prepare_fit,
     spent_epsilon,
 )
+from privgate.plugins._dp_training import opacus_dp_sgd, plain_step
 from privgate.plugins._generator_state import schema_from_dict
 from privgate.plugins._vae_encoding import NUMERIC_ENCODINGS, Block, VAEEncoding
 from privgate.plugins._vae_model import VAE, WEIGHTINGS, VAELoss, decoder_heads
@@ -320,12 +321,12 @@ class DPSGDVAE(Generator):
                 engine, step, loader_, cleanup = self._book_keeping(
                     model, optimizer, criterion, loader, noise_multiplier, p, seed)
             else:
-                engine, step, loader_, cleanup = self._make_private(
+                engine, step, loader_, cleanup = opacus_dp_sgd(
                     model, optimizer, criterion, loader, noise_multiplier, p, seed)
         else:
             # The same model, Poisson batches (opacus' loader) and steps; no clipping, no noise.
             loader_ = DPDataLoader.from_data_loader(loader)
-            step, cleanup = _plain_step(model, optimizer, criterion), None
+            step, cleanup = plain_step(model, optimizer, criterion), None
         model.train()
         # One intra-op thread: the matrices are small (batch x ~100-wide layers), so extra
         # threads only add synchronisation; measured ~2x faster with one thread on 2 busy cores.
@@ -390,33 +391,6 @@ class DPSGDVAE(Generator):
                            "rows_per_second": rows_seen / max(train_seconds, 1e-9),
                            "rows_per_cpu_second": rows_seen / max(train_cpu_seconds, 1e-9)}
         return self
-
-    @staticmethod
-    def _make_private(model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module,
-                      loader: DataLoader, noise_multiplier: float, p: Mapping[str, Any],
-                      seed: int) -> tuple[Any, Callable[[torch.Tensor], float], Any,
-                                          Callable[[], None]]:
-        """opacus' own DP-SGD (ghost clipping or per-sample-gradient hooks)."""
-        # opacus imports are local: importing opacus is slow and only fitting needs it.
-        from opacus import PrivacyEngine
-
-        with warnings.catch_warnings():
-            # Documented above (secure_rng: False in the details); not news at every fit.
-            warnings.filterwarnings("ignore", message=".*[Ss]ecure RNG.*")
-            warnings.filterwarnings("ignore", message=".*[Oo]ptimal order.*")
-            engine = PrivacyEngine(accountant=p["accountant"])
-            made = engine.make_private(
-                module=model, optimizer=optimizer, criterion=criterion, data_loader=loader,
-                noise_multiplier=noise_multiplier, max_grad_norm=p["max_grad_norm"],
-                grad_sample_mode=p["grad_sample_mode"], poisson_sampling=True,
-                noise_generator=torch.Generator().manual_seed(seed + 3))
-        if p["grad_sample_mode"] == "ghost":
-            dp_model, dp_optimizer, dp_criterion, dp_loader = made
-        else:
-            dp_model, dp_optimizer, dp_loader = made
-            dp_criterion = criterion
-        return engine, _plain_step(dp_model, dp_optimizer, dp_criterion), dp_loader, \
-            dp_model.cleanup
 
     @staticmethod
     def _book_keeping(model: nn.Module, optimizer: torch.optim.Optimizer, criterion: VAELoss,
@@ -598,16 +572,6 @@ class _Engine:
         self.accountant = accountant
 
 
-def _plain_step(model: nn.Module, optimizer: Any, criterion: Any
-                ) -> Callable[[torch.Tensor], float]:
-    """One ordinary step (opacus' wrappers make it a DP-SGD step)."""
-    def step(batch: torch.Tensor) -> float:
-        optimizer.zero_grad()
-        loss = criterion(model(batch), batch)
-        loss.backward()
-        optimizer.step()
-        return float(loss.item())
-    return step
 
 
 def _draw_index(probs: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
