@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from privgate.attack import AttackResult
 from privgate.attacks._common import (
     advantage,
     auroc,
     bootstrap_interval,
     downsample_roc,
+    jsonable,
     roc_arrays,
     tpr_at_fpr,
 )
@@ -92,6 +94,18 @@ class MembershipSummary:
         return (f"paired percentile bootstrap ({self.n_resamples} resamples of the scored "
                 f"({unit}, membership) pairs, scipy.stats.bootstrap); the advantage is "
                 "recomputed (best threshold re-chosen) in every resample")
+
+    def result(self, attack: str, risk_kind: str, *, level: float, unit: str, n_trials: int,
+               details: dict[str, Any], record_risk: pd.Series) -> AttackResult:
+        """The attack's result: the advantage with its interval, baseline and ``null_upper``
+        (the upper bound a leak-free table of this size would show)."""
+        return AttackResult(
+            attack=attack, risk_kind=risk_kind, risk=self.advantage,
+            ci_low=self.advantage_ci[0], ci_high=self.advantage_ci[1],
+            confidence_level=level, interval_method=self.interval_method(unit),
+            baseline=self.baseline, baseline_description=self.baseline_description(),
+            n_trials=int(n_trials), details=jsonable(details), null_upper=self.null_upper,
+            record_risk=record_risk)
 
     @staticmethod
     def baseline_description() -> str:

@@ -17,7 +17,6 @@ from privgate import Attack, AttackContext, AttackResult, hookimpl
 from privgate.attacks._common import (
     check_choice,
     check_int,
-    jsonable,
     modelled_columns,
     resolve_params,
     single_threaded,
@@ -129,24 +128,11 @@ class DCRMembership(Attack):
             "share_exact_matches_nonmembers": float(np.mean(d_non == 0.0)),
             "params": dict(p),
         }
-        return AttackResult(
-            attack=self.name,
-            risk_kind=self.risk_kind,
-            risk=summary.advantage,
-            ci_low=summary.advantage_ci[0],
-            ci_high=summary.advantage_ci[1],
-            confidence_level=level,
-            interval_method=summary.interval_method("distance"),
-            baseline=summary.baseline,
-            baseline_description=summary.baseline_description(),
-            n_trials=int(2 * n),
-            details=jsonable(details),
-            # what the upper bound would be on a leak-free table of this size: the null
-            # distribution's upper quantile at the interval's level
-            null_upper=summary.null_upper,
-            # exposure of each scored training row: the share of outsiders farther away
-            record_risk=record_risk_series(member_pos, rank_against(scores[:n], scores[n:])),
-        )
+        # exposure of each scored training row (never written to results.json)
+        exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
+        return summary.result(self.name, self.risk_kind, level=level,
+                              unit="distance", n_trials=2 * n,
+                              details=details, record_risk=exposure)
 
 
 @hookimpl

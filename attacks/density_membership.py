@@ -38,7 +38,6 @@ from privgate import Attack, AttackContext, AttackResult, hookimpl, params
 from privgate.attacks._common import (
     check_choice,
     check_int,
-    jsonable,
     modelled_columns,
     resolve_params,
     single_threaded,
@@ -201,21 +200,11 @@ class DensityMembership(Attack):
         summary = summarise(scores, labels, level=level, n_resamples=n_resamples,
                             seed=context.seed)
         details = {**summary.details(), **details_density}
-        return AttackResult(
-            attack=self.name,
-            risk_kind=self.risk_kind,
-            risk=summary.advantage,
-            ci_low=summary.advantage_ci[0],
-            ci_high=summary.advantage_ci[1],
-            confidence_level=level,
-            interval_method=summary.interval_method("log density ratio"),
-            baseline=summary.baseline,
-            baseline_description=summary.baseline_description(),
-            n_trials=int(2 * n),
-            details=jsonable(details),
-            null_upper=summary.null_upper,
-            record_risk=record_risk_series(member_pos, rank_against(scores[:n], scores[n:])),
-        )
+        # exposure of each scored training row (never written to results.json)
+        exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
+        return summary.result(self.name, self.risk_kind, level=level,
+                              unit="log density ratio", n_trials=2 * n,
+                              details=details, record_risk=exposure)
 
 
 #: Added to k-NN radii before the log, so exact copies (radius 0) score finitely.

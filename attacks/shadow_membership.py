@@ -46,7 +46,6 @@ from privgate.attacks._common import (
     auroc,
     check_choice,
     check_int,
-    jsonable,
     modelled_columns,
     resolve_params,
     single_threaded,
@@ -339,21 +338,11 @@ class ShadowMembership(Attack):
             "executor": executor.describe(),
             "params": dict(p),
         }
-        return AttackResult(
-            attack=self.name,
-            risk_kind=self.risk_kind,
-            risk=summary.advantage,
-            ci_low=summary.advantage_ci[0],
-            ci_high=summary.advantage_ci[1],
-            confidence_level=level,
-            interval_method=summary.interval_method("meta-classifier score of a target"),
-            baseline=summary.baseline,
-            baseline_description=summary.baseline_description(),
-            n_trials=int(n_t),
-            details=jsonable(details),
-            null_upper=summary.null_upper,
-            record_risk=record_risk_series(member_pos, scores[:len(member_pos)]),
-        )
+        # exposure of each scored training row (never written to results.json)
+        exposure = record_risk_series(member_pos, scores[:len(member_pos)])
+        return summary.result(self.name, self.risk_kind, level=level,
+                              unit="meta-classifier score of a target", n_trials=n_t,
+                              details=details, record_risk=exposure)
 
     @staticmethod
     def _meta(x: np.ndarray, y: np.ndarray, seed: int) -> RandomForestClassifier:
