@@ -208,13 +208,37 @@ def _column_list(attack: str, schema: Schema, value: Any, param: str) -> list[st
 
 
 class _AnonymeterAttack(Attack):
-    """Shared constructor: validate parameter names up front."""
+    """Shared constructor: every parameter is checked up front (names, types, ranges)."""
 
     DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: parameters that must be integers, with their minimum
+    INTS: ClassVar[dict[str, int]] = {"n_attacks": 1}
+    #: parameters that must be lists of column names (checked against the schema)
+    COLUMN_LISTS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        resolve_params(self.name, self.DEFAULTS, params)
+        self._settings()
+
+    def _settings(self) -> dict[str, Any]:
+        """The parameters merged over the defaults, each checked (an InputError names it)."""
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
+        for key, minimum in self.INTS.items():
+            if p[key] is not None:
+                p[key] = check_int(self.name, p, key, minimum)
+        for key in self.COLUMN_LISTS:
+            if p[key] is not None and not (isinstance(p[key], list | tuple) and all(
+                    isinstance(v, str) for v in p[key]) and p[key]):
+                raise InputError(f"attack {self.name!r}: parameter {key!r} must be a non-empty "
+                                 f"list of column names, got {p[key]!r}")
+        return p
+
+    def check_schema(self, schema: Schema) -> None:
+        """Column-list parameters must name modelled columns."""
+        p = self._settings()
+        for key in self.COLUMN_LISTS:
+            if p[key] is not None:
+                _column_list(self.name, schema, p[key], key)
 
 
 class AnonymeterSinglingOut(_AnonymeterAttack):
@@ -243,18 +267,22 @@ class AnonymeterSinglingOut(_AnonymeterAttack):
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "n_attacks": 500,
         "mode": "multivariate",
-        "n_cols": 3,
+        "n_cols": None,  # 3, or every column of a table with fewer
         "max_attempts": 100_000,
     }
+    INTS: ClassVar[dict[str, int]] = {"n_attacks": 1, "n_cols": 1, "max_attempts": 1}
+
+    def _settings(self) -> dict[str, Any]:
+        p = super()._settings()
+        check_choice(self.name, p, "mode", ("multivariate", "univariate"))
+        return p
 
     def run(self, context: AttackContext) -> AttackResult:
         """Run anonymeter's ``SinglingOutEvaluator`` and pass its risk through."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params)
-        n_attacks = check_int(self.name, p, "n_attacks", 1)
-        mode = check_choice(self.name, p, "mode", ("multivariate", "univariate"))
-        n_cols = check_int(self.name, p, "n_cols", 1)
-        max_attempts = check_int(self.name, p, "max_attempts", 1)
+        p = self._settings()
+        n_attacks, mode, max_attempts = p["n_attacks"], p["mode"], p["max_attempts"]
         names = modelled_columns(self.name, context)
+        n_cols = min(3, len(names)) if p["n_cols"] is None else p["n_cols"]
         if mode == "multivariate" and n_cols > len(names):
             raise InputError(f"attack {self.name!r}: parameter 'n_cols' is {n_cols} but the "
                              f"schema models only {len(names)} column(s)")
@@ -333,6 +361,23 @@ class AnonymeterLinkability(_AnonymeterAttack):
         "n_neighbors": 1,
         "aux_cols": None,
     }
+    INTS: ClassVar[dict[str, int]] = {"n_attacks": 1, "n_neighbors": 1}
+
+    def _settings(self) -> dict[str, Any]:
+        p = super()._settings()
+        aux = p["aux_cols"]
+        if aux is not None and (not isinstance(aux, list | tuple) or len(aux) != 2 or not all(
+                isinstance(half, list | tuple) and half and all(isinstance(c, str) for c in half)
+                for half in aux)):
+            raise InputError(f"attack {self.name!r}: parameter 'aux_cols' must be two lists of "
+                             f"column names, got {aux!r}")
+        return p
+
+    def check_schema(self, schema: Schema) -> None:
+        """``aux_cols`` must name modelled columns; linking needs two columns at least."""
+        p = self._settings()
+        if p["aux_cols"] is not None:
+            self._aux_cols(schema, [c.name for c in schema.modelled], p["aux_cols"])
 
     def _aux_cols(self, schema: Schema, names: list[str], value: Any
                   ) -> tuple[list[str], list[str]]:
@@ -350,9 +395,8 @@ class AnonymeterLinkability(_AnonymeterAttack):
 
     def run(self, context: AttackContext) -> AttackResult:
         """Run anonymeter's ``LinkabilityEvaluator`` and pass its risk through."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params)
-        n_attacks = check_int(self.name, p, "n_attacks", 1)
-        n_neighbors = check_int(self.name, p, "n_neighbors", 1)
+        p = self._settings()
+        n_attacks, n_neighbors = p["n_attacks"], p["n_neighbors"]
         names = modelled_columns(self.name, context)
         if len(names) < 2:
             raise InputError(f"attack {self.name!r}: needs at least two modelled columns")
@@ -427,11 +471,12 @@ class AnonymeterInference(_AnonymeterAttack):
         "secrets": None,
         "aux_cols": None,
     }
+    COLUMN_LISTS: ClassVar[tuple[str, ...]] = ("secrets", "aux_cols")
 
     def run(self, context: AttackContext) -> AttackResult:
         """Run anonymeter's ``InferenceEvaluator`` once per secret column."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params)
-        n_attacks = check_int(self.name, p, "n_attacks", 1)
+        p = self._settings()
+        n_attacks = p["n_attacks"]
         schema = context.schema
         names = modelled_columns(self.name, context)
         secrets = (schema.sensitive if p["secrets"] is None

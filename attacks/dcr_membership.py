@@ -80,14 +80,17 @@ class DCRMembership(Attack):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        resolve_params(self.name, self.DEFAULTS, params)
+        self._settings()  # a bad type, range or metric name is refused here, before any work
+
+    def _settings(self) -> tuple[dict[str, Any], int, str, int]:
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
+        return (p, check_int(self.name, p, "max_rows", 10),
+                check_choice(self.name, p, "metric", tuple(METRICS)),
+                check_int(self.name, p, "n_resamples", 50))
 
     def run(self, context: AttackContext) -> AttackResult:
         """Score members and non-members by DCR and report the membership advantage."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params)
-        max_rows = check_int(self.name, p, "max_rows", 10)
-        metric = check_choice(self.name, p, "metric", tuple(METRICS))
-        n_resamples = check_int(self.name, p, "n_resamples", 50)
+        p, max_rows, metric, n_resamples = self._settings()
         modelled_columns(self.name, context)
 
         rng = np.random.default_rng(context.seed)

@@ -96,15 +96,16 @@ class Distinguishability(Attack):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        resolve_params(self.name, self.DEFAULTS, params)
+        self._settings()  # a bad type or range is refused here, before any slow work
+
+    def _settings(self) -> tuple[dict[str, Any], int, int, int, int]:
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
+        return (p, check_int(self.name, p, "max_rows", 10), check_int(self.name, p, "folds", 2),
+                check_int(self.name, p, "max_iter", 1), check_int(self.name, p, "n_resamples", 50))
 
     def run(self, context: AttackContext) -> AttackResult:
         """Cross-validate the classifier and report the distinguishability score."""
-        p = resolve_params(self.name, self.DEFAULTS, self.params)
-        max_rows = check_int(self.name, p, "max_rows", 10)
-        folds = check_int(self.name, p, "folds", 2)
-        max_iter = check_int(self.name, p, "max_iter", 1)
-        n_resamples = check_int(self.name, p, "n_resamples", 50)
+        p, max_rows, folds, max_iter, n_resamples = self._settings()
         names = modelled_columns(self.name, context, frames=("train", "synthetic"))
 
         rng = np.random.default_rng(context.seed)
@@ -119,14 +120,22 @@ class Distinguishability(Attack):
         x = np.vstack([x_real, x_synth])
         y = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
 
-        scores = np.zeros(len(y), dtype=float)
+        scores = np.full(len(y), 0.5)  # uninformative until a fold scores the row
         # Identical rows (a real row and its synthetic copy, or repeated rows) share a group and
         # so a fold: otherwise the classifier memorises a copy's opposite label in training and
         # scores it "wrong" in testing, pushing the AUROC of a verbatim copy far below 0.5.
         _, groups = np.unique(np.nan_to_num(x, nan=-1e300), axis=0, return_inverse=True)
-        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True,
+        groups = groups.ravel()
+        # Few distinct rows (e.g. two binary columns) leave fewer groups than folds: use as
+        # many folds as there are groups; with a single distinct row nothing can tell the two
+        # tables apart, and every row keeps the uninformative score 0.
+        folds = min(folds, len(np.unique(groups)))
+        splitter = StratifiedGroupKFold(n_splits=max(folds, 2), shuffle=True,
                                         random_state=context.seed % 2**32)
-        for fold, (fit_idx, test_idx) in enumerate(splitter.split(x, y, groups.ravel())):
+        splits = splitter.split(x, y, groups) if folds >= 2 else ()
+        for fold, (fit_idx, test_idx) in enumerate(splits):
+            if len(np.unique(y[fit_idx])) < 2:  # a fold with one class cannot be fitted
+                continue
             model = HistGradientBoostingClassifier(
                 max_iter=max_iter, categorical_features=categorical if categorical.any()
                 else None, early_stopping=False, random_state=(context.seed + fold) % 2**32)

@@ -250,42 +250,60 @@ class IdentityDisclosure(Attack):
 
     # -- parameters that need the schema ----------------------------------------------------
 
-    def _columns(self, context: AttackContext, p: Mapping[str, Any]
-                 ) -> tuple[list[str], list[str], str]:
-        """The quasi-identifiers, the sensitive columns, and where the QIs came from.
+    def check_schema(self, schema: Schema) -> None:
+        """Column parameters must name modelled columns; the QIs and secrets must not meet."""
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
+        plans = self._plans(schema, p)
+        every_qi = sorted({q for qis, _, _ in plans for q in qis})
+        _generalise_spec(schema, every_qi, p["generalise"])
+        self._tolerance(p["tolerance"], sorted({c for _, sens, _ in plans for c in sens}))
 
-        Defaults: the schema's sensitive columns (and target); its quasi-identifiers, or -- when
-        it declares none -- every other modelled column (the worst case: the adversary knows
-        everything but the secrets), said in the details so the report shows the assumption.
+    def _plans(self, schema: Schema, p: Mapping[str, Any]
+               ) -> list[tuple[list[str], list[str], str]]:
+        """One (quasi-identifiers, sensitive columns, where the QIs came from) per attack run.
+
+        With sensitive columns (declared, or ``params.sensitive``) there is one run. With none
+        -- a table with no roles declared -- each column that is not a quasi-identifier is the
+        secret in turn and the worst case is reported, as the inference attack does; with no
+        quasi-identifiers declared either, the adversary is taken to know every other column.
         """
-        schema = context.schema
-        sensitive = p["sensitive"]
-        qis = p["quasi_identifiers"]
-        if sensitive is None:
-            sensitive = [c for c in schema.sensitive if qis is None or c not in qis]
-            if not sensitive:
-                raise InputError(f"attack {NAME!r}: the schema declares no sensitive column or "
-                                 "target to learn; mark one (role = \"sensitive\", --sensitive "
-                                 "or --target) or pass params.sensitive")
-        sensitive = check_columns(self.name, schema, list(sensitive), "sensitive")
-        source = "parameter"
-        if qis is None:
-            qis, source = schema.quasi_identifiers, "schema"
-            if not qis:
+        qis_given = p["quasi_identifiers"]
+        if qis_given is not None:
+            qis_given = check_columns(self.name, schema, list(qis_given), "quasi_identifiers")
+        if p["sensitive"] is not None:
+            sensitive = check_columns(self.name, schema, list(p["sensitive"]), "sensitive")
+            candidates = [sensitive]
+            declared = True
+        else:
+            known = qis_given if qis_given is not None else schema.quasi_identifiers
+            declared_sensitive = [c for c in schema.sensitive if c not in known]
+            declared = bool(declared_sensitive)
+            candidates = ([declared_sensitive] if declared
+                          else [[c.name] for c in schema.modelled if c.name not in known])
+        plans = []
+        for sensitive in candidates:
+            if qis_given is not None:
+                qis, source = qis_given, "parameter"
+            elif schema.quasi_identifiers:
+                qis, source = schema.quasi_identifiers, "schema"
+            else:
                 qis = [c.name for c in schema.modelled if c.name not in sensitive]
-                source = ("assumed: the schema declares none, so the adversary is taken to "
-                          "know every non-sensitive column (worst case)")
-        qis = check_columns(self.name, schema, list(qis), "quasi_identifiers")
-        sensitive = [c for c in sensitive if c not in qis] if p["sensitive"] is None else sensitive
-        overlap = sorted(set(qis) & set(sensitive))
-        if overlap:
-            raise InputError(f"attack {NAME!r}: column(s) {overlap} are both quasi-identifier "
-                             "and sensitive; a column the adversary already knows cannot be "
-                             "learned")
-        if not qis or not sensitive:
+                source = ("assumed: the schema declares no quasi-identifiers, so the adversary "
+                          "is taken to know every column but the secret (worst case)")
+            overlap = sorted(set(qis) & set(sensitive))
+            if overlap:
+                raise InputError(f"attack {NAME!r}: column(s) {overlap} are both "
+                                 "quasi-identifier and sensitive; a column the adversary "
+                                 "already knows cannot be learned")
+            if not declared and source != "parameter" and not schema.sensitive:
+                source += "; no sensitive column declared, so every other column is the secret " \
+                          "in turn and the worst is reported"
+            plans.append((qis, sensitive, source))
+        if not plans or not all(q and s for q, s, _ in plans):
             raise InputError(f"attack {NAME!r}: needs at least one quasi-identifier and one "
-                             f"sensitive column (got {qis} and {sensitive})")
-        return qis, sensitive, source
+                             f"other column to learn; the table has "
+                             f"{[c.name for c in schema.modelled]}")
+        return plans
 
     @staticmethod
     def _tolerance(value: Any, sensitive: list[str]) -> dict[str, float]:
@@ -310,14 +328,54 @@ class IdentityDisclosure(Attack):
     # -- the attack ---------------------------------------------------------------------------
 
     def run(self, context: AttackContext) -> AttackResult:
-        """Match real records to synthetic ones on the QIs; count meaningful disclosures."""
+        """Match real records to synthetic ones on the QIs; count meaningful disclosures.
+
+        With several candidate secrets (no sensitive column declared) the attack runs once per
+        secret and reports the worst: the highest risk, with the interval [max of the lower
+        bounds, max of the upper bounds] (the upper bound keeps at least the stated level for
+        the maximum; no multiplicity adjustment).
+        """
         p = resolve_params(self.name, self.DEFAULTS, self.params)
         method = check_choice(self.name, p, "interval", tuple(BINOMIAL_METHODS))
         modelled_columns(self.name, context)
+        self.check_schema(context.schema)
+        runs = [self._one(context, p, method, qis, sensitive, source)
+                for qis, sensitive, source in self._plans(context.schema, p)]
+        worst = max(runs, key=lambda r: (r.risk, r.ci_high))
+        if len(runs) == 1:
+            return worst
+        low = min(max(r.ci_low for r in runs), worst.risk)
+        high = max(max(r.ci_high for r in runs), worst.risk)
+        details = dict(worst.details)
+        details["per_secret"] = {
+            ",".join(r.details["sensitive"]): {
+                "risk": r.risk, "ci": [r.ci_low, r.ci_high],
+                "quasi_identifiers": r.details["quasi_identifiers"]} for r in runs}
+        details["secrets_from"] = ("every column that is not a quasi-identifier, in turn (no "
+                                   "sensitive column declared); the worst is reported")
+        return AttackResult(
+            attack=self.name, risk_kind=self.risk_kind, risk=worst.risk, ci_low=low,
+            ci_high=high, confidence_level=worst.confidence_level,
+            interval_method=worst.interval_method + "; over several candidate secrets the "
+            "highest risk is reported with the interval [max of lower bounds, max of upper "
+            "bounds] (no multiplicity adjustment)",
+            baseline=worst.baseline, baseline_description=worst.baseline_description,
+            n_trials=worst.n_trials, details=jsonable(details), null_upper=worst.null_upper,
+            record_risk=worst.record_risk, binomial_method=worst.binomial_method,
+            binomial_level=worst.binomial_level)
+
+    def _one(self, context: AttackContext, p: Mapping[str, Any], method: str,
+             qis: list[str], sensitive: list[str], qi_source: str) -> AttackResult:
+        """The attack for one set of quasi-identifiers and sensitive columns."""
         schema = context.schema
-        qis, sensitive, qi_source = self._columns(context, p)
-        rules = _generalise_spec(schema, qis, p["generalise"])
-        tolerance = self._tolerance(p["tolerance"], sensitive)
+        spec = p["generalise"]
+        if isinstance(spec, Mapping):  # rules for columns that are QIs in this run
+            spec = {c: r for c, r in spec.items() if c in qis}
+        rules = _generalise_spec(schema, qis, spec)
+        tol = p["tolerance"]
+        if isinstance(tol, Mapping):  # tolerances for this run's secrets
+            tol = {c: t for c, t in tol.items() if c in sensitive}
+        tolerance = self._tolerance(tol, sensitive)
         train, control, syn = context.train, context.control, context.synthetic
         rule = _Sensitive([schema[c] for c in sensitive], [train, control], tolerance)
         needed = max(1, math.ceil(float(p["min_sensitive_share"]) * len(sensitive) - 1e-9))

@@ -110,6 +110,7 @@ class ShadowMembership(Attack):
     name: ClassVar[str] = "shadow-membership"
     risk_kind: ClassVar[str] = "membership"
     default: ClassVar[bool] = False  # trains many generators: runs only when named
+    requires_generator: ClassVar[bool] = True  # shadows are copies of the fitted generator
     description: ClassVar[str] = (
         "Black-box shadow-model membership inference: shadow copies of the generator trained "
         "with and without each target teach a classifier what a target's presence looks like "

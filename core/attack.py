@@ -166,9 +166,24 @@ class Attack(ABC):
     #: Whether the attack runs when the config lists no attacks. Expensive attacks (e.g.
     #: shadow-model training) set this to ``False`` and run only when named explicitly.
     default: ClassVar[bool] = True
+    #: Whether the attack needs the fitted generator (``context.generator``), e.g. to train
+    #: shadow copies of it. Such an attack cannot audit a synthetic table made elsewhere
+    #: (``--synthetic``): naming it there is refused before any work (exit code 2).
+    requires_generator: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
+        """Store and check the parameters: a bad type or range raises
+        :class:`~privgate.errors.InputError` here, before any slow work."""
         self.params = params
+
+    def check_schema(self, schema: Schema) -> None:  # noqa: B027 -- optional, default accepts
+        """Check the parameters against the table's schema before any slow work.
+
+        Called once per audit, after the data is loaded and before any generator is fitted,
+        with the schema of the modelled columns. Raise :class:`~privgate.errors.InputError`
+        when a parameter names a column that is not there or cannot run on its kind, so the
+        user hears about it at once (exit code 2). The default accepts every schema.
+        """
 
     @abstractmethod
     def run(self, context: AttackContext) -> AttackResult:

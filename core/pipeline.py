@@ -1,8 +1,16 @@
 """The audit pipeline: fit each generator on the training part, sample, attack, measure,
 apply the policies, and assemble the result document that every report is rendered from.
 
-Fails closed: a generator, attack or metric that raises is recorded as ``error`` with its
-message, the remaining checks still run, and the verdict is ``error`` (exit code 3).
+Core trusts nothing a plugin returns. Every generator output, privacy spend, attack result and
+metric result is re-validated and rebuilt by :mod:`privgate.validate`; every plugin string and
+``details`` tree passes :class:`privgate.redact.DataGuard`; the verdict and the exit code are
+computed here from the checks, never read back from a plugin.
+
+Fails closed: a generator, attack or metric that raises or returns malformed output is
+recorded as ``error`` with its message, the remaining checks still run, and the verdict is
+``error`` (exit code 3). An attack that cannot run on this table's shape (too few rows or
+columns) is ``cannot-certify`` with the reason (exit code 1). Anything the user named that
+cannot run on their input is refused before any slow work (exit code 2).
 """
 
 from __future__ import annotations
@@ -14,18 +22,22 @@ from typing import Any
 
 import pandas as pd
 
+from privgate import validate
 from privgate.attack import Attack, AttackContext, AttackResult
-from privgate.config import AuditConfig
-from privgate.errors import EXIT_INTERNAL_ERROR, EXIT_PASS, EXIT_POLICY_FAILED, InputError
+from privgate.config import AuditConfig, PluginRef
+from privgate.errors import InputError
 from privgate.executor import Executor, make_executor
-from privgate.generator import Generator, PrivacyBudget
-from privgate.isolation import Origin, PluginFault, call_plugin, malformed
+from privgate.generator import Generator, PrivacyBudget, PrivacySpent
+from privgate.isolation import Origin, PluginFault, call_plugin
 from privgate.ledger import AuditLedger, PlannedFit, open_audit_ledger
 from privgate.metric import Metric, MetricResult
-from privgate.policy import CheckOutcome, Status, check, worst
+from privgate.outputs import prepare_output_dir
+from privgate.policy import CheckOutcome, Status, check, verdict_and_exit_code
 from privgate.progress import Progress
+from privgate.redact import DataGuard, strip_controls
 from privgate.registry import Registry
 from privgate.results import build_result, jsonable
+from privgate.schema import Schema
 from privgate.sources import AuditData, load
 from privgate.vulnerability import assess, record_risk_sources
 
@@ -45,8 +57,12 @@ class GeneratorRun:
     is_private: bool | None = None
     synthetic: pd.DataFrame | None = None
     error: str | None = None
+    #: the spend as core read and checked it (``None`` until the fit succeeded)
+    spent: PrivacySpent | None = None
     attacks: list[tuple[str, AttackResult | None, str | None]] = field(default_factory=list)
     metrics: list[tuple[str, MetricResult | None, str | None]] = field(default_factory=list)
+    #: attacks that could not run on this table's shape: name -> reason (cannot-certify)
+    not_applicable: dict[str, str] = field(default_factory=dict)
     #: structured plugin failures: "generator", "attack:NAME", "metric:NAME" -> error_detail
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -58,11 +74,43 @@ def _instantiate(cls: type, params: dict[str, Any], what: str) -> Any:
         raise InputError(f"{what}: {exc}") from None
     except TypeError as exc:
         raise InputError(f"{what}: bad parameters {sorted(params)}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 -- a plugin constructor failing on user params
+        raise InputError(f"{what}: the parameters {sorted(params)} were refused "
+                         f"({type(exc).__name__}: {strip_controls(str(exc))})") from None
 
 
-def _plan(config: AuditConfig, registry: Registry, where: str, has_external: bool
-          ) -> tuple[list[GeneratorRun], list[tuple[str, Attack]], list[tuple[str, Metric]]]:
-    """Resolve every name and parameter before any slow work, so typos exit 2 at once."""
+def _checked(what: str, fn: Any, schema: Schema) -> None:
+    """Run a plugin's ``check_schema``: InputError is the user's (exit 2); a crash is not."""
+    try:
+        fn(schema)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 -- fail before training, naming the plugin
+        raise InputError(f"{what}: cannot check its parameters against this table "
+                         f"({type(exc).__name__}: {strip_controls(str(exc))})") from None
+
+
+@dataclass
+class Plan:
+    """What an audit will run, resolved before any slow work."""
+
+    runs: list[GeneratorRun]
+    attacks: list[tuple[str, Attack]]
+    metrics: list[tuple[str, Metric]]
+    #: default attacks (not named by the user) that cannot run on this table's shape:
+    #: name -> reason; their checks are cannot-certify
+    inapplicable: dict[str, str] = field(default_factory=dict)
+
+
+def _plan(config: AuditConfig, registry: Registry, where: str, data: AuditData) -> Plan:
+    """Resolve every name and parameter before any slow work, so mistakes exit 2 at once.
+
+    An attack the user named that cannot run on this input is refused (exit 2); a default
+    attack that cannot run on this table's shape (say, a one-column table) is planned as
+    not applicable, and its checks are cannot-certify.
+    """
+    schema = data.schema.select(list(data.train.columns))
+    has_external = data.synthetic is not None
     runs: list[GeneratorRun] = []
     for i, g in enumerate(config.generators):
         at = f"{where}: generators[{i}] ({g.name})"
@@ -72,9 +120,14 @@ def _plan(config: AuditConfig, registry: Registry, where: str, has_external: boo
             if g.epsilon is None:
                 raise InputError(f"{at}: 'epsilon' is required for the private generator "
                                  f"{g.name!r} (e.g. epsilon = 1.0)")
-            budget = PrivacyBudget(g.epsilon, g.delta)
-        runs.append(GeneratorRun(g.name, g.gate, _instantiate(cls, g.params, at), g.params,
-                                 budget, cls.description, cls.is_private))
+            try:
+                budget = PrivacyBudget(g.epsilon, g.delta)
+            except InputError as exc:
+                raise InputError(f"{at}: {exc}") from None
+        generator = _instantiate(cls, g.params, at)
+        _checked(at, generator.check_schema, schema)
+        runs.append(GeneratorRun(g.name, g.gate, generator, g.params, budget, cls.description,
+                                 cls.is_private))
     if has_external:
         runs.append(GeneratorRun(EXTERNAL, True, None, {}, None,
                                  "a synthetic table made outside privgate", None))
@@ -84,21 +137,38 @@ def _plan(config: AuditConfig, registry: Registry, where: str, has_external: boo
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise InputError(f"{where}: a generator is listed twice: {names}")
-    attacks = [(ref.name, _instantiate(registry.attack(ref.name), ref.params,
-                                       f"{where}: attack {ref.name!r}"))
-               for ref in (config.refs("attacks") or _all(registry.attacks))]
+    refs = config.refs("attacks")
+    attacks: list[tuple[str, Attack]] = []
+    inapplicable: dict[str, str] = {}
+    for ref in _all(registry.attacks) if refs is None else refs:
+        at = f"{where}: attack {ref.name!r}"
+        attack_cls = registry.attack(ref.name)
+        if getattr(attack_cls, "requires_generator", False) and has_external:
+            raise InputError(f"{at} trains copies of the generator, so it cannot audit a "
+                             "synthetic table made elsewhere (--synthetic / data.synthetic); "
+                             "remove it or audit a generator privgate fits")
+        attack = _instantiate(attack_cls, ref.params, at)
+        try:
+            _checked(at, attack.check_schema, schema)
+        except InputError as exc:
+            if refs is not None:  # the user named it: say so now
+                raise
+            inapplicable[ref.name] = strip_controls(str(exc))
+        attacks.append((ref.name, attack))
+    if refs is not None and not attacks:
+        raise InputError(f"{where}: 'attacks' is an empty list, which would certify nothing; "
+                         "omit it to run every default attack")
+    metric_refs = config.refs("metrics")
     metrics = [(ref.name, _instantiate(registry.metric(ref.name), ref.params,
                                        f"{where}: metric {ref.name!r}"))
-               for ref in (config.refs("metrics") or _all(registry.metrics))]
+               for ref in (_all(registry.metrics) if metric_refs is None else metric_refs)]
     for p in config.policies:
         registry.policy(p)
-    return runs, attacks, metrics
+    return Plan(runs, attacks, metrics, inapplicable)
 
 
-def _all(table: dict[str, Any]) -> list[Any]:
+def _all(table: dict[str, Any]) -> list[PluginRef]:
     """Every registered plugin of a kind that runs by default (``default = False`` opts out)."""
-    from privgate.config import PluginRef
-
     return [PluginRef(name=n) for n in sorted(table)
             if getattr(table[n].obj, "default", True) is not False]
 
@@ -111,89 +181,109 @@ def _origin(registry: Registry | None, kind: str, name: str) -> Origin:
     return Origin(name, item.plugin, item.distribution, item.version)
 
 
+def claimed_epsilon(generator: Any) -> float | None:
+    """The epsilon a failed fit claims, when it is a finite positive number (the ledger then
+    books at least that much, and never less than the planned budget)."""
+    try:
+        value = float(generator.privacy_spent.epsilon)
+    except Exception:  # noqa: BLE001 -- whatever the plugin's property does
+        return None
+    return value if value > 0 and value == value and value != float("inf") else None
+
+
+class _Failed(Exception):
+    """The generator failed after it touched the data; its checks become errors."""
+
+
+class _Refused(Exception):
+    """The generator refused the input before training (an InputError): exit 2."""
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def fit_checked(generator: Generator, budget: PrivacyBudget | None, train: pd.DataFrame,
+                schema: Schema, n: int, *, seed: int, origin: Origin,
+                timeout_s: float | None) -> tuple[pd.DataFrame, PrivacySpent]:
+    """Fit and sample one generator under its time limit; return core's checked copies of
+    its table and its spend.
+
+    Raises :class:`InputError` when the generator refused the input (nothing trained) and
+    :class:`PluginFault` when it failed or returned something malformed.
+    """
+    def fit_and_sample() -> object:  # one time limit covers fit + sample
+        generator.fit(train.copy(), schema, budget, seed=seed)
+        return generator.sample(n, seed=seed)
+
+    synthetic = call_plugin(origin, "fit and sample", fit_and_sample, timeout_s=timeout_s)
+    spent = validate.privacy_spent(generator, budget, origin)
+    return validate.synthetic_output(synthetic, schema, n, origin), spent
+
+
 def _fit_and_sample(run: GeneratorRun, data: AuditData, config: AuditConfig, rows: int | None,
                     progress: Progress, registry: Registry | None = None) -> None:
+    """Fit, sample, and read back the spend and the table, each checked by core."""
     assert run.generator is not None
     origin = _origin(registry, "generators", run.name)
-    limit = config.execution.plugin_timeout_s
-    generator = run.generator
+    n = rows or len(data.train)
     with progress.step(f"fit:{run.name}", f"training {run.name} on {len(data.train):,} rows"):
         try:
-            n = rows or len(data.train)
-
-            def fit_and_sample() -> object:  # one time limit covers fit + sample
-                generator.fit(data.train.copy(), data.schema.select(list(data.train.columns)),
-                              run.budget, seed=config.seed)
-                return generator.sample(n, seed=config.seed)
-
-            synthetic = call_plugin(origin, "fit and sample", fit_and_sample, timeout_s=limit)
-            try:
-                _check_synthetic(synthetic, data, n)
-            except (TypeError, ValueError) as exc:
-                raise malformed(origin, str(exc)) from None
-            assert isinstance(synthetic, pd.DataFrame)
-            run.synthetic = synthetic[list(data.train.columns)].reset_index(drop=True)
-        except InputError:
-            raise
+            run.synthetic, run.spent = fit_checked(
+                run.generator, run.budget, data.train,
+                data.schema.select(list(data.train.columns)), n, seed=config.seed,
+                origin=origin, timeout_s=config.execution.plugin_timeout_s)
+        except InputError as exc:
+            raise _Refused(exc) from None
         except PluginFault as fault:  # fail closed: the generator's checks become errors
             run.error = fault.summary()
             run.faults["generator"] = fault.to_dict()
             raise _Failed() from fault
 
 
-class _Failed(Exception):
-    pass
-
-
-def _check_synthetic(synthetic: object, data: AuditData, n: int) -> None:
-    if not isinstance(synthetic, pd.DataFrame):
-        raise TypeError(f"sample() returned {type(synthetic).__name__}, not a DataFrame")
-    absent = [c for c in data.train.columns if c not in synthetic.columns]
-    if absent:
-        raise ValueError(f"sample() output lacks column(s) {absent}")
-    if len(synthetic) != n:
-        raise ValueError(f"sample({n}) returned {len(synthetic)} rows")
-
-
-def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig,
-            attacks: list[tuple[str, Attack]], metrics: list[tuple[str, Metric]],
+def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
             progress: Progress, executor: Executor | None = None,
             registry: Registry | None = None) -> None:
     assert run.synthetic is not None
     schema = data.schema.select(list(data.train.columns))
     limit = config.execution.plugin_timeout_s
-    for name, attack in attacks:
-        ctx = AttackContext(data.train, data.control, run.synthetic, schema, config.seed,
-                            config.confidence_level, generator=run.generator,
-                            budget=run.budget, executor=executor)
+    level = config.confidence_level
+
+    def context() -> AttackContext:  # fresh copies: one plugin cannot alter the next's tables
+        synthetic = run.synthetic
+        assert synthetic is not None
+        return AttackContext(data.train.copy(), data.control.copy(), synthetic.copy(), schema,
+                             config.seed, level, generator=run.generator, budget=run.budget,
+                             executor=executor)
+
+    for name, attack in plan.attacks:
+        if name in plan.inapplicable:
+            run.attacks.append((name, None, plan.inapplicable[name]))
+            run.not_applicable[name] = plan.inapplicable[name]
+            continue
         with progress.step(f"attack:{run.name}:{name}", f"attack {name} on {run.name}"):
             origin = _origin(registry, "attacks", name)
             try:
-                result = call_plugin(origin, "run()", attack.run, ctx, timeout_s=limit)
-                if not isinstance(result, AttackResult):
-                    raise malformed(origin, f"run() returned {type(result).__name__}, "
-                                            "not AttackResult")
-                if result.risk_kind != attack.risk_kind:
-                    raise malformed(origin, f"result risk_kind {result.risk_kind!r} differs "
-                                            f"from the attack's declared {attack.risk_kind!r}")
+                raw = call_plugin(origin, "run()", attack.run, context(), timeout_s=limit)
+                result = validate.attack_result(raw, name=name, risk_kind=attack.risk_kind,
+                                                n_train=len(data.train),
+                                                confidence_level=level, origin=origin)
                 run.attacks.append((name, result, None))
             except PluginFault as fault:  # recorded, fails the gate
                 run.attacks.append((name, None, fault.summary()))
                 run.faults[f"attack:{name}"] = fault.to_dict()
-            except InputError as exc:  # the attack cannot run on this input: fail closed
-                run.attacks.append((name, None, f"{type(exc).__name__}: {exc}"))
-    for name, metric in metrics:
-        ctx = AttackContext(data.train, data.control, run.synthetic, schema, config.seed,
-                            config.confidence_level, generator=run.generator,
-                            budget=run.budget, executor=executor)
+            except InputError as exc:  # cannot run on this table's shape: cannot certify
+                reason = strip_controls(str(exc))
+                run.attacks.append((name, None, reason))
+                run.not_applicable[name] = reason
+    for name, metric in plan.metrics:
         with progress.step(f"metric:{run.name}:{name}", f"metric {name} on {run.name}"):
             origin = _origin(registry, "metrics", name)
             try:
-                m = call_plugin(origin, "compute()", metric.compute, ctx, timeout_s=limit)
-                if not isinstance(m, MetricResult):
-                    raise malformed(origin, f"compute() returned {type(m).__name__}, "
-                                            "not MetricResult")
-                run.metrics.append((name, m, None))
+                raw_metric = call_plugin(origin, "compute()", metric.compute, context(),
+                                         timeout_s=limit)
+                run.metrics.append((name, validate.metric_result(raw_metric, name=name,
+                                                                 origin=origin), None))
             except PluginFault as fault:  # a crashed plugin makes the verdict error
                 run.metrics.append((name, None, fault.summary()))
                 run.faults[f"metric:{name}"] = fault.to_dict()
@@ -218,7 +308,8 @@ def _checks(runs: list[GeneratorRun], config: AuditConfig, registry: Registry,
                                      f"generator failed: {run.error}", gated=run.gated))
                     continue
                 result, error = next((r, e) for n, r, e in run.attacks if n == name)
-                out.append(check(policy, run.name, name, kind, result, error, gated=run.gated))
+                out.append(check(policy, run.name, name, kind, result, error, gated=run.gated,
+                                 not_applicable=run.not_applicable.get(name)))
             for kind in sorted(set(policy.thresholds) - covered):
                 # A policy threshold no configured attack measures cannot be certified.
                 out.append(CheckOutcome(
@@ -229,20 +320,70 @@ def _checks(runs: list[GeneratorRun], config: AuditConfig, registry: Registry,
     return out
 
 
+def _fit_all(plan: Plan, data: AuditData, config: AuditConfig, registry: Registry,
+             ledger: AuditLedger | None, progress: Progress, executor: Executor) -> None:
+    """Fit every generator (booking each in the ledger) and attack its output."""
+    rows = {g.name: g.rows for g in config.generators}
+    for run in plan.runs:
+        if run.name == EXTERNAL:
+            run.synthetic = data.synthetic
+        else:
+            if ledger is not None:
+                ledger.started(run.name)
+            try:
+                _fit_and_sample(run, data, config, rows.get(run.name), progress, registry)
+            except _Refused as refused:
+                if ledger is not None:  # found before training: give the budget back
+                    ledger.refused(run.name, str(refused.error),
+                                   float(getattr(refused.error, "spent_epsilon", 0.0) or 0.0))
+                raise refused.error from None
+            except _Failed:
+                if ledger is not None:  # it may have touched the data: at least the plan
+                    ledger.failed(run.name, run.error or "fit failed",
+                                  book_epsilon=claimed_epsilon(run.generator))
+                continue
+            if ledger is not None:
+                assert run.spent is not None
+                eps = run.spent.epsilon if run.spent.is_private else None
+                ledger.finished(run.name, eps, run.spent.delta, run.spent.accountant)
+        _attack(run, data, config, plan, progress, executor, registry)
+
+
+@dataclass(frozen=True)
+class AuditRun:
+    """An audit's result document and the guard built from its real tables (the report
+    sections written later pass through the same guard)."""
+
+    result: dict[str, Any]
+    guard: DataGuard
+
+
 def run_audit(config: AuditConfig, registry: Registry, *, where: str = "config",
               progress: Progress | None = None, out_dir: Path | None = None
               ) -> dict[str, Any]:
-    """Run the whole audit and return the result document (what ``results.json`` holds).
+    """Run the whole audit and return the result document (what ``results.json`` holds)."""
+    return audit(config, registry, where=where, progress=progress, out_dir=out_dir).result
 
-    With ``out_dir``, the per-record vulnerability ranking (personal data) is written there as
-    ``vulnerable_records.csv``; the document only ever holds its counts.
+
+def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
+          progress: Progress | None = None, out_dir: Path | None = None) -> AuditRun:
+    """Run the whole audit: the result document and the data guard.
+
+    With ``out_dir``, the folder is checked (and created) after the inputs are checked and
+    before any budget is reserved or any generator trained, and the per-record vulnerability
+    ranking (personal data) is written there as ``vulnerable_records.csv`` (owner-only
+    permissions); the document only ever holds its counts.
     """
     progress = progress or Progress()
     started = dt.datetime.now(dt.UTC)
     with progress.step("load", "loading and checking the data"):
         data = load(config, where=where)
-    runs, attacks, metrics = _plan(config, registry, where, data.synthetic is not None)
-    rows = {g.name: g.rows for g in config.generators}
+    plan = _plan(config, registry, where, data)
+    runs, attacks, metrics = plan.runs, plan.attacks, plan.metrics
+    if out_dir is not None:
+        prepare_output_dir(out_dir)
+    guard = DataGuard([data.train, data.control], data.schema, config.report.min_cell_size,
+                      public_numbers=(data.n_rows, len(data.train), len(data.control)))
     ex = config.execution
     executor = make_executor(ex.backend, ex.n_jobs, ex.ray_address)  # one per audit
     ledger: AuditLedger | None = None
@@ -253,49 +394,33 @@ def run_audit(config: AuditConfig, registry: Registry, *, where: str = "config",
             PlannedFit(r.name, None if r.budget is None else r.budget.epsilon,
                        0.0 if r.budget is None else r.budget.delta)
             for r in runs if r.name != EXTERNAL])
-        for run in runs:
-            if run.name == EXTERNAL:
-                run.synthetic = data.synthetic
-            else:
-                if ledger is not None:
-                    ledger.started(run.name)
-                try:
-                    _fit_and_sample(run, data, config, rows.get(run.name), progress,
-                                    registry)
-                except _Failed:
-                    if ledger is not None:
-                        ledger.failed(run.name, run.error or "fit failed")
-                    continue
-                if ledger is not None:
-                    ledger.finished(run.name, run.generator)
-            _attack(run, data, config, attacks, metrics, progress, executor, registry)
+        try:
+            _fit_all(plan, data, config, registry, ledger, progress, executor)
+        except InputError as exc:
+            raise InputError(guard.text(str(exc))) from None
         execution = executor.describe()
     finally:
         executor.close()
         if ledger is not None:
             ledger.close()
     checks = _checks(runs, config, registry, attacks)
-    gated = [c.status for c in checks if c.gated]
-    if any(r.error or r.faults for r in runs if r.gated):  # any plugin fault: never pass
-        gated.append(Status.ERROR)
-    verdict = worst(gated)
-    exit_code = {Status.PASS: EXIT_PASS, Status.ERROR: EXIT_INTERNAL_ERROR}.get(
-        verdict, EXIT_POLICY_FAILED)
+    verdict, exit_code = verdict_and_exit_code(
+        [c.status for c in checks if c.gated],
+        plugin_fault=any(r.error or r.faults for r in runs if r.gated))
     finished = dt.datetime.now(dt.UTC)
     result = build_result(config=config, registry=registry, data=data, runs=runs,
                           attacks=attacks, metrics=metrics, checks=checks, verdict=verdict,
                           exit_code=exit_code, started=started, finished=finished,
-                          durations=progress.durations, execution=execution)
+                          durations=progress.durations, execution=execution, guard=guard)
     result["ledger"] = None if ledger is None else ledger.summary()
     # counts and large cells only; the ranking itself goes to vulnerable_records.csv
     result["vulnerability"] = jsonable(assess(
         record_risk_sources(runs), data.train, data.schema.quasi_identifiers,
-        config.report.min_cell_size, out_dir, data.train_source_rows))
-    return result
+        config.report.min_cell_size, out_dir, data.train_source_rows,
+        public_columns=[c.name for c in data.schema.modelled
+                        if c.has_public_domain and not c.data_dependent]))
+    return AuditRun(result, guard)
 
 
-
-
-
-
-__all__ = ["EXTERNAL", "GeneratorRun", "run_audit"]
+__all__ = ["EXTERNAL", "AuditRun", "GeneratorRun", "audit", "claimed_epsilon", "fit_checked",
+           "run_audit"]

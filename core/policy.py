@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from privgate.attack import RISK_KINDS, AttackResult
+from privgate.errors import EXIT_INTERNAL_ERROR, EXIT_PASS, EXIT_POLICY_FAILED
 from privgate.stats import BINOMIAL_METHODS, trials_to_certify
 
 
@@ -135,15 +136,22 @@ def certification(result: AttackResult, threshold: float) -> dict[str, Any]:
 
 
 def check(policy: Policy, generator: str, attack: str, risk_kind: str,
-          result: AttackResult | None, error: str | None = None, *, gated: bool = True
-          ) -> CheckOutcome:
+          result: AttackResult | None, error: str | None = None, *, gated: bool = True,
+          not_applicable: str | None = None) -> CheckOutcome:
     """Hold one attack result (or its error) against the policy's threshold for its kind.
 
     Order of the decision: a lower bound above the threshold is a ``fail`` whatever the sample
     size; otherwise a sample too small to certify the threshold is ``cannot-certify`` (never
-    ``pass``); otherwise the upper bound decides between ``pass`` and ``fail``.
+    ``pass``); otherwise the upper bound decides between ``pass`` and ``fail``. An attack that
+    could not run on this table's shape (``not_applicable``, the reason) is ``cannot-certify``:
+    nothing was measured, so nothing is certified, but nothing crashed either.
     """
     threshold = policy.thresholds[risk_kind]
+    if result is None and not_applicable is not None:
+        return CheckOutcome(policy.name, generator, attack, risk_kind, threshold,
+                            Status.CANNOT_CERTIFY, None, None, None, None, None, None,
+                            f"cannot certify: the attack could not run on this table: "
+                            f"{not_applicable}", gated)
     if result is None:
         return CheckOutcome(policy.name, generator, attack, risk_kind, threshold, Status.ERROR,
                             None, None, None, None, None, None,
@@ -172,6 +180,22 @@ def check(policy: Policy, generator: str, attack: str, risk_kind: str,
                         result.n_trials, needed, msg, gated,
                         extra={"interval_method": result.interval_method,
                                "certification": cert})
+
+
+def verdict_and_exit_code(gated: Iterable[Status], *, plugin_fault: bool = False
+                          ) -> tuple[Status, int]:
+    """The audit's verdict and exit code from its gated checks' statuses (core's rule).
+
+    The worst status wins; any plugin fault on a gated generator makes the verdict ``error``
+    even when its checks look fine. Exit codes: 0 pass, 1 fail or cannot-certify, 3 error.
+    """
+    statuses = list(gated)
+    if plugin_fault:
+        statuses.append(Status.ERROR)
+    verdict = worst(statuses)
+    code = {Status.PASS: EXIT_PASS, Status.ERROR: EXIT_INTERNAL_ERROR}.get(
+        verdict, EXIT_POLICY_FAILED)
+    return verdict, code
 
 
 def worst(statuses: Iterable[Status]) -> Status:

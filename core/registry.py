@@ -41,6 +41,7 @@ from privgate.generator import Generator
 from privgate.metric import Metric
 from privgate.policy import Policy
 from privgate.reporting import Paragraph, Reporter, ReportSection, Table
+from privgate.views import readonly
 
 ENTRY_POINT_GROUP = "privgate"
 BUILTIN_DISTRIBUTION = "privgate"
@@ -230,6 +231,24 @@ def _load_entrypoints(pm: PrivgatePluginManager) -> None:
               f"{(time.perf_counter() - started) * 1000:.1f} ms")
 
 
+def _check_disable_names(names: Iterable[str]) -> None:
+    """Each ``--disable-plugin`` name must name an installed plugin: a typo would otherwise
+    disable nothing, silently. (Names in ``PRIVGATE_DISABLE_PLUGINS`` / ``PRIVGATE_LOAD_PLUGINS``
+    are not checked: they may name plugins that are not installed yet.)"""
+    wanted = [n.strip() for n in names]
+    if not wanted:
+        return
+    found = _distribution_entry_points()
+    entry_points = sorted({ep.name for ep, _, _ in found})
+    distributions = sorted({dist for _, dist, _ in found})
+    unknown = [n for n in wanted if n not in entry_points and n not in distributions]
+    if unknown:
+        raise UnknownPluginError(
+            f"--disable-plugin {unknown[0]!r}: no installed plugin has that entry-point or "
+            f"distribution name, so nothing would be disabled; installed entry points: "
+            f"{entry_points}; distributions: {distributions} (see privgate plugins)")
+
+
 def get_plugin_manager(extra_plugins: Iterable[object] = (), *,
                        load_entrypoints: bool = True,
                        disable: Iterable[str] = ()) -> PrivgatePluginManager:
@@ -246,6 +265,7 @@ def get_plugin_manager(extra_plugins: Iterable[object] = (), *,
     pm.add_hookspecs(hookspecs)
     pm.controls = LoadControls.from_env(disable)
     if load_entrypoints:
+        _check_disable_names(disable)
         _load_entrypoints(pm)
     for plugin in extra_plugins:
         pm.register(plugin)
@@ -383,8 +403,10 @@ class Registry:
             label = (impl.plugin_name if origin[0] is None
                      else f"{impl.plugin_name} ({origin[0]})")
             try:
+                # each plugin gets its own read-only copy: it cannot change core's document
+                # or what the next plugin sees
                 raw: Any = call_traced("privgate_report_sections", impl.plugin_name, origin,
-                                       impl.function, result=result)
+                                       impl.function, result=readonly(result))
                 contributed = list(raw or ())
                 bad = [s for s in contributed if not isinstance(s, ReportSection)]
                 if bad:

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from privgate.attack import Attack
 from privgate.config import AuditConfig
-from privgate.errors import InputError, PluginError
+from privgate.errors import InputError
 from privgate.metric import Metric
-from privgate.policy import CheckOutcome, Status, worst
-from privgate.registry import Registry
-from privgate.reporting import ReportSection
+from privgate.policy import CheckOutcome, Status, verdict_and_exit_code, worst
+from privgate.redact import DataGuard, NoGuard
+from privgate.registry import BUILTIN_DISTRIBUTION, Registry
 
 if TYPE_CHECKING:
     from privgate.pipeline import GeneratorRun
@@ -65,30 +65,39 @@ def jsonable(value: Any) -> Any:
 
 
 def _generator_doc(run: GeneratorRun, checks: Sequence[CheckOutcome],
-                   policies: Sequence[str]) -> dict[str, Any]:
-    spent = None
-    if run.generator is not None and run.error is None:
-        spent = run.generator.privacy_spent.to_dict()
+                   policies: Sequence[str], guard: DataGuard) -> dict[str, Any]:
+    spent = None if run.spent is None or run.error else run.spent.to_dict()
+    if spent is not None:
+        spent["details"] = guard.data(spent["details"])
+        spent["accountant"] = guard.text(spent["accountant"])
     attacks = []
     for name, result, error in run.attacks:
         if result is None:
-            attacks.append({"attack": name, "status": "error", "error": error,
-                            "error_detail": run.faults.get(f"attack:{name}")})
+            status = "not-applicable" if name in run.not_applicable else "error"
+            attacks.append({"attack": name, "status": status, "error": guard.text(error),
+                            "error_detail": guard.data(run.faults.get(f"attack:{name}"))})
         else:
-            attacks.append({**result.to_dict(), "status": "ok"})
+            doc = result.to_dict()
+            for key in ("interval_method", "baseline_description"):
+                doc[key] = guard.text(doc[key])
+            doc["details"] = guard.data(doc["details"])
+            attacks.append({**doc, "status": "ok"})
     metrics = []
     for name, m, error in run.metrics:
-        metrics.append({"metric": name, "status": "error", "error": error,
-                        "error_detail": run.faults.get(f"metric:{name}")} if m is None
-                       else {**m.to_dict(), "status": "ok"})
+        if m is None:
+            metrics.append({"metric": name, "status": "error", "error": guard.text(error),
+                            "error_detail": guard.data(run.faults.get(f"metric:{name}"))})
+        else:
+            doc = m.to_dict()
+            doc["description"] = guard.text(doc["description"])
+            doc["details"] = guard.data(doc["details"])
+            metrics.append({**doc, "status": "ok"})
     verdicts = {p: str(worst(c.status for c in checks if c.generator == run.name
                              and c.policy == p)) for p in policies}
     if run.error:
         verdicts = {p: str(Status.ERROR) for p in policies}
     return {
-        "name": run.name, "description": run.description, "gated": run.gated,
-        # A private class fitted without DP (e.g. dpsgd-* with dp = false) reports an
-        # infinite epsilon: the run is then not private, whatever the class claims.
+        "name": run.name, "description": guard.text(run.description), "gated": run.gated,
         "is_private": (run.is_private if spent is None or run.is_private is None
                        else bool(run.is_private and spent.get("is_private", True))),
         "params": run.params,
@@ -96,20 +105,34 @@ def _generator_doc(run: GeneratorRun, checks: Sequence[CheckOutcome],
                                                    "delta": run.budget.delta},
         "spent": spent,
         "n_synthetic": None if run.synthetic is None else len(run.synthetic),
-        "status": "error" if run.error else "ok", "error": run.error,
-        "error_detail": run.faults.get("generator"),
+        "status": "error" if run.error else "ok", "error": guard.text(run.error),
+        "error_detail": guard.data(run.faults.get("generator")),
         "verdicts": verdicts, "attacks": attacks, "metrics": metrics,
     }
 
 
-def _check_doc(c: CheckOutcome, runs: Sequence[GeneratorRun]) -> dict[str, Any]:
+def _check_doc(c: CheckOutcome, runs: Sequence[GeneratorRun], guard: DataGuard
+               ) -> dict[str, Any]:
     """A check, with ``error_detail`` (plugin, distribution, version, message, kind) when a
     plugin fault made it ``error`` (the generator's fault first, else the attack's)."""
     doc = c.to_dict()
+    doc["message"] = guard.text(doc["message"])
+    doc["interval_method"] = guard.text(doc["interval_method"])
     if c.status is Status.ERROR:
         faults = next((r.faults for r in runs if r.name == c.generator), {})
-        doc["error_detail"] = faults.get("generator") or faults.get(f"attack:{c.attack}")
+        doc["error_detail"] = guard.data(faults.get("generator")
+                                         or faults.get(f"attack:{c.attack}"))
     return doc
+
+
+def policy_origin(registry: Registry, name: str) -> dict[str, Any]:
+    """Who provides a policy: plugin, distribution, version, and whether it is privgate's own
+    (a third-party policy is marked as such wherever its verdict appears)."""
+    item = registry.provided("policies", name)
+    dist = None if item is None else item.distribution
+    return {"plugin": None if item is None else item.plugin, "distribution": dist,
+            "version": None if item is None else item.version,
+            "builtin": dist == BUILTIN_DISTRIBUTION}
 
 
 def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
@@ -117,18 +140,30 @@ def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
                  metrics: Sequence[tuple[str, Metric]], checks: Sequence[CheckOutcome],
                  verdict: Status, exit_code: int, started: dt.datetime, finished: dt.datetime,
                  durations: Mapping[str, float],
-                 execution: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Assemble the result document of one audit (``execution``: the executor's describe())."""
+                 execution: Mapping[str, Any] | None = None,
+                 guard: DataGuard | None = None) -> dict[str, Any]:
+    """Assemble the result document of one audit (``execution``: the executor's describe()).
+
+    Every string and ``details`` tree a plugin supplied passes ``guard`` (see
+    :mod:`privgate.redact`); the verdict and exit code are core's, computed from ``checks``.
+    """
+    guard = guard or NoGuard()
     policies = []
     for name in config.policies:
         p = registry.policy(name)
-        policies.append({**p.to_dict(), "verdict": str(worst(
+        doc = p.to_dict()
+        for key in ("title", "description"):
+            doc[key] = guard.text(doc[key])
+        doc["references"] = [guard.text(r) for r in doc["references"]]
+        policies.append({**doc, **policy_origin(registry, name), "verdict": str(worst(
             c.status for c in checks if c.policy == name and c.gated))})
     catalog = {
-        "attacks": {n: {"description": type(a).description, "explanation": type(a).explanation,
-                        "references": list(type(a).references), "risk_kind": type(a).risk_kind}
+        "attacks": {n: {"description": guard.text(type(a).description),
+                        "explanation": guard.text(type(a).explanation),
+                        "references": [guard.text(r) for r in type(a).references],
+                        "risk_kind": type(a).risk_kind}
                     for n, a in attacks},
-        "metrics": {n: {"description": type(m).description} for n, m in metrics},
+        "metrics": {n: {"description": guard.text(type(m).description)} for n, m in metrics},
     }
     title = config.title or f"privgate audit of {data.name}"
     doc = {
@@ -141,11 +176,11 @@ def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
                     "n_rows": data.n_rows, "n_train": len(data.train),
                     "n_control": len(data.control), "columns": list(data.train.columns),
                     "dropped_columns": data.dropped},
-        "schema": data.schema.to_dict(),
+        "schema": data.schema.to_public_dict(),
         "data_dependent_domains": data.schema.data_dependent_columns,
         "policies": policies,
-        "checks": [_check_doc(c, runs) for c in checks],
-        "generators": [_generator_doc(r, checks, config.policies) for r in runs],
+        "checks": [_check_doc(c, runs, guard) for c in checks],
+        "generators": [_generator_doc(r, checks, config.policies, guard) for r in runs],
         "catalog": catalog,
         "config": config.normalised(),
         "config_sha256": config.sha256(),
@@ -155,7 +190,7 @@ def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
         "min_cell_size": config.report.min_cell_size,
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
                         "packages": package_versions(), "plugins": registry.plugins(),
-                        "plugin_problems": [p.to_dict() for p in registry.problems],
+                        "plugin_problems": [guard.data(p.to_dict()) for p in registry.problems],
                         "executor": dict(execution or {})},
         "timestamps": {"started_at": started.isoformat(timespec="seconds"),
                        "finished_at": finished.isoformat(timespec="seconds"),
@@ -165,6 +200,27 @@ def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
     return out
 
 
+def recompute_verdict(result: Mapping[str, Any]) -> tuple[str, int]:
+    """The verdict and exit code that a result document's own checks imply (core's rule).
+
+    Used to refuse documents whose headline contradicts their checks.
+    """
+    statuses = []
+    for c in result.get("checks") or []:
+        if isinstance(c, Mapping) and c.get("gated", True):
+            try:
+                statuses.append(Status(str(c.get("status"))))
+            except ValueError:
+                statuses.append(Status.ERROR)
+    fault = any(isinstance(g, Mapping) and g.get("gated", True) and (
+        g.get("status") == "error" or any(
+            isinstance(x, Mapping) and x.get("status") == "error"
+            for x in list(g.get("attacks") or []) + list(g.get("metrics") or [])))
+        for g in result.get("generators") or [])
+    verdict, code = verdict_and_exit_code(statuses, plugin_fault=fault)
+    return str(verdict), code
+
+
 def result_sha256(result: Mapping[str, Any]) -> str:
     """SHA-256 of the document as the json reporter writes it."""
     return hashlib.sha256(dumps(result).encode("utf-8")).hexdigest()
@@ -172,31 +228,6 @@ def result_sha256(result: Mapping[str, Any]) -> str:
 
 def dumps(result: Mapping[str, Any]) -> str:
     return json.dumps(jsonable(result), indent=2, sort_keys=True, allow_nan=False) + "\n"
-
-
-def ensure_output_dir(out_dir: Path) -> None:
-    """Create the output folder, or say (exit 2) why it cannot be."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror}); "
-                         "choose another --out") from None
-
-
-def write_reports(result: Mapping[str, Any], registry: Registry, out_dir: Path,
-                  formats: Sequence[str] | None = None) -> dict[str, Path]:
-    """Render every registered report format (or the given ones) into ``out_dir``."""
-    ensure_output_dir(out_dir)
-    sections: list[ReportSection] = registry.sections(result)
-    written = {}
-    on_audit = [f for f, p in registry.reporters.items() if getattr(p.obj, "on_audit", True)]
-    for fmt in formats or sorted(on_audit):
-        cls = registry.get("reporters", fmt)
-        try:
-            written[fmt] = cls().write(result, sections, out_dir)
-        except Exception as exc:
-            raise PluginError(f"reporter {fmt!r} failed: {type(exc).__name__}: {exc}") from exc
-    return written
 
 
 def load_result(path: Path) -> dict[str, Any]:

@@ -112,6 +112,19 @@ class Column:
         out["data_dependent"] = self.data_dependent
         return out
 
+    def to_public_dict(self) -> dict[str, Any]:
+        """What results.json and reports may show: :meth:`to_dict` without any value read off
+        the data. A data-dependent domain is described by its kind and size only (an inferred
+        category list or a numeric column's exact minimum and maximum can be one person's
+        value)."""
+        out = self.to_dict()
+        if self.data_dependent:
+            if out.pop("categories", None) is not None:
+                out["n_categories"] = len(self.categories or ())
+            if out.pop("bounds", None) is not None:
+                out["bounds_read_from_data"] = True
+        return out
+
 
 def _json_scalar(value: Any) -> Any:
     if isinstance(value, np.generic):
@@ -193,7 +206,13 @@ class Schema:
                       source=self.source)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every column's declaration, domains included (saved generators round-trip it)."""
         return {"source": self.source, "columns": [c.to_dict() for c in self.columns]}
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """The schema as results.json holds it: no value read off the data (see
+        :meth:`Column.to_public_dict`)."""
+        return {"source": self.source, "columns": [c.to_public_dict() for c in self.columns]}
 
     @classmethod
     def from_mapping(cls, columns: Mapping[str, Mapping[str, Any]], *,

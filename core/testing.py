@@ -1,9 +1,9 @@
 """privgate's plugin contract kit, also shipped as a pytest plugin.
 
 A plugin author runs ``pytest --privgate-contract`` in their repository and gets one test per
-generator, attack, metric and policy their distribution registers in the ``privgate``
-entry-point group (``--privgate-contract-dist NAME`` picks other distributions). Without the
-flag the plugin adds nothing to a pytest run.
+generator, attack, metric, policy and reporter, and per report-section plugin, that their
+distribution registers in the ``privgate`` entry-point group (``--privgate-contract-dist NAME``
+picks other distributions). Without the flag the plugin adds nothing to a pytest run.
 
 The checks are plain functions, usable from any test suite::
 
@@ -13,6 +13,18 @@ The checks are plain functions, usable from any test suite::
         check_generator(MyGenerator)
 
 Each raises :class:`ContractViolation` (an ``AssertionError``) saying which rule was broken.
+When plugin code raises inside a check, the violation names the file and line of the plugin's
+code where it raised and is chained to the original exception (``raise ... from exc``), so
+pytest shows the plugin's own frames. The reporter and report-section checks
+(:func:`check_reporter`, :func:`check_report_sections`) live in :mod:`privgate.testing_reports`
+and are re-exported here; :class:`ContractViolation` and the time limit in
+:mod:`privgate.testing_runtime`.
+
+Time limit: every check runs in a worker thread and fails with a :class:`ContractViolation`
+naming the plugin, the check and the limit when it runs longer than ``timeout_s`` seconds
+(default: ``--privgate-contract-timeout``, else ``PRIVGATE_CONTRACT_TIMEOUT``, else 600; 0 means
+no limit). Python cannot kill a thread: the kit stops *waiting* and the abandoned call finishes
+in the background (as :mod:`privgate.isolation` does for audits).
 
 Fast parameters: a generator, attack or metric class may declare
 ``contract_params: ClassVar[dict[str, Any]]`` -- constructor parameters that keep it quick on the
@@ -29,6 +41,8 @@ import functools
 import json
 import math
 import os
+import sys
+import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pluggy
 
 from privgate.attack import RISK_KINDS, Attack, AttackContext, AttackResult
 from privgate.errors import InputError, PrivgateError
@@ -44,11 +59,27 @@ from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget, PrivacySpe
 from privgate.metric import Metric, MetricResult
 from privgate.policy import SEVERITY, Policy, Status, check
 from privgate.schema import Column, Kind, Role, Schema, epoch_seconds
+from privgate.testing_reports import check_report_sections, check_reporter
+from privgate.testing_runtime import (
+    DEFAULT_TIMEOUT_S,
+    KIT_DIR,
+    TIMEOUT_ENV,
+    ContractViolation,
+    contract_timeout,
+    label,
+    plugin_call,
+    under,
+    where,
+    within_limit,
+)
+from privgate.testing_runtime import instantiate as _instantiate
+from privgate.testing_runtime import violation as _fail
 
 __all__ = [
     "ContractViolation", "GeneratedCase", "IndependentMarginals", "VerbatimCopy",
     "check_attack", "check_generator", "check_generator_case", "check_metric", "check_policy",
-    "contract_items", "generated_cases", "independent_marginals", "make_case", "scenario",
+    "check_report_sections", "check_reporter", "contract_items", "contract_timeout",
+    "generated_cases", "independent_marginals", "make_case", "scenario",
 ]
 
 #: Risk kinds for which a verbatim copy of the training rows must score higher than
@@ -57,19 +88,6 @@ __all__ = [
 LEAK_KINDS = tuple(k for k in RISK_KINDS if k != "distinguishability")
 DEFAULT_EXAMPLES = 8
 EPOCH = pd.Timestamp("2020-01-01")
-
-
-class ContractViolation(AssertionError):
-    """A plugin broke privgate's plugin contract; the message says which rule and how."""
-
-
-def _fail(owner: str, message: str) -> ContractViolation:
-    return ContractViolation(f"{owner}: {message}")
-
-
-def _instantiate(cls: type, params: Mapping[str, Any] | None) -> Any:
-    given = dict(getattr(cls, "contract_params", {}) if params is None else params)
-    return cls(**given)
 
 
 # -- generated schemas and tables ----------------------------------------------------------
@@ -254,25 +272,33 @@ def _expect_privgate_error(owner: str, what: str, fn: Callable[[], object]) -> b
             raise _fail(owner, f"{what} raised {type(exc).__name__} without a message") from exc
         return True
     except Exception as exc:
-        raise _fail(owner, f"{what} raised {type(exc).__name__}: {exc}; unsupported input must "
-                           "raise privgate.errors.InputError (or another PrivgateError) with a "
-                           "message") from exc
+        raise _fail(owner, f"{what} raised {type(exc).__name__}: {exc}{where(exc)}; "
+                           "unsupported input must raise privgate.errors.InputError (or another "
+                           "PrivgateError) with a message") from exc
     return False
 
 
 def check_generator_case(cls: type[Generator], case: GeneratedCase,
                          params: Mapping[str, Any] | None = None, *,
-                         must_fit: bool = False) -> None:
+                         must_fit: bool = False, timeout_s: float | None = None) -> None:
     """Check one generator on one generated table (see :func:`check_generator`).
 
     With ``must_fit``, declining the table (a :class:`PrivgateError` from ``fit``) is a
     violation too: every generator must work on a plain table with declared domains.
     """
-    owner = f"generator {getattr(cls, 'name', cls.__name__)!r}"
+    __tracebackhide__ = True
+    within_limit(label("generator", cls), "check_generator_case", cls, timeout_s,
+                 lambda: _check_generator_case(cls, case, params, must_fit=must_fit))
+
+
+def _check_generator_case(cls: type[Generator], case: GeneratedCase,
+                          params: Mapping[str, Any] | None = None, *,
+                          must_fit: bool = False) -> None:
+    owner = label("generator", cls)
     data, schema = case.data, case.schema
     before = data.copy(deep=True)
     budget = case.budget if cls.is_private else None
-    gen = _instantiate(cls, params)
+    gen = plugin_call(owner, "the constructor", lambda: _instantiate(cls, params))
     fitted = _expect_privgate_error(owner, f"fit() on {len(data)} rows",
                                     lambda: gen.fit(data, schema, budget, seed=case.seed))
     try:
@@ -284,19 +310,24 @@ def check_generator_case(cls: type[Generator], case: GeneratedCase,
                            "quasi-identifiers and a target; it must be able to fit one")
     if fitted:  # declined the input with a PrivgateError and a message: allowed
         return
-    _check_spent(owner, cls, gen.privacy_spent, case.budget)
+    _check_spent(owner, cls, plugin_call(owner, "privacy_spent", lambda: gen.privacy_spent),
+                 case.budget)
     n = case.n_sample
-    first = _check_frame(owner, gen.sample(n, seed=case.seed), schema, n)
-    again = gen.sample(n, seed=case.seed)
+    first = _check_frame(owner, plugin_call(owner, f"sample({n})",
+                                            lambda: gen.sample(n, seed=case.seed)), schema, n)
+    again = plugin_call(owner, f"sample({n}) (again)", lambda: gen.sample(n, seed=case.seed))
     try:
         pd.testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True))
     except AssertionError as exc:
         raise _fail(owner, f"sample({n}, seed={case.seed}) is not reproducible: {exc}") from None
-    twin = _instantiate(cls, params)
-    twin.fit(data.copy(deep=True), schema, budget, seed=case.seed)
+    twin = plugin_call(owner, "the constructor", lambda: _instantiate(cls, params))
+    plugin_call(owner, "fit() on a second instance",
+                lambda: twin.fit(data.copy(deep=True), schema, budget, seed=case.seed))
+    repeat = plugin_call(owner, f"sample({n}) on a second instance",
+                         lambda: twin.sample(n, seed=case.seed))
     try:
         pd.testing.assert_frame_equal(first.reset_index(drop=True),
-                                      twin.sample(n, seed=case.seed).reset_index(drop=True))
+                                      repeat.reset_index(drop=True))
     except AssertionError as exc:
         raise _fail(owner, f"not reproducible across instances: fit(seed={case.seed}) then "
                            f"sample(seed={case.seed}) gives different rows on a second "
@@ -331,7 +362,8 @@ def _check_conditions(owner: str, cls: type[Generator], gen: Generator,
             raise _fail(owner, "conditional sample() raised without a message") from exc
         return
     except Exception as exc:
-        raise _fail(owner, f"conditional sample() raised {type(exc).__name__}: {exc}") from exc
+        raise _fail(owner, f"conditional sample() raised {type(exc).__name__}: "
+                           f"{exc}{where(exc)}") from exc
     _check_frame(owner, out, case.schema, n)
     if not (out[col.name] == value).all():
         raise _fail(owner, f"sample(conditions={{{col.name!r}: {value!r}}}) returned rows with "
@@ -345,7 +377,7 @@ def _examples(max_examples: int | None) -> int:
 
 
 def check_generator(cls: type[Generator], params: Mapping[str, Any] | None = None, *,
-                    max_examples: int | None = None) -> None:
+                    max_examples: int | None = None, timeout_s: float | None = None) -> None:
     """Run the generator contract on hypothesis-generated schemas and tables.
 
     Rules: ``fit`` either works or raises a :class:`~privgate.errors.PrivgateError` with a
@@ -358,22 +390,28 @@ def check_generator(cls: type[Generator], params: Mapping[str, Any] | None = Non
     A generator may decline a generated table with a PrivgateError, but not the plain
     200-row table (declared domains, quasi-identifiers, a target) checked first.
     """
-    from hypothesis import HealthCheck, given, settings
-
+    __tracebackhide__ = True
     _check_generator_class(cls)
+    within_limit(label("generator", cls), "check_generator", cls, timeout_s,
+                 lambda: _check_generator(cls, params, max_examples))
+
+
+def _check_generator(cls: type[Generator], params: Mapping[str, Any] | None,
+                     max_examples: int | None) -> None:
+    from hypothesis import HealthCheck, given, settings
 
     @settings(max_examples=_examples(max_examples), deadline=None, database=None,
               derandomize=True, print_blob=True, report_multiple_bugs=False,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(generated_cases())
     def run(case: GeneratedCase) -> None:
-        check_generator_case(cls, case, params)
+        _check_generator_case(cls, case, params)
 
     # First a plain table every generator must handle (so declining everything cannot pass),
     # then the generated ones.
     train, _, schema = scenario(200, seed=1)
     plain = GeneratedCase(train, schema, PrivacyBudget(1.0, 1e-5), 50, 1)
-    check_generator_case(cls, plain, params, must_fit=True)
+    _check_generator_case(cls, plain, params, must_fit=True)
     _run_hypothesis(run)
 
 
@@ -398,7 +436,9 @@ def _run_hypothesis(run: Callable[[], None]) -> None:
             raise
         note = (" (flaky: the same input did not fail every time -- typical of randomness "
                 "that ignores the seed)" if "Flaky" in type(group).__name__ else "")
-        raise ContractViolation(f"{found[0]}{note}") from group
+        notes = "".join(f"\n{n}" for n in getattr(found[0], "__notes__", ()))
+        # chained to the plugin's exception, if one caused it (hypothesis's internals hidden)
+        raise ContractViolation(f"{found[0]}{note}{notes}") from found[0].__cause__
 
 
 def _check_generator_class(cls: object) -> None:
@@ -543,7 +583,8 @@ def _unchanged(owner: str, ctx: AttackContext, before: list[pd.DataFrame], what:
 
 
 def check_attack(cls: type[Attack], params: Mapping[str, Any] | None = None, *,
-                 n: int = 300, seed: int = 0, level: float = 0.95) -> None:
+                 n: int = 300, seed: int = 0, level: float = 0.95,
+                 timeout_s: float | None = None) -> None:
     """Run the attack contract on a small population.
 
     Rules: ``run`` returns an :class:`AttackResult` for the attack's name and risk kind with a
@@ -552,9 +593,16 @@ def check_attack(cls: type[Attack], params: Mapping[str, Any] | None = None, *,
     they were; the same seed gives the same result; and for re-identification kinds an attack
     on a verbatim copy of the training rows scores higher than on independent marginals.
     """
+    __tracebackhide__ = True
     if not (isinstance(cls, type) and issubclass(cls, Attack)):
         raise ContractViolation(f"{cls!r} is not a privgate.Attack subclass")
-    owner = f"attack {getattr(cls, 'name', cls.__name__)!r}"
+    within_limit(label("attack", cls), "check_attack", cls, timeout_s,
+                 lambda: _check_attack(cls, params, n, seed, level))
+
+
+def _check_attack(cls: type[Attack], params: Mapping[str, Any] | None, n: int, seed: int,
+                  level: float) -> None:
+    owner = label("attack", cls)
     train, control, schema = scenario(n, seed)
 
     def run(generator: Generator, what: str) -> AttackResult:
@@ -562,10 +610,7 @@ def check_attack(cls: type[Attack], params: Mapping[str, Any] | None = None, *,
         ctx = AttackContext(train, control, synthetic, schema, seed=seed,
                             confidence_level=level, generator=generator)
         before = _frozen(ctx)
-        try:
-            raw = _instantiate(cls, params).run(ctx)
-        except Exception as exc:
-            raise _fail(owner, f"run() on {what} raised {type(exc).__name__}: {exc}") from exc
+        raw = plugin_call(owner, f"run() on {what}", lambda: _instantiate(cls, params).run(ctx))
         _unchanged(owner, ctx, before, f"run() on {what}")
         return _check_result(owner, cls, raw, level)
 
@@ -593,13 +638,20 @@ def _comparable(result: AttackResult) -> str:
 
 
 def check_metric(cls: type[Metric], params: Mapping[str, Any] | None = None, *,
-                 n: int = 200, seed: int = 0) -> None:
+                 n: int = 200, seed: int = 0, timeout_s: float | None = None) -> None:
     """The metric contract: a :class:`MetricResult` named after the metric, a finite value or
     ``None``, a description, JSON-serialisable details, unchanged inputs, same seed = same
     result. A metric may decline an input with a :class:`PrivgateError` and a message."""
+    __tracebackhide__ = True
     if not (isinstance(cls, type) and issubclass(cls, Metric)):
         raise ContractViolation(f"{cls!r} is not a privgate.Metric subclass")
-    owner = f"metric {getattr(cls, 'name', cls.__name__)!r}"
+    within_limit(label("metric", cls), "check_metric", cls, timeout_s,
+                 lambda: _check_metric(cls, params, n, seed))
+
+
+def _check_metric(cls: type[Metric], params: Mapping[str, Any] | None, n: int,
+                  seed: int) -> None:
+    owner = label("metric", cls)
     train, control, schema = scenario(n, seed)
     results = []
     for _ in range(2):
@@ -631,10 +683,17 @@ def check_metric(cls: type[Metric], params: Mapping[str, Any] | None = None, *,
         raise _fail(owner, f"two runs with seed {seed} differ")
 
 
-def check_policy(policy: object, *, max_examples: int | None = None) -> None:
+def check_policy(policy: object, *, max_examples: int | None = None,
+                 timeout_s: float | None = None) -> None:
     """The policy contract: a named :class:`Policy` with known risk kinds and thresholds in
     [0, 1], whose decisions are monotone in the estimate (a higher risk, same interval width
     and trials, never gets a better status)."""
+    __tracebackhide__ = True
+    within_limit(label("policy", policy), "check_policy", policy, timeout_s,
+                 lambda: _check_policy(policy, max_examples))
+
+
+def _check_policy(policy: object, max_examples: int | None) -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -689,12 +748,14 @@ def _norm(name: str | None) -> str:
     return (name or "").lower().replace("_", "-").replace(".", "-")
 
 
-def contract_items(distributions: Sequence[str] | None) -> Iterator[ContractCase]:
+def contract_items(distributions: Sequence[str] | None, *,
+                   timeout_s: float | None = None) -> Iterator[ContractCase]:
     """Contract cases for everything the given distributions register (``None``: every
-    distribution but privgate itself). A plugin of theirs that failed to load is a failing
-    case; no plugin at all is a failing case too (so a misconfigured run cannot pass)."""
+    distribution but privgate itself): generators, attacks, metrics, policies, reporters and
+    report-section plugins. A plugin of theirs that failed to load is a failing case; no plugin
+    at all is a failing case too (so a misconfigured run cannot pass)."""
     from privgate.errors import PluginClashError
-    from privgate.registry import BUILTIN_DISTRIBUTION, build_registry
+    from privgate.registry import BUILTIN_DISTRIBUTION, _distributions, build_registry
 
     wanted = None if distributions is None else {_norm(d) for d in distributions}
 
@@ -722,15 +783,25 @@ def contract_items(distributions: Sequence[str] | None) -> Iterator[ContractCase
                 raise ContractViolation(f"{p.origin} did not load: {p.reason}")
 
             yield ContractCase("plugin", problem.plugin, problem.distribution, broken)
-    checks: dict[str, Callable[[Any], None]] = {
+    checks: dict[str, Callable[..., None]] = {
         "generators": check_generator, "attacks": check_attack, "metrics": check_metric,
-        "policies": check_policy}
+        "policies": check_policy, "reporters": check_reporter}
     for kind, fn in checks.items():
         for name, item in sorted(getattr(registry, kind).items()):
             if selected(item.distribution):
                 found = True
                 yield ContractCase(kind[:-1] if kind != "policies" else "policy", name,
-                                   item.distribution, functools.partial(fn, item.obj))
+                                   item.distribution,
+                                   functools.partial(fn, item.obj, timeout_s=timeout_s))
+    if registry.pm is not None:
+        dists = _distributions(registry.pm)
+        impls = registry.pm.hook.privgate_report_sections.get_hookimpls()
+        for impl in sorted(impls, key=lambda i: i.plugin_name):
+            dist = dists.get(id(impl.plugin), (None, None))[0]
+            if selected(dist):
+                found = True
+                yield ContractCase("report-sections", impl.plugin_name, dist, functools.partial(
+                    check_report_sections, impl.function, timeout_s=timeout_s))
     if not found:
         which = "any non-privgate distribution" if wanted is None else sorted(wanted)
 
@@ -757,34 +828,76 @@ def _default_distributions(rootdir: Path) -> list[str] | None:
     return None
 
 
+def _distributions_of(config: Any) -> list[str] | None:
+    return (config.getoption("privgate_contract_dist")
+            or _default_distributions(Path(str(config.rootpath))))
+
+
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("privgate", "privgate plugin contract")
     group.addoption("--privgate-contract", action="store_true", default=False,
-                    help="check every generator, attack, metric and policy the plugin "
-                    "distribution registers against privgate's contract")
+                    help="check every generator, attack, metric, policy, reporter and report "
+                    "section the plugin distribution registers against privgate's contract")
     group.addoption("--privgate-contract-dist", action="append", default=None, metavar="NAME",
                     help="distribution(s) to check (default: the project in the rootdir's "
                     "pyproject.toml, else every non-privgate distribution)")
+    group.addoption("--privgate-contract-timeout", type=float, default=None, metavar="SECONDS",
+                    help=f"time limit of one contract check (default: {TIMEOUT_ENV}, else "
+                    f"{DEFAULT_TIMEOUT_S:g}; 0: no limit)")
 
 
+# Before pytest's own -k/-m deselection, which then applies to the contract items too.
+@pluggy.HookimplMarker("pytest")(tryfirst=True)
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
     if not config.getoption("privgate_contract"):
         return  # off by default: a normal pytest run gets nothing from privgate
-    dists = (config.getoption("privgate_contract_dist")
-             or _default_distributions(Path(str(config.rootpath))))
-    for case in contract_items(dists):
-        items.append(_item_class().from_parent(
-            session, name=f"privgate-contract[{case.kind}:{case.name}]", case=case))
+    contract_timeout(config.getoption("privgate_contract_timeout"))  # a malformed env stops here
+    # Collected through pytest's own machinery (collect report included), so that pytest's
+    # "collected N items" line counts the contract tests.
+    _item_class()  # defines the collector too
+    collector = _COLLECTOR.from_parent(session, name="privgate-contract",
+                                       nodeid="privgate-contract")
+    items.extend(session.genitems(collector))
+
+
+def pytest_report_collectionfinish(config: Any, start_path: Path, items: Sequence[Any]
+                                   ) -> str | None:
+    """The kit's header line, after collection: the contract tests that will actually run
+    (after ``-k``/``-m``/``--deselect``), the distributions and the time limit."""
+    if not config.getoption("privgate_contract"):
+        return None
+    n = sum(isinstance(item, _item_class()) for item in items)
+    dists = _distributions_of(config)
+    which = ", ".join(dists) if dists else "every non-privgate distribution"
+    limit = contract_timeout(config.getoption("privgate_contract_timeout"))
+    per_check = "no time limit" if limit is None else f"time limit {limit:g} s per check"
+    return (f"privgate contract: {n} contract test{'s' if n != 1 else ''} for {which} "
+            f"({per_check})")
 
 
 _ITEM: Any = None
+_COLLECTOR: Any = None
 
 
 def _item_class() -> Any:
     """The pytest item type, built lazily so importing this module never needs pytest."""
-    global _ITEM
+    global _ITEM, _COLLECTOR
     if _ITEM is None:
         import pytest
+
+        class ContractCollector(pytest.Collector):
+            def collect(self) -> list[Any]:
+                timeout_s = self.config.getoption("privgate_contract_timeout")
+                return [ContractItem.from_parent(
+                    self, name=f"privgate-contract[{case.kind}:{case.name}]", case=case)
+                    for case in contract_items(_distributions_of(self.config),
+                                               timeout_s=timeout_s)]
+
+        kit = {str(Path(f).resolve()) for f in (
+            __file__, KIT_DIR / "testing_reports.py", KIT_DIR / "testing_runtime.py",
+            threading.__file__)}
+        runner = [Path(m.__file__).resolve().parent for m in (pluggy, sys.modules["_pytest"])
+                  if m.__file__]
 
         class ContractItem(pytest.Item):
             def __init__(self, *, case: ContractCase, **kwargs: Any) -> None:
@@ -792,16 +905,26 @@ def _item_class() -> Any:
                 self.case = case
 
             def runtest(self) -> None:
+                __tracebackhide__ = True
                 self.case.run()
 
             def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
-                if isinstance(excinfo.value, ContractViolation):
-                    return f"contract violation: {excinfo.value}"
-                return super().repr_failure(excinfo)
+                exc = excinfo.value
+                if isinstance(exc, ContractViolation) and exc.__cause__ is None:
+                    # a rule broken: the message (and hypothesis's falsifying example) says all
+                    return "\n".join([f"contract violation: {exc}",
+                                      *getattr(exc, "__notes__", ())])
+                # plugin code raised: its own frames (the kit's are hidden), then the violation
+                return super().repr_failure(excinfo, style)
+
+            def _traceback_filter(self, excinfo: Any) -> Any:
+                tb = excinfo.traceback.filter(excinfo)  # honours __tracebackhide__
+                return tb.filter(lambda e: str(Path(e.path).resolve()) not in kit
+                                 and not under(Path(e.path).resolve(), runner))
 
             def reportinfo(self) -> tuple[str, int | None, str]:
                 dist = self.case.distribution or "?"
                 return "privgate-contract", None, f"{self.case.kind} {self.case.name} ({dist})"
 
-        _ITEM = ContractItem
+        _ITEM, _COLLECTOR = ContractItem, ContractCollector
     return _ITEM

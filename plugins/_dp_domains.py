@@ -125,12 +125,29 @@ def privatize_domains(data: pd.DataFrame, schema: Schema, *, epsilon: float, see
     eps_col = float(epsilon) / len(todo)
     n_cat = sum(1 for c in todo if c.kind is Kind.CATEGORICAL)
     delta_col = float(delta) / n_cat if n_cat else 0.0
+    if n_cat:
+        # Decided from the row count alone (public, as in DP-SGD's sample rate), before any
+        # mechanism touches the data, so a refusal here spends nothing.
+        threshold = 1.0 + math.log(1.0 / (2.0 * delta_col)) / eps_col
+        if len(data) < threshold:
+            cats = [c.name for c in todo if c.kind is Kind.CATEGORICAL]
+            raise BudgetError(
+                f"column(s) {cats}: to be released under epsilon={eps_col:.3g} per column a "
+                f"category must be held by about {threshold:.0f} rows, and the table has only "
+                f"{len(data):,}; declare their categories in the schema (free), raise epsilon "
+                "or the generator's domain_share")
     rng = np.random.default_rng(seed)
     per_column: dict[str, Any] = {}
     out = schema
-    for col in todo:
+    for i, col in enumerate(todo):
         if col.kind is Kind.CATEGORICAL:
-            new, info = _categories(data[col.name], col, eps_col, delta_col, rng)
+            try:
+                new, info = _categories(data[col.name], col, eps_col, delta_col, rng)
+            except BudgetError as exc:
+                # the histograms of this and the earlier columns already ran on the data:
+                # the privacy ledger keeps what they spent (nothing else trained)
+                exc.spent_epsilon = eps_col * (i + 1)
+                raise
         elif col.kind in NUMERIC_KINDS:
             new, info = _bounds(data[col.name], col, eps_col, rng)
         else:  # pragma: no cover - identifiers are dropped, every other kind is handled above

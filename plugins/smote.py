@@ -79,6 +79,17 @@ class SMOTEGenerator(Generator):
         _check_params(params)
         self.params: dict[str, Any] = dict(params)
 
+    def check_schema(self, schema: Schema) -> None:
+        """SMOTE interpolates within the classes of a categorical target."""
+        target = schema.target
+        if target is None:
+            raise InputError(f"{OWNER}: SMOTE interpolates within classes of the target, but "
+                             "schema.target is not set; give one categorical column the role "
+                             "'target' (--target COL)")
+        if schema[target].kind is not Kind.CATEGORICAL:
+            raise InputError(f"{OWNER}: schema.target {target!r} is {schema[target].kind.value};"
+                             " SMOTE needs a categorical target (declare its categories)")
+
     def fit(self, data: pd.DataFrame, schema: Schema, budget: PrivacyBudget | None,
             *, seed: int = 0) -> SMOTEGenerator:
         """Encode and keep the training rows; ``budget`` is ignored (not private).
@@ -88,14 +99,9 @@ class SMOTEGenerator(Generator):
                 missing, or the table has fewer than 2 rows with a known target.
         """
         _check_params(self.params)
+        self.check_schema(schema)
         target = schema.target
-        if target is None:
-            raise InputError(f"{OWNER}: SMOTE interpolates within classes of the target, but "
-                             "schema.target is not set; give one categorical column the role "
-                             "'target' in the schema")
-        if schema[target].kind is not Kind.CATEGORICAL:
-            raise InputError(f"{OWNER}: schema.target {target!r} is {schema[target].kind.value};"
-                             " SMOTE needs a categorical target (declare its categories)")
+        assert target is not None
         schema.require_domains()
         columns = schema.modelled
         missing = [c.name for c in columns if c.name not in data.columns]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -43,7 +44,23 @@ def status_label(status: Any, lang: Lang = _EN) -> str:
 FONT = ("font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, 'Apple SD Gothic Neo', "
         "'Malgun Gothic', 'Noto Sans KR', 'Noto Sans CJK KR', sans-serif\"")
 
-_ids = itertools.count(1)
+#: Chart ids count from 1 within each rendering (:func:`restart_ids`), so that the same result
+#: document always renders to the same bytes.
+_ids: ContextVar[Iterator[int]] = ContextVar("privgate_chart_ids")
+
+
+def restart_ids() -> None:
+    """Number the charts of the next rendering from 1 again."""
+    _ids.set(itertools.count(1))
+
+
+def _next_id() -> int:
+    try:
+        counter = _ids.get()
+    except LookupError:
+        counter = itertools.count(1)
+        _ids.set(counter)
+    return next(counter)
 
 
 def _t(value: Any) -> str:
@@ -65,14 +82,14 @@ def fmt(value: Any, digits: int = 3) -> str:
         return "n/a" if value is None else str(value)
     if x == 0:
         return "0"
-    if abs(x) >= 1000 and float(x).is_integer():
+    if 1000 <= abs(x) < 1e15 and float(x).is_integer():
         return f"{int(x):,}"
     return f"{x:.{digits}g}"
 
 
 def _open(width: int, height: int, title: str, desc: str, css_class: str) -> tuple[str, str]:
     """The opening of an accessible SVG element plus its unique id prefix."""
-    uid = f"chart{next(_ids)}"
+    uid = f"chart{_next_id()}"
     head = (f'<svg class="chart {css_class}" '
             f'viewBox="0 0 {width} {height}" role="img" '
             f'aria-labelledby="{uid}-t {uid}-d" {FONT} font-size="12">'
@@ -379,7 +396,10 @@ def heatmap(columns: Sequence[Any], matrix: Sequence[Sequence[Any]], title: str,
 
 
 #: Ledger entry statuses that did not spend budget (anything else counts as spent).
-UNSPENT = frozenset({"refused", "rejected", "failed", "error", "aborted", "planned"})
+UNSPENT = frozenset({"refused", "rejected", "failed", "error", "aborted", "planned",
+                     "released"})
+#: The ledger chart's y axis never goes beyond this (a finite, formattable maximum).
+LEDGER_AXIS_CAP = 1e300
 
 
 def _parse_time(value: Any) -> float | None:
@@ -418,7 +438,9 @@ def ledger_chart(entries: Sequence[Mapping[str, Any]], total: Any, title: str,
         run += spent or 0.0
         cum.append(run)
     total_v = _num(total)
-    ymax = _nice_max(max([run, total_v or 0.0, 1e-6]) * 1.05)
+    top = max([run, total_v or 0.0, 1e-6]) * 1.05
+    # an absurd ledger row (epsilon 1e300; sums that overflow) caps the axis instead of failing
+    ymax = _nice_max(top if math.isfinite(top) and top < LEDGER_AXIS_CAP else LEDGER_AXIS_CAP)
     width, height, left, right, top, bottom = 640, 260, 60, 20, 14, 56
     pw, ph = width - left - right, height - top - bottom
     t0, t1 = pts[0][0], pts[-1][0]

@@ -14,14 +14,15 @@ run after an audit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, ClassVar
 
 from markupsafe import Markup
 
 from privgate.errors import InputError
+from privgate.redact import strip_controls
 from privgate.reporting import Reporter, ReportSection
+from privgate.reports import charts
 from privgate.reports.html import (
     TEMPLATE_PACKAGE,
     _d,
@@ -151,7 +152,8 @@ def build_comparison(doc: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         "n_status": sum(r["status_changed"] for r in rows),
         "same_data": _s(_d(old.get("dataset")).get("sha256")) == _s(
             _d(new.get("dataset")).get("sha256")),
-        "generated": lang.datetime(datetime.now(UTC).isoformat(timespec="seconds")),
+        # the newer audit's own time, not the wall clock: the same inputs give the same bytes
+        "generated": lang.datetime(_d(new.get("timestamps")).get("finished_at")),
     }
 
 
@@ -164,9 +166,11 @@ def render_comparison(doc: Mapping[str, Any], lang: str | None = None) -> str:
     language = Lang.get(lang or result_lang(_d(comp.get("new"))))
     env = environment(language)
     css = resources.files(TEMPLATE_PACKAGE).joinpath("report.css").read_text(encoding="utf-8")
+    charts.restart_ids()
     context = build_comparison(doc, language)
     html = env.get_template("compare.html.j2").render(css=Markup(css), **context)
-    return html.encode("utf-8", errors="replace").decode("utf-8")
+    # control characters cannot be escaped in HTML: they are removed
+    return strip_controls(html.encode("utf-8", errors="replace").decode("utf-8"))
 
 
 class ComparisonReporter(Reporter):
@@ -180,6 +184,12 @@ class ComparisonReporter(Reporter):
 
     def __init__(self, lang: str | None = None) -> None:
         self.lang = lang
+
+    @classmethod
+    def contract_document(cls, result: Mapping[str, Any]) -> dict[str, Any]:
+        """What the contract kit (``privgate.testing.check_reporter``) renders: an audit's
+        result document compared with itself."""
+        return comparison_document(result, result, "old", "new")
 
     def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:
         """The comparison HTML of a :func:`comparison_document`."""

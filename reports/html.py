@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from privgate.redact import strip_controls
 from privgate.reporting import KeyValues, Paragraph, Reporter, ReportSection, Table
 from privgate.reports import charts
 from privgate.reports.charts import STATUS_LABELS, status_label
@@ -572,6 +572,22 @@ def _ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None
     rows = [(lang.datetime(e.get("time")), _s(e.get("generator"), "?"),
              lang.num(e.get("epsilon")), lang.num(e.get("delta")), _s(e.get("accountant")),
              _s(e.get("status"))) for e in entries]
+    # Since entries carry this_audit, operator and host, this audit's fits and every other fit
+    # on the data set (earlier audits, other people's) are shown in separate tables.
+    marked = any("this_audit" in e for e in entries)
+
+    def who(e: Mapping[str, Any]) -> tuple[str, str, str]:
+        return (_s(e.get("operator"), lang.gettext("unknown")),
+                _s(e.get("host"), lang.gettext("unknown")), _s(e.get("audit_id"), "-")[:8])
+
+    this_rows = [row + who(e)[:2] for row, e in zip(rows, entries, strict=True)
+                 if e.get("this_audit") is True]
+    other_rows = [row + who(e) for row, e in zip(rows, entries, strict=True)
+                  if e.get("this_audit") is not True]
+    split = lang.gettext("This audit spent ε %(this)s; other fits on this data set (earlier "
+                         "audits, other people) spent ε %(others)s.",
+                         this=lang.num(ledger.get("this_audit_epsilon")),
+                         others=lang.num(ledger.get("others_epsilon"))) if marked else ""
     total_v, spent_v = _num(total), _num(spent)
     if total_v is not None and spent_v is not None:
         summary = lang.gettext("ε %(spent)s spent of a total of %(total)s (remaining "
@@ -582,7 +598,8 @@ def _ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None
                                spent=lang.num(spent))
     return {
         "path": _s(ledger.get("path")), "fingerprint": _s(ledger.get("fingerprint")),
-        "summary": summary, "rows": rows,
+        "summary": summary, "rows": rows, "marked": marked, "this_rows": this_rows,
+        "other_rows": other_rows, "split": split,
         "chart": charts.ledger_chart(entries, total, lang.gettext(
             "Privacy budget spent over time (cumulative ε)"), lang=lang),
     }
@@ -701,6 +718,15 @@ def _warnings(result: Mapping[str, Any], gens: list[dict[str, Any]], lang: Lang
     return warnings
 
 
+def third_party_label(policy: Mapping[str, Any], lang: Lang) -> str:
+    """"third-party policy from DIST VERSION" for a policy privgate does not ship, else ""."""
+    if policy.get("builtin", True) is not False:
+        return ""
+    return lang.gettext("third-party policy from %(dist)s %(version)s",
+                        dist=_s(policy.get("distribution"), lang.gettext("unknown")),
+                        version=_s(policy.get("version"), "")).strip()
+
+
 def build_context(result: Mapping[str, Any], sections: Sequence[ReportSection],
                   lang: Lang | None = None, minimum: int | None = None,
                   results_sha256: str | None = None) -> dict[str, Any]:
@@ -724,6 +750,7 @@ def build_context(result: Mapping[str, Any], sections: Sequence[ReportSection],
         pchecks = [c for c in checks if _s(c.get("policy")) == pname]
         policies.append({
             "name": pname, "title": _s(pol.get("title"), pname),
+            "third_party": third_party_label(pol, lang),
             "description": _s(pol.get("description")),
             "thresholds": [(_s(k), lang.num(v)) for k, v in _d(pol.get("thresholds")).items()],
             "references": [_s(r) for r in _l(pol.get("references"))],
@@ -763,7 +790,8 @@ def build_context(result: Mapping[str, Any], sections: Sequence[ReportSection],
         "started": lang.datetime(stamps.get("started_at")),
         "finished": lang.datetime(stamps.get("finished_at")),
         "durations": [(_s(k), lang.num(v)) for k, v in _d(stamps.get("durations_s")).items()],
-        "generated": lang.datetime(datetime.now(UTC).isoformat(timespec="seconds")),
+        # the audit's own time, not the wall clock: re-rendering gives the same bytes
+        "generated": lang.datetime(stamps.get("finished_at")),
         "config_json": json.dumps(result.get("config", {}), indent=2, sort_keys=True,
                                   default=str, ensure_ascii=False),
         "config_sha256": _s(result.get("config_sha256"), lang.gettext("unknown")),
@@ -821,10 +849,12 @@ def render(result: Mapping[str, Any], sections: Sequence[ReportSection] = (),
     language = Lang.get(lang or result_lang(result))
     env = environment(language)
     css = resources.files(TEMPLATE_PACKAGE).joinpath("report.css").read_text(encoding="utf-8")
+    charts.restart_ids()  # the same document always renders to the same bytes
     context = build_context(result, sections, language, min_cells, results_sha256)
     html = env.get_template("report.html.j2").render(css=Markup(css), **context)
-    # a lone surrogate from a plugin's string must not lose the report
-    html = html.encode("utf-8", errors="replace").decode("utf-8")
+    # a lone surrogate from a plugin's string must not lose the report; control characters
+    # (escape sequences, NUL, bidi overrides) cannot be escaped in HTML, so they are removed
+    html = strip_controls(html.encode("utf-8", errors="replace").decode("utf-8"))
     return seal_html(html)
 
 

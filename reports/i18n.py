@@ -29,7 +29,11 @@ from babel.dates import format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, format_scientific
+
+#: Magnitudes :meth:`Lang.num` writes out in full; outside them (an absurd epsilon such as
+#: 1e300 in an old ledger row, or 1e-300) it uses scientific notation, which never overflows.
+SMALLEST_PLAIN, LARGEST_PLAIN = 1e-6, 1e15
 
 #: Languages the reports are translated into (``[report] lang`` / ``--lang``).
 LANGS = ("en", "ko")
@@ -105,6 +109,9 @@ class Lang:
             return self.gettext("n/a") if value is None else str(value)
         if x == 0:
             return format_decimal(0, locale=self.code)
+        if not SMALLEST_PLAIN <= abs(x) < LARGEST_PLAIN:  # 1e300 (a ledger row), 1e-300, ...
+            return format_scientific(x, format="0." + "#" * max(digits - 1, 0) + "E0",
+                                     locale=self.code)
         if abs(x) >= 1000 and x.is_integer():
             return format_decimal(int(x), format="#,##0", locale=self.code)
         decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))

@@ -73,6 +73,11 @@ def build(result: Mapping[str, Any]) -> ET.Element:
     order += [str(c.get("policy")) for c in checks if str(c.get("policy")) not in order]
     order = list(dict.fromkeys(order))
     verdicts = {str(p.get("name")): p.get("verdict") for p in policies}
+    # a policy privgate does not ship is marked in the suite name CI shows
+    labels = {str(p.get("name")): (
+        f"{p.get('name')} (third-party policy from {p.get('distribution')} "
+        f"{p.get('version') or ''})".replace(" )", ")")
+        if p.get("builtin", True) is False else str(p.get("name"))) for p in policies}
     dataset: Mapping[str, Any] = (result["dataset"] if isinstance(result.get("dataset"), Mapping)
                                   else {})
     stamps: Mapping[str, Any] = (result["timestamps"]
@@ -80,11 +85,12 @@ def build(result: Mapping[str, Any]) -> ET.Element:
     root = ET.Element("testsuites", name="privgate")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for policy in order:
-        suite = ET.SubElement(root, "testsuite", name=xml_text(policy))
+        suite = ET.SubElement(root, "testsuite", name=xml_text(labels.get(policy, policy)))
         if stamps.get("started_at"):
             suite.set("timestamp", xml_text(stamps.get("started_at")))
         props = ET.SubElement(suite, "properties")
         for name, value in (("policy_verdict", verdicts.get(policy, "n/a")),
+                            ("policy_origin", labels.get(policy, policy)),
                             ("audit_verdict", result.get("verdict")),
                             ("dataset", dataset.get("name")),
                             ("dataset_sha256", dataset.get("sha256")),

@@ -1,5 +1,7 @@
-"""Registers privgate's built-in reporters (HTML, JSON, JUnit, comparison) through the plugin
-hook."""
+"""Registers privgate's built-in reporters (HTML, JUnit, comparison) through the plugin hook.
+
+``results.json`` is not a reporter's: core writes its own serialisation of the result document
+(:func:`privgate.outputs.write_reports`), so no plugin can alter the record."""
 
 from __future__ import annotations
 
@@ -7,11 +9,10 @@ from privgate import hookimpl
 from privgate.reporting import Reporter
 from privgate.reports.compare import ComparisonReporter
 from privgate.reports.html import HtmlReporter
-from privgate.reports.json_report import JsonReporter
 from privgate.reports.junit import JUnitReporter
 
 
 @hookimpl
 def privgate_reporters() -> list[type[Reporter]]:
     """privgate's built-in output formats."""
-    return [HtmlReporter, JsonReporter, JUnitReporter, ComparisonReporter]
+    return [HtmlReporter, JUnitReporter, ComparisonReporter]

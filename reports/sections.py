@@ -57,6 +57,11 @@ def _domain(col: Mapping[str, Any], declared: bool, lang: Lang) -> str:
     cats = col.get("categories")
     bounds = col.get("bounds")
     public = declared and not col.get("data_dependent", False)
+    n_cats = col.get("n_categories")
+    if isinstance(n_cats, int) and not isinstance(n_cats, bool):
+        return lang.gettext("%(n)s categories (values not shown: read from the data)", n=n_cats)
+    if col.get("bounds_read_from_data"):
+        return lang.gettext("range read from the data (not shown)")
     if isinstance(cats, list | tuple):
         if not public:
             return lang.gettext("%(n)s categories (values not shown: read from the data)",
@@ -110,9 +115,9 @@ def _domain_kind(result: Mapping[str, Any], name: str, lang: Lang) -> str:
     """'categories' or 'bounds' for a data-dependent column, from the schema."""
     for col in _columns(result):
         if str(col.get("name")) == name:
-            if col.get("categories") is not None:
+            if col.get("categories") is not None or col.get("n_categories") is not None:
                 return lang.gettext("categories")
-            if col.get("bounds") is not None:
+            if col.get("bounds") is not None or col.get("bounds_read_from_data"):
                 return lang.gettext("bounds")
     return lang.gettext("domain")
 

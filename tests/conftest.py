@@ -78,6 +78,7 @@ def _session_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("ledger-session") / "ledger.sqlite"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PRIVGATE_LEDGER", str(path))
+        mp.delenv("PRIVGATE_LEDGER_URL", raising=False)  # never a team's shared ledger
         yield path
 
 
@@ -87,4 +88,5 @@ def _private_ledger(tmp_path_factory: pytest.TempPathFactory,
     """Every test gets its own privacy ledger: tests never write into the user's data dir."""
     path = tmp_path_factory.mktemp("ledger") / "ledger.sqlite"
     monkeypatch.setenv("PRIVGATE_LEDGER", str(path))
+    monkeypatch.delenv("PRIVGATE_LEDGER_URL", raising=False)
     return path

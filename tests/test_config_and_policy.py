@@ -17,7 +17,7 @@ from privgate.stats import binomial_ci, trials_to_certify
 
 @pytest.mark.parametrize("raw, message", [
     ({"seeed": 1}, "unknown key 'seeed'"),
-    ({"seed": "one"}, "'seed': input should be a valid integer"),
+    ({"seed": "one"}, "'seed' must be an integer"),
     ({"data": {"pth": "x.csv"}}, "unknown key 'data.pth'"),
     ({"data": {"control_fraction": 1.5}}, "'data.control_fraction'"),
     ({"generators": [{"name": "gmm", "epsilon": "1"}]}, r"'generators\[0\].epsilon'"),

@@ -12,8 +12,15 @@ from typing import Any
 
 import pytest
 
-from privgate.registry import BUILTIN_DISTRIBUTION, Provided, build_registry
-from privgate.testing import check_attack, check_generator, check_metric, check_policy
+from privgate.registry import BUILTIN_DISTRIBUTION, Provided, _distributions, build_registry
+from privgate.testing import (
+    check_attack,
+    check_generator,
+    check_metric,
+    check_policy,
+    check_report_sections,
+    check_reporter,
+)
 
 #: Fast parameters for built-ins that do not declare ``contract_params`` themselves.
 FALLBACK: dict[str, dict[str, Any]] = {
@@ -70,6 +77,29 @@ def test_builtin_policy_honours_the_contract(policy: Any) -> None:
     check_policy(policy, max_examples=5)
 
 
+def _builtin_reporters() -> list[Any]:
+    return list(_builtin("reporters"))
+
+
+def _builtin_report_sections() -> list[Any]:
+    assert _REGISTRY.pm is not None
+    dists = _distributions(_REGISTRY.pm)
+    return [pytest.param(impl.function, id=impl.plugin_name)
+            for impl in _REGISTRY.pm.hook.privgate_report_sections.get_hookimpls()
+            if dists.get(id(impl.plugin), (None,))[0] == BUILTIN_DISTRIBUTION]
+
+
+@pytest.mark.parametrize("cls", _builtin_reporters())
+def test_builtin_reporter_honours_the_contract(cls: Any) -> None:
+    check_reporter(cls)
+
+
+@pytest.mark.parametrize("hook", _builtin_report_sections())
+def test_builtin_report_sections_honour_the_contract(hook: Any) -> None:
+    check_report_sections(hook)
+
+
 def test_every_kind_has_builtins_under_test() -> None:
-    for kind in ("generators", "attacks", "metrics", "policies"):
+    for kind in ("generators", "attacks", "metrics", "policies", "reporters"):
         assert _builtin(kind), f"no built-in {kind} registered"
+    assert _builtin_report_sections(), "no built-in report sections registered"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,13 @@ from privgate.errors import InputError
 from privgate.generator import check_conditions
 from privgate.schema import Kind
 from privgate.testing import (
+    DEFAULT_TIMEOUT_S,
     ContractViolation,
     check_attack,
     check_generator,
     check_generator_case,
     check_policy,
+    contract_timeout,
     independent_marginals,
     make_case,
     scenario,
@@ -97,7 +102,7 @@ class Overspends(Resampler):
 
 class RaisesKeyError(Resampler):
     def fit(self, data: pd.DataFrame, schema: Any, budget: Any, *, seed: int = 0) -> Resampler:
-        raise KeyError("some_internal_column")
+        raise KeyError("some_internal_column")  # FIT-RAISES
 
 
 class OutOfDomain(Resampler):
@@ -147,7 +152,7 @@ def test_generated_cases_cover_the_hard_shapes() -> None:
                      singleton=[True, False, False], epsilon=1.0, n_sample=5)
     df, schema = case.data, case.schema
     cat = schema.modelled[0]
-    assert cat.kind is Kind.CATEGORICAL and cat.nullable
+    assert cat.kind is Kind.CATEGORICAL and cat.nullable and cat.categories is not None
     counts = df[cat.name].value_counts()
     assert counts.get(cat.categories[-1]) == 1  # a category seen once
     assert df[cat.name].isna().any()  # missing values
@@ -200,7 +205,7 @@ class NoBaseline(ExactMatch):
 
 class Mutates(ExactMatch):
     def run(self, context: AttackContext) -> AttackResult:
-        context.synthetic.iloc[0, 0] = context.synthetic.iloc[1, 0]
+        context.synthetic.iat[0, 0] = context.synthetic.iat[1, 0]  # type: ignore[assignment]
         return super().run(context)
 
 
@@ -262,3 +267,126 @@ def test_the_pytest_plugin_adds_nothing_unless_asked(tmp_path: Path) -> None:
                     "-rf")
     assert asked.returncode == 1, asked.stdout + asked.stderr
     assert "no privgate plugin registered by ['no-such-dist']" in asked.stdout
+
+
+# -- time limits -------------------------------------------------------------------------------
+
+RELEASE = threading.Event()  # set at the end of each test: the abandoned calls then finish
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    RELEASE.clear()
+    yield RELEASE
+    RELEASE.set()
+
+
+class SlowFit(Resampler):
+    def fit(self, data: pd.DataFrame, schema: Any, budget: Any, *, seed: int = 0) -> Resampler:
+        RELEASE.wait(60)  # SLOW-FIT
+        return super().fit(data, schema, budget, seed=seed)
+
+
+class SlowRun(ExactMatch):
+    def run(self, context: AttackContext) -> AttackResult:
+        RELEASE.wait(60)
+        return super().run(context)
+
+
+def test_a_slow_generator_is_stopped_at_the_limit(release: threading.Event) -> None:
+    started = time.monotonic()
+    with pytest.raises(ContractViolation) as caught:
+        check_generator(SlowFit, max_examples=1, timeout_s=0.5)
+    assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert message.startswith("generator 'resampler': check_generator did not finish within "
+                              "the contract time limit of 0.5 s")
+    # where the plugin was when the kit stopped waiting: this file, the line of the wait
+    assert f"{Path(__file__).name}:{_line('SLOW-FIT')} in fit" in message
+    check_generator(Resampler, max_examples=1, timeout_s=60)  # a quick one passes under a limit
+
+
+def test_the_time_limit_comes_from_the_environment(release: threading.Event,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRIVGATE_CONTRACT_TIMEOUT", "0.3")
+    assert contract_timeout() == 0.3 and contract_timeout(2) == 2
+    with pytest.raises(ContractViolation, match=r"attack 'exact-match': check_attack did not "
+                                                r"finish within the contract time limit of 0.3 s"):
+        check_attack(SlowRun, n=60)
+    monkeypatch.setenv("PRIVGATE_CONTRACT_TIMEOUT", "0")
+    assert contract_timeout() is None  # 0: no limit
+    monkeypatch.setenv("PRIVGATE_CONTRACT_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="PRIVGATE_CONTRACT_TIMEOUT='soon'"):
+        contract_timeout()
+    monkeypatch.delenv("PRIVGATE_CONTRACT_TIMEOUT")
+    assert contract_timeout() == DEFAULT_TIMEOUT_S == 600
+
+
+# -- tracebacks into the plugin's own code -------------------------------------------------------
+
+
+def _line(marker: str) -> int:
+    """The line of this file holding ``marker`` in a comment."""
+    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
+    (number,) = [i for i, text in enumerate(lines, start=1) if text.endswith(f"# {marker}")]
+    return number
+
+
+class CrashingAttack(ExactMatch):
+    def run(self, context: AttackContext) -> AttackResult:
+        return self._score(context)
+
+    def _score(self, context: AttackContext) -> AttackResult:
+        raise ZeroDivisionError("no members left")  # ATTACK-RAISES
+
+
+NO_SAMPLES: dict[int, pd.DataFrame] = {}
+
+
+class CrashingSample(Resampler):
+    def sample(self, n: int, *, seed: int = 0,
+               conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        return NO_SAMPLES[n]  # SAMPLE-RAISES
+
+
+def test_a_raising_attack_shows_its_own_file_and_line() -> None:
+    with pytest.raises(ContractViolation) as caught:
+        check_attack(CrashingAttack, n=60)
+    message = str(caught.value)
+    assert "run() on a verbatim copy of the training rows raised ZeroDivisionError" in message
+    assert (f"{Path(__file__).name}:{_line('ATTACK-RAISES')} in _score: "
+            "raise ZeroDivisionError") in message
+    # chained to the plugin's exception, whose traceback holds the plugin's frames
+    cause = caught.value.__cause__
+    assert isinstance(cause, ZeroDivisionError)
+    frames = traceback.extract_tb(cause.__traceback__)
+    assert (frames[-1].filename, frames[-1].lineno) == (__file__, _line("ATTACK-RAISES"))
+    assert [f.name for f in frames[-2:]] == ["run", "_score"]
+
+
+def test_a_raising_generator_shows_its_own_file_and_line() -> None:
+    with pytest.raises(ContractViolation, match=r"sample\(50\) raised KeyError") as caught:
+        check_generator(CrashingSample, max_examples=1)
+    assert f"{Path(__file__).name}:{_line('SAMPLE-RAISES')} in sample" in str(caught.value)
+    assert isinstance(caught.value.__cause__, KeyError)
+    # fit() raising something else than a PrivgateError names where, too
+    with pytest.raises(ContractViolation, match="raised KeyError") as caught:
+        check_generator(RaisesKeyError, max_examples=1)
+    assert f"{Path(__file__).name}:{_line('FIT-RAISES')} in fit" in str(caught.value)
+
+
+class CrashOnTinyTables(Resampler):
+    def fit(self, data: pd.DataFrame, schema: Any, budget: Any, *, seed: int = 0) -> Resampler:
+        if len(data) < 5:
+            raise IndexError(f"only {len(data)} rows")  # TINY-RAISES
+        return super().fit(data, schema, budget, seed=seed)
+
+
+def test_a_failure_found_by_hypothesis_names_the_line_and_the_table() -> None:
+    with pytest.raises(ContractViolation, match="raised IndexError") as caught:
+        check_generator(CrashOnTinyTables, max_examples=30)
+    message = str(caught.value)
+    assert f"{Path(__file__).name}:{_line('TINY-RAISES')} in fit" in message
+    notes = getattr(caught.value, "__notes__", [])  # hypothesis's shrunk table comes along
+    assert "case=GeneratedCase(data=" in "\n".join(notes), notes
+    assert isinstance(caught.value.__cause__, IndexError)

@@ -14,9 +14,9 @@ import pytest
 from privgate import Attack, AttackContext, AttackResult, hookimpl
 from privgate.cli import main
 from privgate.config import parse_config
+from privgate.outputs import write_reports
 from privgate.pipeline import run_audit
 from privgate.registry import build_registry, get_plugin_manager
-from privgate.results import write_reports
 
 HOSTILE_COLUMN = '<script>alert("col")</script> "age" [yrs]'
 HOSTILE_VALUE = "<img src=x onerror=alert(1)>'é\u202e"
@@ -99,7 +99,7 @@ def test_synth_writes_rows_in_the_declared_domain(tmp_path: Path,
     code = main(["synth", "--data", str(src), "--generator", "dpsgd-vae", "--epsilon", "2",
                  "--rows", "123", "--seed", "4", "--out", str(out)])
     assert code == 2
-    assert "declare schema.columns." in capsys.readouterr().err
+    assert "declare their categories in the schema" in capsys.readouterr().err
     code = main(["synth", "--data", str(src), "--generator", "dpsgd-vae", "--epsilon", "20",
                  "--rows", "123", "--seed", "4", "--out", str(out)])
     assert code == 0

@@ -567,16 +567,16 @@ def test_dp_false_is_reported_as_not_private(mixed_table: pd.DataFrame,
     _assert_in_domain(plain.sample(100, seed=0), mixed_schema)
 
 
-def test_results_mark_a_dp_false_fit_as_not_private(mixed_table: pd.DataFrame,
-                                                     mixed_schema: Schema) -> None:
-    """A configured ``dp = false`` cannot pass for private in results.json."""
-    from privgate.pipeline import GeneratorRun
-    from privgate.results import _generator_doc
+def test_a_dp_false_fit_cannot_pass_for_private(mixed_table: pd.DataFrame,
+                                               mixed_schema: Schema) -> None:
+    """A configured ``dp = false`` given a budget reports no finite epsilon: core refuses the
+    fit as malformed (its checks become errors, the ledger books the planned budget)."""
+    from privgate.isolation import Origin, PluginFault
+    from privgate.validate import privacy_spent
 
     plain = DPSGDVAE(**FAST_VAE, dp=False).fit(mixed_table, mixed_schema, BUDGET, seed=0)
-    run = GeneratorRun("dpsgd-vae", True, plain, {"dp": False}, BUDGET, "", True)
-    doc = _generator_doc(run, [], [])
-    assert doc["is_private"] is False and doc["spent"]["epsilon"] is None
+    with pytest.raises(PluginFault, match="must be finite"):
+        privacy_spent(plain, BUDGET, Origin("dpsgd-vae"))
 
 
 def test_new_parameters_are_checked() -> None:

@@ -13,9 +13,10 @@ import pytest
 
 from privgate.cli import main
 from privgate.config import parse_config
+from privgate.outputs import write_reports
 from privgate.pipeline import run_audit
 from privgate.registry import build_registry
-from privgate.results import dumps, write_reports
+from privgate.results import dumps
 
 pytestmark = pytest.mark.slow
 
@@ -149,10 +150,12 @@ def _strip_volatile(doc: dict[str, Any]) -> dict[str, Any]:
     doc = json.loads(json.dumps(doc))
     doc.pop("timestamps")
     doc["config"].pop("output")
-    if doc.get("ledger"):  # where the ledger lives and when each fit ran
+    if doc.get("ledger"):  # where the ledger lives, when each fit ran, the run's random id
         doc["ledger"].pop("path")
+        doc["ledger"].pop("audit_id", None)
         for entry in doc["ledger"]["entries"]:
             entry.pop("time")
+            entry.pop("audit_id", None)
     return doc
 
 

@@ -22,13 +22,14 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from privgate import hookspecs
+from privgate.outputs import write_atomic
+from privgate.redact import strip_controls
 from privgate.reporting import KeyValues, Paragraph, ReportSection, Table
 from privgate.reports import charts, reporters
 from privgate.reports import sections as builtin_sections
 from privgate.reports.html import HtmlReporter, render
-from privgate.reports.json_report import JsonReporter
 from privgate.reports.junit import JUnitReporter
-from privgate.results import result_sha256
+from privgate.results import dumps, result_sha256
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example_results.json"
 CSS = Path(__file__).parents[1] / "reports" / "templates" / "report.css"
@@ -112,8 +113,15 @@ def write_all(result: dict[str, Any], out: Path,
               sections: list[ReportSection] | None = None) -> dict[str, Path]:
     """Write all three reports of ``result`` into ``out``."""
     secs = sections_for(result) if sections is None else sections
-    return {r.format: r().write(result, secs, out)
-            for r in (HtmlReporter, JsonReporter, JUnitReporter)}
+    written = {r.format: r().write(result, secs, out) for r in (HtmlReporter, JUnitReporter)}
+    written["json"] = write_results(result, out)
+    return written
+
+
+def write_results(result: dict[str, Any], out: Path) -> Path:
+    """results.json as core writes it (its own serialisation, not a reporter's)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return write_atomic(out / "results.json", dumps(result).encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------- registration
@@ -126,10 +134,10 @@ def test_reporters_register_through_the_hook() -> None:
     pm.register(builtin_sections)
     found = [cls for group in pm.hook.privgate_reporters() for cls in group]
     assert {(c.format, c.filename) for c in found} == {
-        ("html", "report.html"), ("json", "results.json"), ("junit", "junit.xml"),
-        ("compare", "comparison.html")}
-    # the comparison renders two audits, so it is not written after an audit
-    assert {c.format for c in found if c.on_audit} == {"html", "json", "junit"}
+        ("html", "report.html"), ("junit", "junit.xml"), ("compare", "comparison.html")}
+    # the comparison renders two audits, so it is not written after an audit; results.json is
+    # core's own record, written by no reporter
+    assert {c.format for c in found if c.on_audit} == {"html", "junit"}
     secs = [s for group in pm.hook.privgate_report_sections(result={}) for s in group or []]
     assert secs and all(isinstance(s, ReportSection) for s in secs)
 
@@ -354,7 +362,9 @@ def check_hostile(result: dict[str, Any], s: str, out: Path) -> None:
     assert {t for t, _ in page.tags} <= allowed
     assert not [k for _, a in page.tags for k in a if k.startswith("on")]
     assert "<script" not in html.lower()
-    assert str(escape(s)) in html
+    # control characters cannot be escaped in HTML: they are removed, the rest is shown escaped
+    assert str(escape(strip_controls(s))) in html
+    assert not any(c in html for c in s if c != "\n" and strip_controls(c) == "")
     if "<" in s:
         assert s not in html
     # the other formats survive too
@@ -381,7 +391,7 @@ def test_hostile_strings_generated(result: dict[str, Any], s: str,
 
 
 def test_json_round_trip_and_strict(result: dict[str, Any], tmp_path: Path) -> None:
-    path = JsonReporter().write(result, [], tmp_path)
+    path = write_results(result, tmp_path)
     text = path.read_text(encoding="utf-8")
     assert path.name == "results.json" and text.endswith("}\n")
     assert json.loads(text) == result
@@ -389,7 +399,7 @@ def test_json_round_trip_and_strict(result: dict[str, Any], tmp_path: Path) -> N
     result["checks"][0]["risk"] = float("nan")
     result["generators"][1]["spent"]["epsilon"] = float("inf")
     result["generators"][0]["attacks"][0]["details"]["t"] = (1.0, float("-inf"))
-    back = json.loads(JsonReporter().write(result, [], tmp_path).read_text(encoding="utf-8"))
+    back = json.loads(write_results(result, tmp_path).read_text(encoding="utf-8"))
     assert back["checks"][0]["risk"] is None
     assert back["generators"][1]["spent"]["epsilon"] is None
     assert back["generators"][0]["attacks"][0]["details"]["t"] == [1.0, None]
