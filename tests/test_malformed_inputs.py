@@ -260,6 +260,23 @@ def test_malformed_config_file(ws: Path, capsys: pytest.CaptureFixture[str], con
                  id="param-array"),
     pytest.param({"attacks": '[{ name = "dcr-membership", params = { colour = 1 } }]'},
                  "colour", id="attack-param"),
+    pytest.param({"attacks": '[{ name = "dcr-membership", params = { metric = "nope" } }]'},
+                 "metric", id="attack-unknown-metric"),
+    pytest.param({"attacks": '[{ name = "dcr-membership", params = { max_rows = "x" } }]'},
+                 "max_rows", id="attack-param-type"),
+    pytest.param({"attacks": '[{ name = "distinguishability", params = { folds = 1 } }]'},
+                 "folds", id="attack-param-range"),
+    pytest.param({"attacks": '[{ name = "anonymeter-singling-out", params = '
+                             '{ mode = "sideways" } }]'}, "mode", id="attack-param-choice"),
+    pytest.param({"attacks": '[{ name = "anonymeter-inference", params = '
+                             '{ secrets = ["nope"] } }]'}, "nope", id="attack-param-column"),
+    pytest.param({"attacks": '[{ name = "anonymeter-linkability", params = '
+                             '{ aux_cols = ["age"] } }]'}, "aux_cols",
+                 id="attack-param-shape"),
+    pytest.param({"attacks": '[{ name = "identity-disclosure", params = '
+                             '{ tolerance = 3.0 } }]'}, "tolerance", id="attack-param-tolerance"),
+    pytest.param({"attacks": '[{ name = "density-membership", params = '
+                             '{ n_neighbors = 0 } }]'}, "n_neighbors", id="attack-param-zero"),
     pytest.param({"generators.name": '"dpsgd-vae"'}, "'epsilon' is required",
                  id="private-without-epsilon"),
 ])
@@ -889,3 +906,16 @@ def test_the_edges_of_every_range_are_accepted() -> None:
     }, where="gate.toml")
     assert config.metrics == [] and config.refs("metrics") == []  # [] means: no metrics
     assert parse_config({"seed": 0, "execution": {"n_jobs": -1}}, where="gate.toml").seed == 0
+
+
+def test_an_attack_that_needs_the_generator_is_refused_for_a_synthetic_file(
+        ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """shadow-membership retrains the generator: with --synthetic there is none (exit 2 at
+    once, before any attack ran)."""
+    (ws / "train.csv").write_text(CSV)
+    (ws / "control.csv").write_text(CSV)
+    code, err = _run(["audit", "--train", "train.csv", "--control", "control.csv",
+                      "--synthetic", "rows.csv", "--attack", "shadow-membership",
+                      "--no-ledger", "--out", "out"], capsys)
+    _refused(code, err, "shadow-membership", "--synthetic")
+    _no_results(ws)
