@@ -17,9 +17,10 @@ from threadpoolctl import threadpool_limits
 
 from privgate import AttackContext, Schema, params
 from privgate.errors import InputError
+from privgate.evidence import RocCurve
 from privgate.stats import bootstrap_ci, clamp01
 
-#: The most ROC points an attack puts in its details (reports plot them).
+#: The most ROC points an attack puts in its result (reports plot them).
 MAX_ROC_POINTS = 200
 
 
@@ -117,13 +118,16 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
 
 
 def downsample_roc(fpr: np.ndarray, tpr: np.ndarray,
-                   max_points: int = MAX_ROC_POINTS) -> dict[str, list[float]]:
-    """At most ``max_points`` ROC points (first and last kept), as plain float lists."""
+                   max_points: int = MAX_ROC_POINTS) -> RocCurve:
+    """The ROC curve ``(fpr, tpr)`` (from :func:`roc_arrays`, both classes present) as a
+    :class:`~privgate.evidence.RocCurve` of at most ``max_points`` points, first and last kept
+    (reports thin it again, on a log grid, for drawing)."""
     n = len(fpr)
     if n > max_points:
         idx = np.unique(np.round(np.linspace(0, n - 1, max_points)).astype(int))
         fpr, tpr = fpr[idx], tpr[idx]
-    return {"fpr": [round(float(v), 6) for v in fpr], "tpr": [round(float(v), 6) for v in tpr]}
+    return RocCurve(tuple(round(float(v), 6) for v in fpr),
+                    tuple(round(float(v), 6) for v in tpr))
 
 
 def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float],

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from privgate import Attack, AttackContext, AttackResult, hookimpl
+from privgate import Attack, AttackContext, AttackResult, hookimpl, randomness
 from privgate.attacks._common import (
     check_choice,
     check_int,
@@ -39,7 +39,6 @@ METRICS = {
                  "(a mismatch adds 2) and numeric columns scaled to [0, 1] by their declared "
                  "bounds (Gower-like)",
 }
-
 
 
 class DCRMembership(Attack):
@@ -93,7 +92,7 @@ class DCRMembership(Attack):
         p, max_rows, metric, n_resamples = self._settings()
         modelled_columns(self.name, context)
 
-        rng = np.random.default_rng(context.seed)
+        rng = randomness.rng(context.seed, self.name, "targets")
         n = min(len(context.train), len(context.control), max_rows)
         member_pos = positions(len(context.train), n, rng)
         members = context.train.iloc[member_pos]
@@ -117,9 +116,8 @@ class DCRMembership(Attack):
                 else np.sqrt((diff * diff).sum(axis=1)))
         scores = -dist  # closer to the synthetic data => more likely a member
 
-        level = context.confidence_level
-        summary = summarise(scores, labels, level=level, n_resamples=n_resamples,
-                            seed=context.seed)
+        summary = summarise(scores, labels, level=context.confidence_level,
+                            n_resamples=n_resamples, seed=context.seed, stream=self.name)
         d_mem, d_non = dist[:n], dist[n:]
         details = {
             **summary.details(),
@@ -133,9 +131,9 @@ class DCRMembership(Attack):
         }
         # exposure of each scored training row (never written to results.json)
         exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
-        return summary.result(self.name, self.risk_kind, level=level,
-                              unit="distance", n_trials=2 * n,
-                              details=details, record_risk=exposure)
+        return summary.result(self.name, self.risk_kind, unit="distance", n_trials=2 * n,
+                              trials_planned=2 * max_rows, details=details,
+                              record_risk=exposure)
 
 
 @hookimpl

@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KernelDensity, NearestNeighbors
 
-from privgate import Attack, AttackContext, AttackResult, hookimpl, params
+from privgate import Attack, AttackContext, AttackResult, hookimpl, params, randomness
 from privgate.attacks._common import (
     check_choice,
     check_int,
@@ -159,7 +159,7 @@ class DensityMembership(Attack):
                              f"reference density, half are non-members), got "
                              f"{len(context.control)}")
 
-        rng = np.random.default_rng(context.seed)
+        rng = randomness.rng(context.seed, self.name, "targets")
         control_perm = rng.permutation(len(context.control))
         half = len(control_perm) // 2
         ref_pos, non_pos = np.sort(control_perm[:half]), np.sort(control_perm[half:])
@@ -183,7 +183,8 @@ class DensityMembership(Attack):
                 scores, info = _knn_scores(x_syn, x_ref, x_query, int(p["n_neighbors"]))
             else:
                 scores, info = _kde_scores(x_syn, x_ref, x_query, n_components, bandwidth,
-                                           context.seed)
+                                           randomness.child_seed(context.seed, self.name,
+                                                                 "projection"))
         # a point far from every kernel can underflow both densities to -inf
         scores = np.nan_to_num(scores, nan=0.0, posinf=1e300, neginf=-1e300)
         details_density = {
@@ -196,15 +197,14 @@ class DensityMembership(Attack):
             "params": dict(p),
         }
 
-        level = context.confidence_level
-        summary = summarise(scores, labels, level=level, n_resamples=n_resamples,
-                            seed=context.seed)
+        summary = summarise(scores, labels, level=context.confidence_level,
+                            n_resamples=n_resamples, seed=context.seed, stream=self.name)
         details = {**summary.details(), **details_density}
         # exposure of each scored training row (never written to results.json)
         exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
-        return summary.result(self.name, self.risk_kind, level=level,
-                              unit="log density ratio", n_trials=2 * n,
-                              details=details, record_risk=exposure)
+        return summary.result(self.name, self.risk_kind, unit="log density ratio",
+                              n_trials=2 * n, trials_planned=2 * max_rows, details=details,
+                              record_risk=exposure)
 
 
 #: Added to k-NN radii before the log, so exact copies (radius 0) score finitely.

@@ -17,7 +17,7 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
-from privgate import Attack, AttackContext, AttackResult, Kind, Schema, hookimpl
+from privgate import Attack, AttackContext, AttackResult, Kind, Schema, hookimpl, randomness
 from privgate.attacks._common import (
     auroc,
     bootstrap_interval,
@@ -32,6 +32,7 @@ from privgate.attacks._common import (
 )
 from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
+from privgate.evidence import Estimate, Interval
 from privgate.stats import clamp01
 
 #: HistGradientBoosting's native categorical support takes at most this many categories.
@@ -108,7 +109,7 @@ class Distinguishability(Attack):
         p, max_rows, folds, max_iter, n_resamples = self._settings()
         names = modelled_columns(self.name, context, frames=("train", "synthetic"))
 
-        rng = np.random.default_rng(context.seed)
+        rng = randomness.rng(context.seed, self.name, "rows")
         n = min(len(context.train), len(context.synthetic), max_rows)
         if n < folds:
             raise InputError(f"attack {self.name!r}: need at least {folds} rows in both the "
@@ -120,6 +121,54 @@ class Distinguishability(Attack):
         x = np.vstack([x_real, x_synth])
         y = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
 
+        scores, folds = self._out_of_fold(x, y, categorical, folds, max_iter, context.seed)
+        auc = auroc(scores, y)
+        auc_low, auc_high = bootstrap_interval(
+            auroc, scores, y, estimate=auc, level=context.confidence_level,
+            n_resamples=n_resamples,
+            seed=randomness.child_seed(context.seed, self.name, "bootstrap"))
+        risk = _score(auc)
+        ci_low, ci_high = min(_score(auc_low), risk), max(_score(auc_high), risk)
+        fpr, tpr = roc_arrays(scores, y)
+        details = {
+            "n_real": n,
+            "n_synthetic": n,
+            "folds": folds,
+            "cross_validation": "StratifiedGroupKFold, identical rows kept in one fold",
+            "classifier": f"HistGradientBoostingClassifier(max_iter={max_iter}, "
+                          "native categorical features)",
+            "categorical_features": [nm for nm, c in zip(names, categorical, strict=True) if c],
+            "params": dict(p),
+        }
+        interval_method = (f"paired percentile bootstrap ({n_resamples} resamples of the "
+                           "scored rows, scipy.stats.bootstrap)")
+        return AttackResult(
+            attack=self.name,
+            risk_kind=self.risk_kind,
+            risk=risk,
+            ci_low=ci_low,
+            ci_high=ci_high,
+            confidence_level=context.confidence_level,
+            interval_method=(
+                f"{interval_method} of the out-of-fold AUROC, mapped through "
+                "clamp01(2*(AUROC-0.5)); the classifiers are not refitted per resample"),
+            baseline=0.0,
+            baseline_description=(
+                "a classifier that cannot tell real from synthetic rows (AUROC 0.5, a coin "
+                "flip) scores 0"),
+            n_trials=int(len(y)),
+            details=jsonable(details),
+            null_upper=_null_upper(y, context.confidence_level),
+            trials_planned=max(2 * max_rows, int(len(y))),
+            roc=downsample_roc(fpr, tpr),
+            auroc=Estimate(auc, Interval(auc_low, auc_high, context.confidence_level,
+                                         interval_method)),
+        )
+
+
+    def _out_of_fold(self, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, folds: int,
+                     max_iter: int, seed: int) -> tuple[np.ndarray, int]:
+        """Each row's score from a classifier that did not see it, and the folds used."""
         scores = np.full(len(y), 0.5)  # uninformative until a fold scores the row
         # Identical rows (a real row and its synthetic copy, or repeated rows) share a group and
         # so a fold: otherwise the classifier memorises a copy's opposite label in training and
@@ -130,58 +179,21 @@ class Distinguishability(Attack):
         # many folds as there are groups; with a single distinct row nothing can tell the two
         # tables apart, and every row keeps the uninformative score 0.
         folds = min(folds, len(np.unique(groups)))
-        splitter = StratifiedGroupKFold(n_splits=max(folds, 2), shuffle=True,
-                                        random_state=context.seed % 2**32)
+        splitter = StratifiedGroupKFold(
+            n_splits=max(folds, 2), shuffle=True,
+            random_state=randomness.child_seed(seed, self.name, "folds"))
         splits = splitter.split(x, y, groups) if folds >= 2 else ()
         for fold, (fit_idx, test_idx) in enumerate(splits):
             if len(np.unique(y[fit_idx])) < 2:  # a fold with one class cannot be fitted
                 continue
             model = HistGradientBoostingClassifier(
                 max_iter=max_iter, categorical_features=categorical if categorical.any()
-                else None, early_stopping=False, random_state=(context.seed + fold) % 2**32)
+                else None, early_stopping=False,
+                random_state=randomness.child_seed(seed, self.name, "classifier", fold))
             with single_threaded():
                 model.fit(x[fit_idx], y[fit_idx])
                 scores[test_idx] = model.predict_proba(x[test_idx])[:, 1]
-
-        auc = auroc(scores, y)
-        auc_low, auc_high = bootstrap_interval(
-            auroc, scores, y, estimate=auc, level=context.confidence_level,
-            n_resamples=n_resamples, seed=context.seed)
-        risk = _score(auc)
-        ci_low, ci_high = min(_score(auc_low), risk), max(_score(auc_high), risk)
-        fpr, tpr = roc_arrays(scores, y)
-        details = {
-            "auroc": auc,
-            "auroc_ci": [auc_low, auc_high],
-            "n_real": n,
-            "n_synthetic": n,
-            "folds": folds,
-            "cross_validation": "StratifiedGroupKFold, identical rows kept in one fold",
-            "classifier": f"HistGradientBoostingClassifier(max_iter={max_iter}, "
-                          "native categorical features)",
-            "categorical_features": [nm for nm, c in zip(names, categorical, strict=True) if c],
-            "roc": downsample_roc(fpr, tpr),
-            "params": dict(p),
-        }
-        return AttackResult(
-            attack=self.name,
-            risk_kind=self.risk_kind,
-            risk=risk,
-            ci_low=ci_low,
-            ci_high=ci_high,
-            confidence_level=context.confidence_level,
-            interval_method=(
-                f"paired percentile bootstrap of the out-of-fold AUROC ({n_resamples} "
-                "resamples of the scored rows, scipy.stats.bootstrap), mapped through "
-                "clamp01(2*(AUROC-0.5)); the classifiers are not refitted per resample"),
-            baseline=0.0,
-            baseline_description=(
-                "a classifier that cannot tell real from synthetic rows (AUROC 0.5, a coin "
-                "flip) scores 0"),
-            n_trials=int(len(y)),
-            details=jsonable(details),
-            null_upper=_null_upper(y, context.confidence_level),
-        )
+        return scores, folds
 
 
 def _null_upper(y: np.ndarray, level: float) -> float:

@@ -56,142 +56,27 @@ from privgate.attacks._common import (
     modelled_columns,
     resolve_params,
 )
-from privgate.encoding import category_key, is_missing, to_numeric
+from privgate.attacks._identity_matching import (
+    NAME,
+    SensitiveRule,
+    chance_corrected,
+    generalise_spec,
+    learns,
+    qi_keys,
+    rates,
+)
 from privgate.errors import InputError
-from privgate.schema import NUMERIC_KINDS, Column, Schema
-from privgate.stats import BINOMIAL_METHODS, rate_ci, zero_success_upper
+from privgate.figures import BarChart
+from privgate.schema import Schema
+from privgate.stats import BINOMIAL_METHODS, zero_success_upper
 
-NAME = "identity-disclosure"
-MISSING = "\x00<missing>"
-#: Training rows processed at once when pairing records with matching synthetic records.
-CHUNK = 20_000
-
-
-def _generalise_spec(schema: Schema, qis: list[str], spec: Any) -> dict[str, tuple[str, float]]:
-    """Check ``generalise``: ``{column: bin width}`` for numbers, ``{column: {"prefix": k}}``."""
-    if spec is None:
-        return {}
-    if not isinstance(spec, Mapping):
-        raise InputError(f"attack {NAME!r}: parameter 'generalise' must be a table "
-                         f"{{column = rule}}, got {spec!r}")
-    out: dict[str, tuple[str, float]] = {}
-    for col, rule in spec.items():
-        if col not in qis:
-            raise InputError(f"attack {NAME!r}: 'generalise' names {col!r}, which is not a "
-                             f"quasi-identifier (quasi-identifiers: {qis})")
-        column = schema[col]
-        if isinstance(rule, Mapping) and set(rule) == {"prefix"}:
-            k = rule["prefix"]
-            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-                raise InputError(f"attack {NAME!r}: generalise.{col}.prefix must be an integer "
-                                 f">= 1, got {k!r}")
-            out[col] = ("prefix", float(k))
-        elif (isinstance(rule, int | float) and not isinstance(rule, bool)
-              and math.isfinite(rule) and rule > 0):
-            if column.kind not in NUMERIC_KINDS:
-                raise InputError(f"attack {NAME!r}: generalise.{col} is a bin width, but "
-                                 f"{col!r} is {column.kind.value}; use {{ prefix = k }}")
-            out[col] = ("width", float(rule))
-        else:
-            raise InputError(f"attack {NAME!r}: generalise.{col} must be a positive bin width "
-                             f"(numbers) or {{ prefix = k }} (text), got {rule!r}")
-    return out
-
-
-def _qi_keys(df: pd.DataFrame, schema: Schema, qis: list[str],
-             rules: Mapping[str, tuple[str, float]]) -> np.ndarray:
-    """One 64-bit hash per row of its generalised quasi-identifier values."""
-    parts: dict[str, pd.Series] = {}
-    for col in qis:
-        column = schema[col]
-        rule = rules.get(col)
-        if column.kind in NUMERIC_KINDS:
-            values = to_numeric(df[col], column)
-            if rule is not None:
-                values = np.floor(values / rule[1]) * rule[1]
-            parts[col] = values.astype(float).fillna(-np.inf).reset_index(drop=True)
-        else:
-            text = pd.Series(_category_keys(df[col]), dtype=object)
-            if rule is not None:
-                text = text.str.slice(0, int(rule[1])).where(text != MISSING, MISSING)
-            parts[col] = text.astype(object).reset_index(drop=True)
-    frame = pd.DataFrame(parts)
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
-
-
-def _category_keys(series: pd.Series) -> np.ndarray:
-    """Categories as comparable text (``1`` == ``1.0`` == ``"1"``; missing as one marker)."""
-    return np.array([MISSING if is_missing(v) else str(category_key(v))
-                     for v in series.tolist()], dtype=object)
-
-
-class _Sensitive:
-    """The sensitive columns as arrays, and the agreement rule between two sets of rows."""
-
-    def __init__(self, columns: list[Column], frames: list[pd.DataFrame],
-                 tolerance: Mapping[str, float]) -> None:
-        self.columns = columns
-        self.tol: dict[str, float] = {}
-        for col in columns:
-            if col.kind in NUMERIC_KINDS:
-                if col.bounds is not None:
-                    span = col.bounds[1] - col.bounds[0]
-                else:  # no declared range: the observed one (attacks may read the data)
-                    vals = pd.concat([to_numeric(f[col.name], col) for f in frames])
-                    span = float(vals.max() - vals.min()) if vals.notna().any() else 0.0
-                self.tol[col.name] = float(tolerance[col.name]) * span
-
-    def arrays(self, df: pd.DataFrame) -> list[np.ndarray]:
-        out = []
-        for col in self.columns:
-            if col.kind in NUMERIC_KINDS:
-                out.append(to_numeric(df[col.name], col).to_numpy(dtype=float))
-            else:
-                out.append(_category_keys(df[col.name]))
-        return out
-
-    def agreements(self, a: list[np.ndarray], ia: np.ndarray, b: list[np.ndarray],
-                   ib: np.ndarray) -> np.ndarray:
-        """How many sensitive columns agree between rows ``a[ia]`` and ``b[ib]`` (pairwise)."""
-        count = np.zeros(len(ia), dtype=np.int64)
-        for col, xa, xb in zip(self.columns, a, b, strict=True):
-            va, vb = xa[ia], xb[ib]
-            if col.kind in NUMERIC_KINDS:
-                both_missing = np.isnan(va) & np.isnan(vb)
-                with np.errstate(invalid="ignore"):
-                    close = np.abs(va - vb) <= self.tol[col.name] + 1e-9
-                count += (close | both_missing).astype(np.int64)
-            else:
-                count += (va == vb).astype(np.int64)
-        return count
-
-
-def _learns(keys: np.ndarray, sens: list[np.ndarray], syn_keys: np.ndarray,
-            syn_sens: list[np.ndarray], rule: _Sensitive, needed: int) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
-    """Per real row: ``I`` (a synthetic row shares its QIs) and ``R`` (one of them teaches).
-
-    Synthetic rows are grouped by QI key (sorted once); each real row is paired with every
-    synthetic row of its key, in chunks so that large classes do not exhaust memory.
-    """
-    order = np.argsort(syn_keys, kind="mergesort")
-    sorted_keys = syn_keys[order]
-    start = np.searchsorted(sorted_keys, keys, side="left")
-    stop = np.searchsorted(sorted_keys, keys, side="right")
-    counts = stop - start
-    matched = counts > 0
-    learns = np.zeros(len(keys), dtype=bool)
-    rows = np.nonzero(matched)[0]
-    for lo in range(0, len(rows), CHUNK):
-        block = rows[lo:lo + CHUNK]
-        sizes = counts[block]
-        real_idx = np.repeat(block, sizes)
-        # positions of every matching synthetic row: start + 0..count-1 for each real row
-        offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        syn_idx = order[np.repeat(start[block], sizes) + offsets]
-        ok = rule.agreements(sens, real_idx, syn_sens, syn_idx) >= needed
-        learns[np.unique(real_idx[ok])] = True
-    return matched, learns
+#: How the risk is estimated, in words (in the result's details).
+ESTIMATOR = (
+    "El Emam et al. 2020 (lambda = 1): the sample-to-synthetic rate (1/n) sum I_s R_s / f_s "
+    "over the n training records (never below the population-to-synthetic rate, which uses "
+    "F_s >= f_s), less the chance rate of control records for the members not leaked: "
+    "p - (1 - q) c, q = (h_train - h_control) / (1 - h_control) from the shares h matched and "
+    "taught")
 
 
 class IdentityDisclosure(Attack):
@@ -255,7 +140,7 @@ class IdentityDisclosure(Attack):
         p = resolve_params(self.name, self.DEFAULTS, self.params)
         plans = self._plans(schema, p)
         every_qi = sorted({q for qis, _, _ in plans for q in qis})
-        _generalise_spec(schema, every_qi, p["generalise"])
+        generalise_spec(schema, every_qi, p["generalise"])
         self._tolerance(p["tolerance"], sorted({c for _, sens, _ in plans for c in sens}))
 
     def _plans(self, schema: Schema, p: Mapping[str, Any]
@@ -371,61 +256,28 @@ class IdentityDisclosure(Attack):
         spec = p["generalise"]
         if isinstance(spec, Mapping):  # rules for columns that are QIs in this run
             spec = {c: r for c, r in spec.items() if c in qis}
-        rules = _generalise_spec(schema, qis, spec)
+        rules = generalise_spec(schema, qis, spec)
         tol = p["tolerance"]
         if isinstance(tol, Mapping):  # tolerances for this run's secrets
             tol = {c: t for c, t in tol.items() if c in sensitive}
         tolerance = self._tolerance(tol, sensitive)
         train, control, syn = context.train, context.control, context.synthetic
-        rule = _Sensitive([schema[c] for c in sensitive], [train, control], tolerance)
+        rule = SensitiveRule([schema[c] for c in sensitive], [train, control], tolerance)
         needed = max(1, math.ceil(float(p["min_sensitive_share"]) * len(sensitive) - 1e-9))
 
-        k_train = _qi_keys(train, schema, qis, rules)
-        k_control = _qi_keys(control, schema, qis, rules)
-        k_syn = _qi_keys(syn, schema, qis, rules)
+        k_train = qi_keys(train, schema, qis, rules)
+        k_control = qi_keys(control, schema, qis, rules)
+        k_syn = qi_keys(syn, schema, qis, rules)
         s_syn = rule.arrays(syn)
-        i_train, r_train = _learns(k_train, rule.arrays(train), k_syn, s_syn, rule, needed)
-        i_control, r_control = _learns(k_control, rule.arrays(control), k_syn, s_syn, rule,
+        i_train, r_train = learns(k_train, rule.arrays(train), k_syn, s_syn, rule, needed)
+        i_control, r_control = learns(k_control, rule.arrays(control), k_syn, s_syn, rule,
                                        needed)
-
-        # equivalence class sizes: f in the training sample, F in the population
-        train_counts = pd.Series(k_train).value_counts()
-        f_s = train_counts.reindex(k_train).to_numpy(dtype=float)
-        real_counts = pd.Series(np.concatenate([k_train, k_control])).value_counts()
-        n_real = len(train) + len(control)
-        scale = 1.0 if p["population_size"] is None else max(
-            1.0, float(p["population_size"]) / n_real)
-        big_f = np.maximum(real_counts.reindex(k_train).to_numpy(dtype=float) * scale, f_s)
-        hit = (i_train & r_train).astype(float)
-        per_record = hit / f_s
-        n, n_control = len(train), len(control)
-        sample_rate = float(per_record.sum() / n)
-        population_rate = float((hit / big_f).sum() / n)
-        # control records counted as if they had been added to the training data
-        f_c = train_counts.reindex(k_control).fillna(0).to_numpy(dtype=float) + 1.0
-        control_record = (i_control & r_control).astype(float) / f_c
-        control_rate = float(control_record.mean())
-
-        # Chance correction. A member is disclosed either because the generator leaked it
-        # (a share q of the members) or by a chance match, as often as a non-member: with h the
-        # 0/1 "matched and taught" indicator, mean(h) over members = q + (1 - q) * mean(h) over
-        # control, and the member rate p = truth + (1 - q) * c, c the control rate. So
-        # truth = p - (1 - q) * c: exact when nothing leaked (p = c) and when everything did
-        # (q = 1). The four rates' intervals are taken at the Bonferroni level
-        # 1 - (1 - level) / 4 and combined at their extremes (truth rises with p and q, falls
-        # with c), so the combined interval keeps at least the stated level.
+        found = rates(k_train, k_control, i_train & r_train, i_control & r_control,
+                       p["population_size"])
         level = context.confidence_level
         each = 1.0 - (1.0 - level) / 4.0
-        h_train, h_control = i_train & r_train, i_control & r_control
-        t_low, t_high = rate_ci(per_record.sum(), n, each, method)
-        c_low, c_high = rate_ci(control_record.sum(), n_control, each, method)
-        ht_low, ht_high = rate_ci(int(h_train.sum()), n, each, method)
-        hc_low, hc_high = rate_ci(int(h_control.sum()), n_control, each, method)
-        leaked = _leaked_share(float(h_train.mean()), float(h_control.mean()))
-        risk = _clip01(sample_rate - (1.0 - leaked) * control_rate)
-        low = min(_clip01(t_low - (1.0 - _leaked_share(ht_low, hc_high)) * c_high), risk)
-        high = max(_clip01(t_high - (1.0 - _leaked_share(ht_high, hc_low)) * c_low), risk)
-
+        risk, low, high, intervals = chance_corrected(found, each, method)
+        n, n_control = len(train), len(control)
         details = {
             "quasi_identifiers": qis,
             "quasi_identifiers_source": qi_source,
@@ -435,27 +287,15 @@ class IdentityDisclosure(Attack):
             "tolerance": tolerance,
             "min_sensitive_share": float(p["min_sensitive_share"]),
             "min_sensitive_agreeing": needed,
-            "estimator": (
-                "El Emam et al. 2020 (lambda = 1): the sample-to-synthetic rate (1/n) sum "
-                "I_s R_s / f_s over the n training records (never below the population-to-"
-                "synthetic rate, which uses F_s >= f_s), less the chance rate of control "
-                "records for the members not leaked: p - (1 - q) c, q = (h_train - h_control) "
-                "/ (1 - h_control) from the shares h matched and taught"),
-            "sample_rate": sample_rate,
-            "sample_rate_ci": [t_low, t_high],
-            "population_rate": population_rate,
-            "control_rate": control_rate,
-            "control_rate_ci": [c_low, c_high],
-            "leaked_share": leaked,
-            "matched_and_taught_share": float(h_train.mean()),
-            "control_matched_and_taught_share": float(h_control.mean()),
+            "estimator": ESTIMATOR,
+            **{k: v for k, v in found.items() if not isinstance(v, np.ndarray)},
+            **intervals,
             "rate_ci_level": each,
             "population": ("train + control" if p["population_size"] is None else
                            f"{int(p['population_size']):,} people (F_s scaled from train + "
                            "control)"),
             "matched_rate": float(i_train.mean()),
             "control_matched_rate": float(i_control.mean()),
-            "unique_in_train_rate": float(np.mean(f_s == 1)),
             "n_train": n,
             "n_control": n_control,
             "n_synthetic": int(len(syn)),
@@ -481,21 +321,26 @@ class IdentityDisclosure(Attack):
             n_trials=n,
             details=jsonable(details),
             null_upper=zero_success_upper(n, each, method),
-            record_risk=pd.Series(per_record, index=pd.RangeIndex(n), name=self.name),
+            record_risk=pd.Series(found["per_record"], index=pd.RangeIndex(n), name=self.name),
             binomial_method=method,
             binomial_level=each,
+            figures=(_matches_chart(details),),
         )
 
 
-def _clip01(x: float) -> float:
-    return float(min(1.0, max(0.0, x)))
-
-
-def _leaked_share(member_hits: float, control_hits: float) -> float:
-    """The share q of members disclosed by a leak: ``(h_m - h_c) / (1 - h_c)``, in [0, 1]."""
-    if control_hits >= 1.0:
-        return 0.0
-    return _clip01((member_hits - control_hits) / (1.0 - control_hits))
+def _matches_chart(details: Mapping[str, Any]) -> BarChart:
+    """How often training and control records were matched, and matched and taught."""
+    return BarChart(
+        title="Records matched on their quasi-identifiers, and taught something true",
+        labels=("training, matched", "control, matched", "training, matched and taught",
+                "control, matched and taught"),
+        values=(details["matched_rate"], details["control_matched_rate"],
+                details["matched_and_taught_share"],
+                details["control_matched_and_taught_share"]),
+        caption=("The share of real people for whom a synthetic record has the same "
+                 "quasi-identifiers, and for whom it also reveals their sensitive values. People "
+                 "the generator never saw (control records) show what chance alone gives."),
+        axis_label="share of records")
 
 
 @hookimpl

@@ -26,8 +26,12 @@ to keep audits fast) while the audited generator saw the whole training table; o
 weighs more in a small training set, so shadow-trained classifiers are calibrated for a
 stronger signal than the audited fit leaves. Precision is set by the number of targets: with
 the default 100 (50 non-members) the interval is wide and TPR at FPR 0.1% cannot be resolved
-(FPR steps of 0.02); ``details["shadow"]`` adds the classifier's accuracy over all
-``n_targets * n_shadows`` shadow worlds.
+(FPR steps of 0.02); the result adds the classifier's ROC curve over all ``n_targets *
+n_shadows`` shadow worlds as a figure, and its AUROC in ``details["shadow"]``.
+
+Random streams (:mod:`privgate.randomness`): ``(seed, "shadow-membership", "targets")`` picks
+targets, shadow data and designs; shadow fit ``j`` uses ``(seed, "shadow-membership", "fit",
+j)``; the meta-classifier ``(seed, "shadow-membership", "meta-classifier")``.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import NearestNeighbors
 
-from privgate import Attack, AttackContext, AttackResult, hookimpl
+from privgate import Attack, AttackContext, AttackResult, hookimpl, randomness
 from privgate.attacks._common import (
     auroc,
     check_choice,
@@ -50,11 +54,18 @@ from privgate.attacks._common import (
     resolve_params,
     single_threaded,
 )
-from privgate.attacks._membership_metrics import positions, record_risk_series, summarise
+from privgate.attacks._membership_metrics import (
+    MembershipSummary,
+    positions,
+    record_risk_series,
+    summarise,
+)
 from privgate.attacks._shadow_features import FEATURE_NAMES, featurise
 from privgate.encoding import TableEncoder
 from privgate.errors import InputError
 from privgate.executor import InlineExecutor
+from privgate.figures import LineChart, Series
+from privgate.randomness import child_seed
 from privgate.schema import Schema
 
 if TYPE_CHECKING:
@@ -221,7 +232,6 @@ class ShadowMembership(Attack):
         # each target: a balanced random half of its k worlds hold it
         design = np.array([rng.permutation(np.r_[np.ones(k // 2), np.zeros(k // 2)])
                            for _ in range(n_t)], dtype=int)
-        base_seed = int(context.seed) * 1_000_003
         jobs: list[ShadowJob] = []
         index: list[tuple[int, np.ndarray]] = []  # (job, target positions) per job
 
@@ -231,7 +241,8 @@ class ShadowMembership(Attack):
             data = data.iloc[rng.permutation(len(data))].reset_index(drop=True)
             return ShadowJob(type(gen), gen.get_params(), context.schema, context.budget, data,
                              targets.iloc[featurised].reset_index(drop=True), n_synthetic,
-                             base_seed + len(jobs), q["n_neighbors"])
+                             child_seed(context.seed, self.name, "fit", len(jobs)),
+                             q["n_neighbors"])
 
         if q["design"] == "shared":
             for j in range(k):
@@ -257,7 +268,7 @@ class ShadowMembership(Attack):
                 f"attack {self.name!r} needs the generator that made the synthetic table (to "
                 "train shadow copies of it); a synthetic table supplied as a file has none. "
                 "Audit with --generator NAME, or remove this attack from the config")
-        rng = np.random.default_rng(context.seed)
+        rng = randomness.rng(context.seed, self.name, "targets")
         member_pos, non_pos, kinds = self._pick_targets(context, q, rng)
         targets = pd.concat([context.train.iloc[member_pos], context.control.iloc[non_pos]],
                             ignore_index=True)
@@ -273,39 +284,22 @@ class ShadowMembership(Attack):
         outputs = executor.map(run_shadow_job, jobs)
 
         n_t, k = design.shape
-        n_f = len(FEATURE_NAMES)
-        feats = np.zeros((n_t, k, n_f))
-        seen = np.zeros(n_t, dtype=int)
-        for (job_i, target_idx), out in zip(index, outputs, strict=True):
-            for row, t in enumerate(target_idx):
-                world = job_i if q["design"] == "shared" else seen[t]
-                feats[t, world] = out[row]
-                seen[t] += q["design"] != "shared"
-        x_shadow = feats.reshape(n_t * k, n_f)
-        y_shadow = design.reshape(n_t * k)
-        owner = np.repeat(np.arange(n_t), k)
-
-        # Per-target vulnerability in the shadow worlds: each target is scored by a classifier
-        # trained on the other targets' worlds (cross-fitting, folds grouped by target).
-        shadow_scores = np.zeros(n_t * k)
-        folds = GroupKFold(n_splits=min(N_FOLDS, n_t))
-        for fit_rows, held_rows in folds.split(x_shadow, y_shadow, groups=owner):
-            shadow_scores[held_rows] = self._meta(
-                x_shadow[fit_rows], y_shadow[fit_rows], context.seed).predict_proba(
-                x_shadow[held_rows])[:, 1]
+        x_shadow, y_shadow, owner = _worlds(index, outputs, design, q["design"] == "shared")
+        meta_seed = child_seed(context.seed, self.name, "meta-classifier")
+        shadow_scores = self._cross_fitted(x_shadow, y_shadow, owner, meta_seed)
         per_target_auc = [auroc(shadow_scores[owner == t], y_shadow[owner == t])
                           for t in range(n_t)]
 
-        meta = self._meta(x_shadow, y_shadow, context.seed)
+        meta = self._meta(x_shadow, y_shadow, meta_seed)
         x_real = featurise(targets, released, context.schema, q["n_neighbors"])
         scores = meta.predict_proba(x_real)[:, 1]
 
         level = context.confidence_level
         summary = summarise(scores, labels, level=level, n_resamples=q["n_resamples"],
-                            seed=context.seed)
+                            seed=context.seed, stream=self.name)
         shadow_summary = summarise(shadow_scores, y_shadow, level=level,
-                                   n_resamples=q["n_resamples"], seed=context.seed)
-        fits = len(jobs)
+                                   n_resamples=q["n_resamples"], seed=context.seed,
+                                   stream=f"{self.name} shadow worlds")
         n_out = int(round(q["outlier_share"] * (q["n_targets"] // 2)))
         details = {
             **summary.details(),
@@ -316,14 +310,13 @@ class ShadowMembership(Attack):
             "shadow": {
                 "auroc": shadow_summary.auroc, "auroc_ci": list(shadow_summary.auroc_ci),
                 "advantage": shadow_summary.advantage,
-                "tpr_at_fpr": shadow_summary.tpr_at_fpr, "roc": shadow_summary.roc,
                 "worlds": int(n_t * k),
                 "note": ("the meta-classifier's accuracy across the shadow worlds, each "
                          "target scored by a classifier trained on the other targets' worlds "
                          "(5-fold cross-fitting grouped by target); measured at "
                          "shadow_rows training rows"),
             },
-            "shadow_fits": fits,
+            "shadow_fits": len(jobs),
             "design": q["design"],
             "shadow_rows": min(q["shadow_rows"], len(pool) + 1),
             "n_train": int(len(context.train)),
@@ -339,11 +332,22 @@ class ShadowMembership(Attack):
             "executor": executor.describe(),
             "params": dict(p),
         }
-        # exposure of each scored training row (never written to results.json)
-        exposure = record_risk_series(member_pos, scores[:len(member_pos)])
-        return summary.result(self.name, self.risk_kind, level=level,
-                              unit="meta-classifier score of a target", n_trials=n_t,
-                              details=details, record_risk=exposure)
+        exposure = record_risk_series(member_pos, scores[:len(member_pos)])  # not in results
+        return summary.result(
+            self.name, self.risk_kind, unit="meta-classifier score of a target", n_trials=n_t,
+            trials_planned=q["n_targets"], details=details, record_risk=exposure,
+            figures=(_shadow_roc(shadow_summary, n_t * k),))
+
+    def _cross_fitted(self, x: np.ndarray, y: np.ndarray, owner: np.ndarray, seed: int
+                      ) -> np.ndarray:
+        """Per-target vulnerability in the shadow worlds: each target's worlds scored by a
+        meta-classifier trained on the other targets' worlds (folds grouped by target)."""
+        scores = np.zeros(len(y))
+        folds = GroupKFold(n_splits=min(N_FOLDS, len(np.unique(owner))))
+        for fit_rows, held_rows in folds.split(x, y, groups=owner):
+            scores[held_rows] = self._meta(x[fit_rows], y[fit_rows], seed).predict_proba(
+                x[held_rows])[:, 1]
+        return scores
 
     @staticmethod
     def _meta(x: np.ndarray, y: np.ndarray, seed: int) -> RandomForestClassifier:
@@ -351,6 +355,34 @@ class ShadowMembership(Attack):
                                        random_state=seed, n_jobs=1)
         with single_threaded():
             return model.fit(x, y)
+
+
+def _worlds(index: list[tuple[int, np.ndarray]], outputs: list[np.ndarray], design: np.ndarray,
+            shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shadow jobs' features as one row per (target, world), whether the world held the
+    target, and which target each row is about."""
+    n_t, k = design.shape
+    feats = np.zeros((n_t, k, len(FEATURE_NAMES)))
+    seen = np.zeros(n_t, dtype=int)
+    for (job_i, target_idx), out in zip(index, outputs, strict=True):
+        for row, t in enumerate(target_idx):
+            world = job_i if shared else seen[t]
+            feats[t, world] = out[row]
+            seen[t] += not shared
+    return (feats.reshape(n_t * k, len(FEATURE_NAMES)), design.reshape(n_t * k),
+            np.repeat(np.arange(n_t), k))
+
+
+def _shadow_roc(summary: MembershipSummary, worlds: int) -> LineChart:
+    """The meta-classifier's ROC curve across the shadow worlds, as a chart for the report."""
+    return LineChart(
+        title=f"ROC of the meta-classifier across {worlds} shadow worlds",
+        series=(Series("meta-classifier", summary.roc.fpr, summary.roc.tpr),),
+        caption=("How well the attacker's classifier told, in its own shadow worlds, whether a "
+                 f"target was in the training data (AUROC {summary.auroc:.3g}; the dashed "
+                 "line is guessing). The attack on the released table is the ROC curve above."),
+        x_label="false-positive rate (log scale)", y_label="true-positive rate",
+        x_log=True, diagonal=True)
 
 
 @hookimpl

@@ -86,7 +86,7 @@ def _diabetes() -> tuple[pd.DataFrame, Any]:
 
 def prepare(scenario: str, folder: Path) -> Path:
     """Split the scenario's table, make its synthetic table, pickle everything for workers."""
-    from privgate.plugins.leaky import LeakyGenerator
+    from privgate.plugins.generators.leaky.generator import LeakyGenerator
     from privgate.tables import split
 
     if scenario == "diabetes":
@@ -136,7 +136,7 @@ def worker(pkl: str, what: str) -> dict[str, Any]:
         try:
             r = registry.attack(name)().run(ctx)
             per[name] = {"seconds": round(time.perf_counter() - t0, 2), "risk": r.risk,
-                         "auroc": r.details.get("auroc")}
+                         "auroc": None if r.auroc is None else r.auroc.value}
         except Exception as exc:  # noqa: BLE001 -- recorded in the benchmark
             per[name] = {"seconds": round(time.perf_counter() - t0, 2),
                          "error": f"{type(exc).__name__}: {exc}"}
@@ -154,7 +154,7 @@ def shadow_worker(pkl: str) -> dict[str, Any]:
     from privgate.attacks.shadow_membership import ShadowMembership
     from privgate.executor import JoblibExecutor
     from privgate.generator import PrivacyBudget
-    from privgate.plugins.dpsgd_vae import DPSGDVAE
+    from privgate.plugins.generators.vae.generator import DPSGDVAE
 
     with open(pkl, "rb") as fh:
         d = pickle.load(fh)
@@ -174,7 +174,8 @@ def shadow_worker(pkl: str) -> dict[str, Any]:
             "audited_fit_and_sample_seconds": round(fit_s, 1), "seconds": round(seconds, 1),
             "params": params, "shadow_fits": r.details["shadow_fits"],
             "shadow_rows": r.details["shadow_rows"], "risk": r.risk,
-            "auroc": r.details["auroc"], "auroc_ci": r.details["auroc_ci"],
+            "auroc": r.auroc.value if r.auroc else None,
+            "auroc_ci": ([r.auroc.interval.low, r.auroc.interval.high] if r.auroc else None),
             "shadow_auroc": r.details["shadow"]["auroc"],
             "peak_rss_mib": own, "peak_rss_workers_mib": kids,
             "executor": r.details["executor"]}
@@ -187,7 +188,7 @@ def shadow_job_worker(pkl: str) -> dict[str, Any]:
 
     from privgate.attacks.shadow_membership import ShadowJob, run_shadow_job
     from privgate.generator import PrivacyBudget
-    from privgate.plugins.dpsgd_vae import DPSGDVAE
+    from privgate.plugins.generators.vae.generator import DPSGDVAE
 
     with open(pkl, "rb") as fh:
         d = pickle.load(fh)

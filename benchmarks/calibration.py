@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
-from privgate.plugins._calibration import FRACTIONS, MEMBERSHIP_ATTACKS, run_calibration
 from privgate.registry import build_registry
 from privgate.tables import split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibration_harness import FRACTIONS, MEMBERSHIP_ATTACKS, run_calibration  # noqa: E402
 from distinguishability import ADULT, RESULTS, adult_schema  # noqa: E402
 
 

@@ -76,7 +76,9 @@ def main() -> int:
             spent = gen.privacy_spent
             rows.append({"generator": name, "seed": seed, "epsilon_spent": spent.epsilon
                          if spent.is_private else None, "fit_seconds": round(fit_s, 1),
-                         "auroc": res.details["auroc"], "auroc_ci": res.details.get("auroc_ci"),
+                         "auroc": res.auroc.value if res.auroc else None,
+                         "auroc_ci": ([res.auroc.interval.low, res.auroc.interval.high]
+                                      if res.auroc else None),
                          "distinguishability": res.risk})
             print(rows[-1], flush=True)
     RESULTS.mkdir(exist_ok=True)

@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privgate.plugins._dp_accounting import spent_epsilon
-from privgate.plugins._dp_domains import privatize_domains, restrict_to_domains
+from privgate.dp import privatize_domains, restrict_to_domains, spent_epsilon
 from privgate.schema import NUMERIC_KINDS, Kind, infer_schema
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -80,7 +79,7 @@ def domains() -> list[dict[str, Any]]:
     schema = infer_schema(df)
     out = []
     for eps in (0.1, 0.5, 1.0, 4.0):
-        new, spend = privatize_domains(df, schema, epsilon=eps, seed=0)
+        new, spend = privatize_domains(df, schema, epsilon=eps, rng=np.random.default_rng(0))
         cols: dict[str, Any] = {}
         for col in new.modelled:
             s = df[col.name]

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from privgate.cli import demo_config
+from privgate.cli_config import demo_config
 from privgate.generator import PrivacyBudget
 from privgate.registry import build_registry
 from privgate.sources import load

@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_contract_builtins import FALLBACK, GENERATOR_EXAMPLES  # noqa: E402
 
 from privgate.isolation import Origin, call_plugin  # noqa: E402
-from privgate.registry import BUILTIN_DISTRIBUTION, build_registry  # noqa: E402
+from privgate.plugin_loading import BUILTIN_DISTRIBUTION  # noqa: E402
+from privgate.registry import build_registry  # noqa: E402
 from privgate.testing import (  # noqa: E402
     check_attack,
     check_generator,

@@ -1,19 +1,31 @@
 """The attack contract: simulate an adversary on (train, control, synthetic) and report a risk.
 
 Every attack result carries the estimate, a confidence interval with its stated level and
-method, the baseline the estimate is measured against, and the number of attack trials. A
-policy compares the interval's upper bound with its threshold.
+method, the baseline the estimate is measured against, and the number of attack trials planned
+and run. A policy compares the interval's upper bound with its threshold. Typed evidence (ROC
+curve, AUROC with its interval, TPR at fixed false-positive rates, figures) is what reports
+draw, for built-in and third-party attacks alike; ``details`` is free and never read by a report.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
+from privgate.evidence import (
+    Estimate,
+    PlainError,
+    RocCurve,
+    probability_estimate,
+    tpr_at_fpr_from_plain,
+    tpr_at_fpr_to_plain,
+)
+from privgate.figures import Figure, figures_from_plain, to_plain
 from privgate.schema import Schema
 
 if TYPE_CHECKING:
@@ -73,8 +85,10 @@ class AttackResult:
             percentile, 1000 resamples").
         baseline: the risk a naive adversary achieves (same scale as ``risk``), and
             ``baseline_description`` what that naive adversary does.
-        n_trials: the number of attack trials (targets, queries, or records scored).
-        details: attack-specific figures (rates, AUROC, ROC points, ...); JSON-serialisable.
+        n_trials: the number of attack trials actually run (targets, queries, or records
+            scored): the sample size the interval is computed over.
+        details: free attack-specific figures (rates, settings, ...); JSON-serialisable. Shown
+            folded away as a key-value list; no report reads a key of it.
         null_upper: the upper confidence bound this attack would report, at this sample size,
             on a synthetic table that leaks nothing (true risk zero). A threshold below it
             cannot be certified by any result of this size; the policy then says
@@ -92,6 +106,16 @@ class AttackResult:
         binomial_level: the level of that binomial interval when it differs from
             ``confidence_level`` (an interval combined from several binomial intervals, each at
             a Bonferroni-adjusted level); ``None`` means ``confidence_level``.
+        trials_planned: the number of trials the attack's parameters asked for, when the data
+            allowed fewer (``n_trials`` is what ran; never more than planned). ``None`` when
+            the attack plans no fixed number.
+        roc: the ROC curve of a score-based attack (:class:`~privgate.evidence.RocCurve`);
+            reports draw it on a log false-positive axis.
+        auroc: the area under that curve with its interval
+            (:class:`~privgate.evidence.Estimate`, value and interval in [0, 1]).
+        tpr_at_fpr: ``{false-positive rate: true-positive rate}`` at fixed low rates (e.g.
+            0.001 and 0.01); reports show them as a table.
+        figures: tables and charts (:mod:`privgate.figures`) the report shows with the attack.
     """
 
     attack: str
@@ -109,6 +133,11 @@ class AttackResult:
     record_risk: pd.Series | None = field(default=None, repr=False, compare=False)
     binomial_method: str | None = None
     binomial_level: float | None = None
+    trials_planned: int | None = None
+    roc: RocCurve | None = None
+    auroc: Estimate | None = None
+    tpr_at_fpr: Mapping[float, float] = field(default_factory=dict)
+    figures: tuple[Figure, ...] = ()
 
     def __post_init__(self) -> None:
         if self.risk_kind not in RISK_KINDS:
@@ -134,6 +163,23 @@ class AttackResult:
             raise ValueError(f"attack {self.attack!r}: binomial_level must be in (0, 1)")
         if not (0.0 < self.confidence_level < 1.0):
             raise ValueError(f"attack {self.attack!r}: confidence_level must be in (0, 1)")
+        self._check_evidence()
+
+    def _check_evidence(self) -> None:
+        """Trials run within trials planned; ROC, AUROC, TPR and figures well formed."""
+        try:
+            if self.trials_planned is not None and not (
+                    isinstance(self.trials_planned, int) and not isinstance(
+                        self.trials_planned, bool) and self.trials_planned >= self.n_trials):
+                raise PlainError(f"trials_planned ({self.trials_planned!r}) must be an "
+                                 f"integer no smaller than n_trials ({self.n_trials})")
+            if self.roc is not None and not isinstance(self.roc, RocCurve):
+                raise PlainError(f"roc must be a RocCurve, got {type(self.roc).__name__}")
+            probability_estimate(self.auroc, "auroc")
+            tpr_at_fpr_from_plain(self.tpr_at_fpr)
+            figures_from_plain(self.figures)
+        except PlainError as exc:
+            raise ValueError(f"attack {self.attack!r}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +196,11 @@ class AttackResult:
             "null_upper": self.null_upper,
             "binomial_method": self.binomial_method,
             "binomial_level": self.binomial_level,
+            "trials_planned": self.trials_planned,
+            "roc": None if self.roc is None else self.roc.to_dict(),
+            "auroc": None if self.auroc is None else self.auroc.to_dict(),
+            "tpr_at_fpr": tpr_at_fpr_to_plain(self.tpr_at_fpr),
+            "figures": [to_plain(f) for f in self.figures],
             "details": self.details,
         }
 

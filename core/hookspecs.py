@@ -125,15 +125,22 @@ def privgate_reporters() -> Iterable[type[Reporter]]:
 
     Returns:
         An iterable of :class:`privgate.reporting.Reporter` subclasses, each with a unique
-        ``format`` (built-ins: ``"html"``, ``"json"``, ``"junit"``, ``"compare"``) and a default
-        ``filename``. After an audit, privgate instantiates every registered reporter whose
-        ``on_audit`` is true and calls ``write(result, sections, out_dir)`` with a read-only
-        copy of the result document (what ``results.json`` holds; a mutation raises
-        :class:`privgate.views.ReadOnlyError`) and the sections from
-        :func:`privgate_report_sections`. ``out_dir`` is an empty staging folder of the
-        reporter's own; privgate moves its files into the output folder and refuses any file
-        name another writer already claimed. ``results.json`` itself is written by core, never
-        by a reporter, and the verdict and exit code are computed by core alone. ``privgate report --compare OLD NEW`` calls the
+        ``format`` (built-ins: ``"html"``, ``"junit"``, ``"compare"``), a default ``filename``
+        and the ``languages`` it writes (a tuple of codes such as ``("en", "ko")``; empty for
+        output without a language). privgate constructs a reporter with the options every
+        reporter takes, ``lang`` (one of its ``languages``, or ``None`` for the document's own)
+        and ``results_sha256`` (the hash of the results.json being re-rendered, or ``None``);
+        ``--lang`` is refused (exit code 2) unless a registered reporter declares it. After an
+        audit, privgate instantiates every registered reporter whose ``on_audit`` is true and
+        calls ``write(result, sections, out_dir)`` with a read-only copy of the result document
+        (what ``results.json`` holds; a mutation raises :class:`privgate.views.ReadOnlyError`)
+        and the sections from :func:`privgate_report_sections`. ``out_dir`` is an empty staging
+        folder of the reporter's own; privgate moves its files into the output folder and
+        refuses any file name another writer already claimed. ``results.json`` itself is
+        written by core, never by a reporter, and the verdict and exit code are computed by core
+        alone. A reporter draws an attack's or a metric's evidence from its typed fields
+        (``roc``, ``auroc``, ``tpr_at_fpr``, ``trials_planned``, ``interval``, ``figures``),
+        never from its name or its ``details``. ``privgate report --compare OLD NEW`` calls the
         ``compare`` reporter with ``{"comparison": {"old", "new", "old_label", "new_label"}}``.
     """
 
@@ -149,9 +156,10 @@ def privgate_report_sections(result: Mapping[str, Any]) -> Sequence[ReportSectio
             ``results.json`` (each plugin gets its own; changing it is refused).
 
     Returns:
-        A sequence of :class:`privgate.reporting.ReportSection` (structured paragraphs, tables
-        and key-value lists, shown as escaped text, sorted by ``order``), or ``None`` to add
-        nothing. Sections must never contain raw training or control rows: after an audit,
-        text that carries a rare real value or a real record is withheld, and control
-        characters are stripped.
+        A sequence of :class:`privgate.reporting.ReportSection` (sorted by ``order``) whose
+        blocks are the presentation primitives of :mod:`privgate.figures`: paragraphs, tables,
+        key-value lists, bar charts, line charts and heat maps, each text escaped and each chart
+        drawn as inline SVG with its caption; or ``None`` to add nothing. Sections must never
+        contain raw training or control rows: after an audit, text that carries a rare real
+        value or a real record is withheld, and control characters are stripped.
     """

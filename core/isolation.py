@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from privgate.errors import InputError, PluginError
-from privgate.registry import trace
+from privgate.plugin_loading import trace
 
 T = TypeVar("T")
 

@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from privgate.errors import EXIT_PASS
-from privgate.ledger import PrivacyLedger, resolve_location
+from privgate.ledger_location import resolve_location
+from privgate.ledger_rules import PrivacyLedger
 
 
 def ledger_document(path: str | Path | None, fingerprint: str | None, *,

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from privgate.errors import InputError, PluginError
+from privgate.figures import map_block
 from privgate.redact import DataGuard, NoGuard
-from privgate.registry import BUILTIN_DISTRIBUTION, Registry
-from privgate.reporting import KeyValues, Paragraph, ReportSection, Table
+from privgate.registry import Registry
+from privgate.reporting import ReportSection
 from privgate.results import dumps
 from privgate.views import readonly
 
@@ -101,21 +102,11 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> Path:
 
 
 def guard_sections(sections: Iterable[ReportSection], guard: DataGuard) -> list[ReportSection]:
-    """Sections with every string passed through ``guard`` (controls stripped, real values
-    withheld)."""
-    def block(b: Any) -> Any:
-        if isinstance(b, Paragraph):
-            return Paragraph(guard.text(b.text))
-        if isinstance(b, Table):
-            return Table(tuple(guard.text(str(h)) for h in b.headers),
-                         tuple(tuple(guard.data(c) for c in row) for row in b.rows),
-                         guard.text(b.caption))
-        if isinstance(b, KeyValues):
-            return KeyValues(tuple((guard.text(str(k)), guard.data(v)) for k, v in b.items))
-        return Paragraph(guard.text(str(b)))
-
+    """Sections with every string and number passed through ``guard`` (controls stripped,
+    real values withheld), charts included (:func:`privgate.figures.map_block`)."""
     return [ReportSection(guard.text(s.id), guard.text(s.title),
-                          tuple(block(b) for b in s.blocks), s.order, s.plugin)
+                          tuple(map_block(b, guard.text, guard.data) for b in s.blocks),
+                          s.order, s.plugin)
             for s in sections]
 
 
@@ -141,7 +132,7 @@ def write_reports(result: Mapping[str, Any], registry: Registry, out_dir: Path, 
     staging = Path(tempfile.mkdtemp(prefix=".privgate-staging-", dir=out_dir))
     def builtin_first(fmt: str) -> tuple[bool, str]:  # privgate's own names are reserved
         item = registry.provided("reporters", fmt)
-        return (item is None or item.distribution != BUILTIN_DISTRIBUTION, fmt)
+        return (item is None or not item.builtin, fmt)
 
     try:
         for fmt in sorted(formats or on_audit, key=builtin_first):

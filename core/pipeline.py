@@ -16,161 +16,27 @@ cannot run on their input is refused before any slow work (exit code 2).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from privgate import validate
-from privgate.attack import Attack, AttackContext, AttackResult
-from privgate.config import AuditConfig, PluginRef
+from privgate.attack import Attack, AttackContext
+from privgate.audit_plan import EXTERNAL, GeneratorRun, Plan, plan_audit
+from privgate.config import AuditConfig
 from privgate.errors import InputError
 from privgate.executor import Executor, make_executor
-from privgate.generator import Generator, PrivacyBudget, PrivacySpent
+from privgate.fitting import fit_booked
 from privgate.isolation import Origin, PluginFault, call_plugin
 from privgate.ledger import AuditLedger, PlannedFit, open_audit_ledger
-from privgate.metric import Metric, MetricResult
 from privgate.outputs import prepare_output_dir
 from privgate.policy import CheckOutcome, Status, check, verdict_and_exit_code
 from privgate.progress import Progress
 from privgate.redact import DataGuard, strip_controls
 from privgate.registry import Registry
 from privgate.results import build_result, jsonable
-from privgate.schema import Schema
 from privgate.sources import AuditData, load
 from privgate.vulnerability import assess, record_risk_sources
-
-EXTERNAL = "external"
-
-
-@dataclass
-class GeneratorRun:
-    """What happened to one generator (or one externally made synthetic table)."""
-
-    name: str
-    gated: bool
-    generator: Generator | None
-    params: dict[str, Any]
-    budget: PrivacyBudget | None
-    description: str = ""
-    is_private: bool | None = None
-    synthetic: pd.DataFrame | None = None
-    error: str | None = None
-    #: the spend as core read and checked it (``None`` until the fit succeeded)
-    spent: PrivacySpent | None = None
-    attacks: list[tuple[str, AttackResult | None, str | None]] = field(default_factory=list)
-    metrics: list[tuple[str, MetricResult | None, str | None]] = field(default_factory=list)
-    #: attacks that could not run on this table's shape: name -> reason (cannot-certify)
-    not_applicable: dict[str, str] = field(default_factory=dict)
-    #: structured plugin failures: "generator", "attack:NAME", "metric:NAME" -> error_detail
-    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def _instantiate(cls: type, params: dict[str, Any], what: str) -> Any:
-    try:
-        return cls(**params)
-    except InputError as exc:
-        raise InputError(f"{what}: {exc}") from None
-    except TypeError as exc:
-        raise InputError(f"{what}: bad parameters {sorted(params)}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 -- a plugin constructor failing on user params
-        raise InputError(f"{what}: the parameters {sorted(params)} were refused "
-                         f"({type(exc).__name__}: {strip_controls(str(exc))})") from None
-
-
-def _checked(what: str, fn: Any, schema: Schema) -> None:
-    """Run a plugin's ``check_schema``: InputError is the user's (exit 2); a crash is not."""
-    try:
-        fn(schema)
-    except InputError as exc:
-        raise InputError(f"{what}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 -- fail before training, naming the plugin
-        raise InputError(f"{what}: cannot check its parameters against this table "
-                         f"({type(exc).__name__}: {strip_controls(str(exc))})") from None
-
-
-@dataclass
-class Plan:
-    """What an audit will run, resolved before any slow work."""
-
-    runs: list[GeneratorRun]
-    attacks: list[tuple[str, Attack]]
-    metrics: list[tuple[str, Metric]]
-    #: default attacks (not named by the user) that cannot run on this table's shape:
-    #: name -> reason; their checks are cannot-certify
-    inapplicable: dict[str, str] = field(default_factory=dict)
-
-
-def _plan(config: AuditConfig, registry: Registry, where: str, data: AuditData) -> Plan:
-    """Resolve every name and parameter before any slow work, so mistakes exit 2 at once.
-
-    An attack the user named that cannot run on this input is refused (exit 2); a default
-    attack that cannot run on this table's shape (say, a one-column table) is planned as
-    not applicable, and its checks are cannot-certify.
-    """
-    schema = data.schema.select(list(data.train.columns))
-    has_external = data.synthetic is not None
-    runs: list[GeneratorRun] = []
-    for i, g in enumerate(config.generators):
-        at = f"{where}: generators[{i}] ({g.name})"
-        cls = registry.generator(g.name)
-        budget = None
-        if cls.is_private:
-            if g.epsilon is None:
-                raise InputError(f"{at}: 'epsilon' is required for the private generator "
-                                 f"{g.name!r} (e.g. epsilon = 1.0)")
-            try:
-                budget = PrivacyBudget(g.epsilon, g.delta)
-            except InputError as exc:
-                raise InputError(f"{at}: {exc}") from None
-        generator = _instantiate(cls, g.params, at)
-        _checked(at, generator.check_schema, schema)
-        runs.append(GeneratorRun(g.name, g.gate, generator, g.params, budget, cls.description,
-                                 cls.is_private))
-    if has_external:
-        runs.append(GeneratorRun(EXTERNAL, True, None, {}, None,
-                                 "a synthetic table made outside privgate", None))
-    if not runs:
-        raise InputError(f"{where}: no generator configured and no synthetic table given; add "
-                         "a [[generators]] table or pass --generator NAME or --synthetic CSV")
-    names = [r.name for r in runs]
-    if len(set(names)) != len(names):
-        raise InputError(f"{where}: a generator is listed twice: {names}")
-    refs = config.refs("attacks")
-    attacks: list[tuple[str, Attack]] = []
-    inapplicable: dict[str, str] = {}
-    for ref in _all(registry.attacks) if refs is None else refs:
-        at = f"{where}: attack {ref.name!r}"
-        attack_cls = registry.attack(ref.name)
-        if getattr(attack_cls, "requires_generator", False) and has_external:
-            raise InputError(f"{at} trains copies of the generator, so it cannot audit a "
-                             "synthetic table made elsewhere (--synthetic / data.synthetic); "
-                             "remove it or audit a generator privgate fits")
-        attack = _instantiate(attack_cls, ref.params, at)
-        try:
-            _checked(at, attack.check_schema, schema)
-        except InputError as exc:
-            if refs is not None:  # the user named it: say so now
-                raise
-            inapplicable[ref.name] = strip_controls(str(exc))
-        attacks.append((ref.name, attack))
-    if refs is not None and not attacks:
-        raise InputError(f"{where}: 'attacks' is an empty list, which would certify nothing; "
-                         "omit it to run every default attack")
-    metric_refs = config.refs("metrics")
-    metrics = [(ref.name, _instantiate(registry.metric(ref.name), ref.params,
-                                       f"{where}: metric {ref.name!r}"))
-               for ref in (_all(registry.metrics) if metric_refs is None else metric_refs)]
-    for p in config.policies:
-        registry.policy(p)
-    return Plan(runs, attacks, metrics, inapplicable)
-
-
-def _all(table: dict[str, Any]) -> list[PluginRef]:
-    """Every registered plugin of a kind that runs by default (``default = False`` opts out)."""
-    return [PluginRef(name=n) for n in sorted(table)
-            if getattr(table[n].obj, "default", True) is not False]
 
 
 def _origin(registry: Registry | None, kind: str, name: str) -> Origin:
@@ -181,64 +47,23 @@ def _origin(registry: Registry | None, kind: str, name: str) -> Origin:
     return Origin(name, item.plugin, item.distribution, item.version)
 
 
-def claimed_epsilon(generator: Any) -> float | None:
-    """The epsilon a failed fit claims, when it is a finite positive number (the ledger then
-    books at least that much, and never less than the planned budget)."""
-    try:
-        value = float(generator.privacy_spent.epsilon)
-    except Exception:  # noqa: BLE001 -- whatever the plugin's property does
-        return None
-    return value if value > 0 and value == value and value != float("inf") else None
-
-
-class _Failed(Exception):
-    """The generator failed after it touched the data; its checks become errors."""
-
-
-class _Refused(Exception):
-    """The generator refused the input before training (an InputError): exit 2."""
-
-    def __init__(self, error: InputError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def fit_checked(generator: Generator, budget: PrivacyBudget | None, train: pd.DataFrame,
-                schema: Schema, n: int, *, seed: int, origin: Origin,
-                timeout_s: float | None) -> tuple[pd.DataFrame, PrivacySpent]:
-    """Fit and sample one generator under its time limit; return core's checked copies of
-    its table and its spend.
-
-    Raises :class:`InputError` when the generator refused the input (nothing trained) and
-    :class:`PluginFault` when it failed or returned something malformed.
-    """
-    def fit_and_sample() -> object:  # one time limit covers fit + sample
-        generator.fit(train.copy(), schema, budget, seed=seed)
-        return generator.sample(n, seed=seed)
-
-    synthetic = call_plugin(origin, "fit and sample", fit_and_sample, timeout_s=timeout_s)
-    spent = validate.privacy_spent(generator, budget, origin)
-    return validate.synthetic_output(synthetic, schema, n, origin), spent
-
-
 def _fit_and_sample(run: GeneratorRun, data: AuditData, config: AuditConfig, rows: int | None,
-                    progress: Progress, registry: Registry | None = None) -> None:
-    """Fit, sample, and read back the spend and the table, each checked by core."""
+                    progress: Progress, registry: Registry, ledger: AuditLedger | None) -> bool:
+    """Fit, sample and book one generator; ``False`` when it failed (its checks become
+    errors). An input the generator refused propagates as :class:`InputError` (exit 2)."""
     assert run.generator is not None
-    origin = _origin(registry, "generators", run.name)
-    n = rows or len(data.train)
     with progress.step(f"fit:{run.name}", f"training {run.name} on {len(data.train):,} rows"):
         try:
-            run.synthetic, run.spent = fit_checked(
-                run.generator, run.budget, data.train,
-                data.schema.select(list(data.train.columns)), n, seed=config.seed,
-                origin=origin, timeout_s=config.execution.plugin_timeout_s)
-        except InputError as exc:
-            raise _Refused(exc) from None
+            run.synthetic, run.spent = fit_booked(
+                run.name, run.generator, run.budget, data.train,
+                data.schema.select(list(data.train.columns)), rows or len(data.train),
+                seed=config.seed, origin=_origin(registry, "generators", run.name),
+                timeout_s=config.execution.plugin_timeout_s, ledger=ledger)
         except PluginFault as fault:  # fail closed: the generator's checks become errors
             run.error = fault.summary()
             run.faults["generator"] = fault.to_dict()
-            raise _Failed() from fault
+            return False
+    return True
 
 
 def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
@@ -327,25 +152,9 @@ def _fit_all(plan: Plan, data: AuditData, config: AuditConfig, registry: Registr
     for run in plan.runs:
         if run.name == EXTERNAL:
             run.synthetic = data.synthetic
-        else:
-            if ledger is not None:
-                ledger.started(run.name)
-            try:
-                _fit_and_sample(run, data, config, rows.get(run.name), progress, registry)
-            except _Refused as refused:
-                if ledger is not None:  # found before training: give the budget back
-                    ledger.refused(run.name, str(refused.error),
-                                   float(getattr(refused.error, "spent_epsilon", 0.0) or 0.0))
-                raise refused.error from None
-            except _Failed:
-                if ledger is not None:  # it may have touched the data: at least the plan
-                    ledger.failed(run.name, run.error or "fit failed",
-                                  book_epsilon=claimed_epsilon(run.generator))
-                continue
-            if ledger is not None:
-                assert run.spent is not None
-                eps = run.spent.epsilon if run.spent.is_private else None
-                ledger.finished(run.name, eps, run.spent.delta, run.spent.accountant)
+        elif not _fit_and_sample(run, data, config, rows.get(run.name), progress, registry,
+                                 ledger):
+            continue
         _attack(run, data, config, plan, progress, executor, registry)
 
 
@@ -378,7 +187,7 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
     started = dt.datetime.now(dt.UTC)
     with progress.step("load", "loading and checking the data"):
         data = load(config, where=where)
-    plan = _plan(config, registry, where, data)
+    plan = plan_audit(config, registry, where, data)
     runs, attacks, metrics = plan.runs, plan.attacks, plan.metrics
     if out_dir is not None:
         prepare_output_dir(out_dir)
@@ -422,5 +231,4 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
     return AuditRun(result, guard)
 
 
-__all__ = ["EXTERNAL", "AuditRun", "GeneratorRun", "audit", "claimed_epsilon", "fit_checked",
-           "run_audit"]
+__all__ = ["EXTERNAL", "AuditRun", "GeneratorRun", "audit", "run_audit"]

@@ -107,7 +107,7 @@ class DataGuard:
                 public |= {_words(str(v)) for v in c.categories}
         self._text: dict[str, list[_TextValue]] = {}
         #: per numeric column: sorted distinct values and their counts
-        self._numbers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._numbers: dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
         self._codes: dict[int, Any] = {}
         for i, col in enumerate(columns):
             series = pd.concat([f[col.name] for f in frames], ignore_index=True)
@@ -170,7 +170,7 @@ class DataGuard:
 
     def _co_occur(self, matched: Mapping[int, list[Any]]) -> bool:
         """Whether one real record holds matched values in ROW_COLUMNS or more columns."""
-        hits: np.ndarray | None = None
+        hits: np.ndarray[Any, Any] | None = None
         for col, values in matched.items():
             name = self._names[col]
             series = pd.concat([f[name] for f in self._frames], ignore_index=True)

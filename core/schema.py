@@ -194,6 +194,16 @@ class Schema:
             raise InputError(f"schema: column(s) {lacking} have no domain (categories or "
                              "bounds); declare them or let privgate infer them")
 
+    def require_columns(self, data: pd.DataFrame, owner: str, *, min_rows: int = 1) -> None:
+        """Raise :class:`InputError` (naming ``owner``) unless the training table ``data`` has
+        every modelled column and at least ``min_rows`` rows."""
+        absent = [c.name for c in self.modelled if c.name not in data.columns]
+        if absent:
+            raise InputError(f"{owner}: training table lacks column(s) {absent}")
+        if len(data) < min_rows:
+            raise InputError(f"{owner}: needs at least {min_rows} training row(s), got "
+                             f"{len(data)}")
+
     @property
     def data_dependent_columns(self) -> list[str]:
         return [c.name for c in self.modelled if c.data_dependent]
@@ -213,6 +223,29 @@ class Schema:
         """The schema as results.json holds it: no value read off the data (see
         :meth:`Column.to_public_dict`)."""
         return {"source": self.source, "columns": [c.to_public_dict() for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, where: str = "schema") -> Schema:
+        """The inverse of :meth:`to_dict` (kinds, roles, domains, nullability and the
+        ``data_dependent`` flag), e.g. for a saved generator's metadata. JSON only.
+
+        Raises :class:`InputError` naming ``where`` when ``doc`` is malformed.
+        """
+        try:
+            cols = []
+            for c in doc["columns"]:
+                bounds = c.get("bounds")
+                cats = c.get("categories")
+                cols.append(Column(
+                    str(c["name"]), Kind(c["kind"]), Role(c["role"]),
+                    categories=tuple(cats) if cats is not None else None,
+                    bounds=(float(bounds[0]), float(bounds[1])) if bounds is not None else None,
+                    nullable=bool(c.get("nullable", False)),
+                    data_dependent=bool(c.get("data_dependent", False))))
+            return cls(tuple(cols), source=str(doc.get("source", "declared")))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise InputError(f"{where}: the schema is malformed ({exc}); write it again with "
+                             "this version of privgate") from None
 
     @classmethod
     def from_mapping(cls, columns: Mapping[str, Mapping[str, Any]], *,
@@ -279,53 +312,39 @@ def infer_schema(df: pd.DataFrame, *, max_categories: int = 50,
     The domains read off the data are *not* privacy-protected; the report says so.
     """
     roles = dict(roles or {})
-    cols = []
-    for name in df.columns:
-        s = df[name]
-        nonnull = s.dropna()
-        nullable = bool(s.isna().any())
-        role = roles.get(str(name), Role.OTHER)
-        if nonnull.empty:
-            raise InputError(f"column {name!r} holds no values (every cell is missing); "
-                             "drop it or declare it in the schema")
-        if pd.api.types.is_datetime64_any_dtype(s):
-            secs = epoch_seconds(nonnull)
-            cols.append(Column(str(name), Kind.DATETIME, role,
-                               bounds=(float(secs.min()), float(secs.max())),
-                               nullable=nullable, data_dependent=True))
-            continue
-        if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            stamps = _as_dates(nonnull)
-            if stamps is not None:
-                secs = epoch_seconds(stamps)
-                cols.append(Column(str(name), Kind.DATETIME, role,
-                                   bounds=(float(secs.min()), float(secs.max())),
-                                   nullable=nullable, data_dependent=True))
-                continue
-        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            values = nonnull.astype(str) if not pd.api.types.is_bool_dtype(s) else nonnull
-            n_unique = values.nunique()
-            if n_unique > max_categories and n_unique >= 0.9 * len(values):
-                cols.append(Column(str(name), Kind.IDENTIFIER, Role.DIRECT_IDENTIFIER,
-                                   nullable=nullable, data_dependent=True))
-                continue
-            cats = tuple(sorted(pd.unique(values), key=str))
-            cols.append(Column(str(name), Kind.CATEGORICAL, role, categories=cats,
-                               nullable=nullable, data_dependent=True))
-            continue
-        is_int = pd.api.types.is_integer_dtype(s) or bool(
-            np.all(np.equal(np.mod(nonnull.to_numpy(dtype=float), 1), 0)))
-        n_unique = nonnull.nunique()
-        if is_int and n_unique <= min(max_categories, 10):
-            cats = tuple(sorted(int(v) for v in pd.unique(nonnull)))
-            cols.append(Column(str(name), Kind.CATEGORICAL, role, categories=cats,
-                               nullable=nullable, data_dependent=True))
-            continue
-        bounds = (float(nonnull.min()), float(nonnull.max()))
-        kind = Kind.INTEGER if is_int else Kind.CONTINUOUS
-        cols.append(Column(str(name), kind, role, bounds=bounds, nullable=nullable,
-                           data_dependent=True))
+    cols = [_infer_column(str(name), df[name], roles.get(str(name), Role.OTHER), max_categories)
+            for name in df.columns]
     return Schema(tuple(cols), source="inferred")
+
+
+def _infer_column(name: str, s: pd.Series, role: Role, max_categories: int) -> Column:
+    """One column of :func:`infer_schema`."""
+    nonnull = s.dropna()
+    if nonnull.empty:
+        raise InputError(f"column {name!r} holds no values (every cell is missing); drop it or "
+                         "declare it in the schema")
+    read: dict[str, Any] = {"nullable": bool(s.isna().any()), "data_dependent": True}
+    textual = not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    stamps = (nonnull if pd.api.types.is_datetime64_any_dtype(s)
+              else _as_dates(nonnull) if textual else None)
+    if stamps is not None:
+        secs = epoch_seconds(stamps)
+        return Column(name, Kind.DATETIME, role, bounds=(float(secs.min()), float(secs.max())),
+                      **read)
+    if textual or pd.api.types.is_bool_dtype(s):
+        values = nonnull.astype(str) if textual else nonnull
+        n_unique = values.nunique()
+        if n_unique > max_categories and n_unique >= 0.9 * len(values):
+            return Column(name, Kind.IDENTIFIER, Role.DIRECT_IDENTIFIER, **read)
+        return Column(name, Kind.CATEGORICAL, role,
+                      categories=tuple(sorted(pd.unique(values), key=str)), **read)
+    is_int = pd.api.types.is_integer_dtype(s) or bool(
+        np.all(np.equal(np.mod(nonnull.to_numpy(dtype=float), 1), 0)))
+    if is_int and nonnull.nunique() <= min(max_categories, 10):
+        return Column(name, Kind.CATEGORICAL, role,
+                      categories=tuple(sorted(int(v) for v in pd.unique(nonnull))), **read)
+    return Column(name, Kind.INTEGER if is_int else Kind.CONTINUOUS, role,
+                  bounds=(float(nonnull.min()), float(nonnull.max())), **read)
 
 
 def epoch_seconds(values: pd.Series) -> pd.Series:

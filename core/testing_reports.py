@@ -4,171 +4,42 @@
 
 Both run on a realistic result document: by default the one a tiny real audit produces (200
 rows, the ``gmm`` generator, the ``dcr-membership`` attack and the ``hellinger`` metric, no
-privacy ledger), made once per process (:func:`contract_result`), or the caller's ``result=``.
-Plugins get it as core hands it to them: a read-only view (:func:`privgate.views.readonly`).
+privacy ledger), made once per process (:func:`contract_result`, in
+:mod:`privgate.testing_documents`), or the caller's ``result=``. Plugins get it as core hands it
+to them: a read-only view (:func:`privgate.views.readonly`).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
+from privgate.figures import BarChart, from_plain, map_block
+from privgate.plain import PlainError
 from privgate.reporting import KeyValues, Paragraph, Reporter, ReportSection, Table
-from privgate.testing_runtime import (
-    ContractViolation,
-    instantiate,
-    plugin_call,
-    where,
-    within_limit,
+from privgate.testing_documents import (
+    CONTROL_CHARACTERS,
+    DATA_VALUES,
+    HOSTILE,
+    RAW_MARKUP,
+    contract_result,
+    data_read,
+    guarded,
+    hostile_result,
 )
+from privgate.testing_runtime import ContractViolation, instantiate, plugin_call, within_limit
 from privgate.testing_runtime import violation as _fail
-from privgate.views import ReadOnlyError, mutable_copy, readonly
+from privgate.views import mutable_copy
 
 __all__ = ["CONTROL_CHARACTERS", "DATA_VALUES", "HOSTILE", "RAW_MARKUP", "check_report_sections",
            "check_reporter", "contract_result", "hostile_result"]
 
-#: Pieces of markup that an HTML report must never show raw.
-RAW_MARKUP = ("<script>alert(1)</script>", "<img src=x onerror=alert(2)>",
-              "' onmouseover='alert(3)")
-#: Control characters an HTML report must drop or replace (no character reference to them is
-#: valid HTML either).
-CONTROL_CHARACTERS = ("\x00", "\x07", "\x1b", "\x7f", "\x9b")
-#: Appended to every plugin-provided text of the document (and put in a report section): raw
-#: markup, a quote breaking out of an attribute, control characters and a lone surrogate.
-HOSTILE = '">' + "".join(RAW_MARKUP) + " " + "".join(CONTROL_CHARACTERS) + "[31m \ud800"
-#: Keys whose text comes from plugins (and the config): HOSTILE goes into every string below.
-TEXT_KEYS = frozenset({
-    "title", "description", "explanation", "message", "interval_method", "baseline_description",
-    "error", "note", "reason", "rule", "method", "caption", "accountant", "references",
-    "details"})
-#: Category values the document says were read from the real data: no section may show them.
-DATA_VALUES = ("pgk-real-value-31f7", "pgk-real-value-c04e")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
-
-_lock = threading.Lock()
-_audit: list[str] = []
-
-
-def _run_reference_audit() -> str:
-    from privgate.config import parse_config
-    from privgate.pipeline import run_audit
-    from privgate.registry import build_registry
-    from privgate.results import dumps
-
-    rng = np.random.default_rng(7)
-    n = 200
-    age = rng.integers(18, 90, n)
-    frame = pd.DataFrame({"age": age, "sex": rng.choice(["f", "m"], n),
-                          "region": rng.choice(["r0", "r1", "r2"], n),
-                          "disease": np.where((age > 60) ^ (rng.random(n) < 0.15), "yes", "no")})
-    columns = {
-        "age": {"kind": "integer", "role": "quasi-identifier", "bounds": [18, 90]},
-        "sex": {"kind": "categorical", "role": "quasi-identifier", "categories": ["f", "m"]},
-        "region": {"kind": "categorical", "role": "quasi-identifier",
-                   "categories": ["r0", "r1", "r2"]},
-        "disease": {"kind": "categorical", "role": "sensitive", "categories": ["no", "yes"]}}
-    with tempfile.TemporaryDirectory(prefix="privgate-contract-") as tmp:
-        frame.to_csv(Path(tmp) / "people.csv", index=False)
-        raw = {"title": "privgate contract kit", "seed": 7, "ledger": {"enabled": False},
-               "data": {"path": "people.csv", "name": "contract-kit"},
-               "schema": {"columns": columns}, "generators": [{"name": "gmm"}],
-               "attacks": [{"name": "dcr-membership", "params": {"n_resamples": 50}}],
-               "metrics": ["hellinger"], "execution": {"backend": "inline"}}
-        try:
-            result = run_audit(parse_config(raw, where="contract kit", base_dir=tmp),
-                               build_registry())
-        except Exception as exc:
-            raise RuntimeError("privgate's contract kit could not run its reference audit: "
-                               f"{type(exc).__name__}: {exc}") from exc
-    return dumps(result)
-
-
-def contract_result() -> dict[str, Any]:
-    """A fresh copy of the kit's reference result document (what ``results.json`` holds)."""
-    with _lock:
-        if not _audit:
-            _audit.append(_run_reference_audit())
-    doc: dict[str, Any] = json.loads(_audit[0])
-    return doc
-
-
-def hostile_result(result: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``result`` with :data:`HOSTILE` appended to every plugin-provided text
-    (descriptions, messages, interval methods, references, every string in details, ...)."""
-    def plant(value: Any, hostile: bool) -> Any:
-        if isinstance(value, Mapping):
-            return {k: plant(v, hostile or k in TEXT_KEYS) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [plant(v, hostile) for v in value]
-        return f"{value} {HOSTILE}" if hostile and isinstance(value, str) else value
-
-    doc: dict[str, Any] = plant(mutable_copy(result), False)
-    return doc
-
-
-def _data_read(result: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """A copy whose first categorical column's categories are :data:`DATA_VALUES`, read from
-    the data (``source`` ``"declared"``: that column is data-dependent; ``"inferred"``: the
-    whole schema was inferred from the data)."""
-    doc: dict[str, Any] = mutable_copy(result)
-    schema = doc.get("schema")
-    if not isinstance(schema, dict):
-        return doc
-    schema["source"] = source
-    column = next((c for c in schema.get("columns") or []
-                   if isinstance(c, dict) and c.get("categories")), None)
-    if column is not None:
-        column["categories"] = list(DATA_VALUES)
-        column["data_dependent"] = True
-        domains = [str(c) for c in doc.get("data_dependent_domains") or []]
-        doc["data_dependent_domains"] = sorted({*domains, str(column.get("name"))})
-    return doc
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(mutable_copy(value), sort_keys=True, default=repr, allow_nan=True)
-
-
-def _readonly_refused(exc: BaseException) -> bool:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        if isinstance(current, ReadOnlyError):
-            return True
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _guarded(owner: str, what: str, fn: Callable[[Any], Any], doc: Mapping[str, Any]) -> Any:
-    """``fn(view)`` on a read-only view of ``doc``: a violation when it raises or when it
-    changes the document (through the guard, or behind it)."""
-    __tracebackhide__ = True
-    view = readonly(doc)
-    try:
-        out = fn(view)
-    except ContractViolation:
-        raise
-    except Exception as exc:
-        if _readonly_refused(exc):
-            raise _fail(owner, f"{what} mutates the result document it was given{where(exc)}; "
-                               "plugins get a read-only view (copy it with "
-                               "privgate.views.mutable_copy to change a copy)") from exc
-        raise _fail(owner, f"{what} raised {type(exc).__name__}: {exc}{where(exc)}") from exc
-    if _canonical(view) != _canonical(doc):
-        raise _fail(owner, f"{what} mutates the result document it was given (it changed the "
-                           "read-only view behind its guard); plugins must not change it")
-    return out
 
 
 # -- reporters -------------------------------------------------------------------------------
@@ -178,13 +49,17 @@ def _sections() -> tuple[ReportSection, ...]:
     return (ReportSection("contract-kit", "Contract kit section", (
         Paragraph("A paragraph contributed by a plugin."),
         Table(("column", "value"), (("a", 1), ("b", 2.5)), caption="A small table"),
-        KeyValues((("key", "value"),))), order=50, plugin="privgate-contract"),)
+        KeyValues((("key", "value"),)),
+        BarChart("A small bar chart", ("a", "b"), (0.25, 0.5), caption="Two bars")),
+        order=50, plugin="privgate-contract"),)
 
 
 def _hostile_section() -> ReportSection:
     return ReportSection(f"contract-hostile {HOSTILE}", HOSTILE, (
         Paragraph(HOSTILE), Table((HOSTILE, "b"), ((HOSTILE, 1),), caption=HOSTILE),
-        KeyValues(((HOSTILE, HOSTILE),))), order=60, plugin=HOSTILE)
+        KeyValues(((HOSTILE, HOSTILE),)),
+        BarChart(HOSTILE, (HOSTILE, "b"), (0.5, 1.0), caption=HOSTILE, axis_label=HOSTILE)),
+        order=60, plugin=HOSTILE)
 
 
 def _plain_name(name: str) -> bool:
@@ -197,7 +72,8 @@ def _document(owner: str, cls: type[Reporter], result: Mapping[str, Any]) -> dic
     builds from it (e.g. the ``compare`` reporter's comparison of two audits)."""
     maker = getattr(cls, "contract_document", None)
     if maker is None:
-        return mutable_copy(result)
+        copied: dict[str, Any] = mutable_copy(result)
+        return copied
     doc = plugin_call(owner, "contract_document()", lambda: maker(mutable_copy(result)))
     if not isinstance(doc, Mapping):
         raise _fail(owner, f"contract_document() returned {type(doc).__name__}, not a mapping")
@@ -208,7 +84,7 @@ def _document(owner: str, cls: type[Reporter], result: Mapping[str, Any]) -> dic
 def _render(owner: str, cls: type[Reporter], params: Mapping[str, Any] | None,
             doc: Mapping[str, Any], sections: Sequence[ReportSection], what: str) -> str:
     reporter = plugin_call(owner, "the constructor", lambda: instantiate(cls, params))
-    text = _guarded(owner, what, lambda view: reporter.render(view, sections), doc)
+    text = guarded(owner, what, lambda view: reporter.render(view, sections), doc)
     if not isinstance(text, str):
         raise _fail(owner, f"{what} returned {type(text).__name__}, not str")
     return text
@@ -223,7 +99,7 @@ def _write(owner: str, cls: type[Reporter], params: Mapping[str, Any] | None,
         sandbox = Path(tmp).resolve()
         out_dir = sandbox / "out"
         out_dir.mkdir()
-        returned = _guarded(owner, what, lambda view: reporter.write(view, sections, out_dir),
+        returned = guarded(owner, what, lambda view: reporter.write(view, sections, out_dir),
                             doc)
         if not isinstance(returned, str | os.PathLike):
             raise _fail(owner, f"{what} returned {type(returned).__name__}, not the path of the "
@@ -251,6 +127,14 @@ def _write(owner: str, cls: type[Reporter], params: Mapping[str, Any] | None,
                 raise _fail(owner, f"{what} wrote {extra}, not in its contract_files "
                                    f"{list(declared)}")
         return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def _check_options(owner: str, cls: type[Reporter], options: dict[str, Any],
+                   doc: Mapping[str, Any]) -> None:
+    """The reporter built with the Reporter options (``lang``, ``results_sha256``) renders."""
+    plugin_call(owner, f"the constructor with the Reporter options lang={options['lang']!r} "
+                       "and results_sha256=...", lambda: instantiate(cls, options))
+    _render(owner, cls, options, doc, _sections(), f"render() in language {options['lang']!r}")
 
 
 def _check_escaped(owner: str, text: str, where: str) -> None:
@@ -282,7 +166,9 @@ def check_reporter(cls: type[Reporter], params: Mapping[str, Any] | None = None,
     reference audit, :func:`contract_result`; a reporter that renders another kind of
     document declares ``contract_document(result)`` building one from an audit's).
 
-    Rules: ``format`` and ``filename`` are non-empty, the filename a plain file name; ``render``
+    Rules: ``format`` and ``filename`` are non-empty, the filename a plain file name;
+    ``languages`` is a tuple of language codes and the constructor takes ``lang=`` (each of
+    them) and ``results_sha256=`` (:class:`~privgate.reporting.Reporter`'s options); ``render``
     returns a string and ``write`` writes exactly ``out_dir/filename`` (or only the files its
     ``contract_files`` patterns name) and returns its path, neither of them raising nor
     changing the document; both work on a document whose plugin-provided texts hold hostile
@@ -307,9 +193,16 @@ def _check_reporter(owner: str, cls: type[Reporter], params: Mapping[str, Any] |
     if not _plain_name(filename):
         raise _fail(owner, f"filename {filename!r} must be a plain file name (no folder, not "
                            "'.' or '..'): write() puts it inside the output folder")
+    languages = getattr(cls, "languages", ())
+    if not (isinstance(languages, tuple) and all(
+            isinstance(x, str) and x.strip() for x in languages)):
+        raise _fail(owner, f"languages must be a tuple of language codes, got {languages!r}")
     base = contract_result() if result is None else mutable_copy(result)
     doc = _document(owner, cls, base)
     text = _render(owner, cls, params, doc, _sections(), "render()")
+    given = dict(getattr(cls, "contract_params", {}) if params is None else params)
+    for lang in languages or (None,):  # the options every reporter takes (Reporter.__init__)
+        _check_options(owner, cls, {**given, "lang": lang, "results_sha256": "0" * 64}, doc)
     _write(owner, cls, params, doc, _sections(), "write()")
     hostile = _document(owner, cls, hostile_result(base))
     sections = (*_sections(), _hostile_section())
@@ -330,18 +223,17 @@ def _check_reporter(owner: str, cls: type[Reporter], params: Mapping[str, Any] |
 # -- report sections ---------------------------------------------------------------------------
 
 
-def _texts(section: ReportSection) -> Iterator[str]:
-    yield str(section.id)
-    yield str(section.title)
+def _texts(section: ReportSection) -> list[str]:
+    """Every string of the section and every cell or value of its blocks, as text."""
+    seen = [str(section.id), str(section.title)]
+
+    def keep(value: Any) -> Any:
+        seen.append(str(value))
+        return value
+
     for block in section.blocks:
-        if isinstance(block, Paragraph):
-            yield str(block.text)
-        elif isinstance(block, Table):
-            yield str(block.caption)
-            yield from (str(h) for h in block.headers)
-            yield from (str(cell) for row in block.rows for cell in row)
-        else:
-            yield from (str(x) for item in block.items for x in item)
+        map_block(block, keep, keep)
+    return seen
 
 
 def _check_sections(owner: str, out: object, what: str) -> list[ReportSection]:
@@ -363,10 +255,11 @@ def _check_sections(owner: str, out: object, what: str) -> list[ReportSection]:
         if isinstance(section.order, bool) or not isinstance(section.order, int):
             raise _fail(owner, f"section {section.id!r}: order must be an int, got "
                                f"{section.order!r}")
-        bad = [b for b in section.blocks if not isinstance(b, Paragraph | Table | KeyValues)]
-        if bad:
-            raise _fail(owner, f"section {section.id!r} holds a {type(bad[0]).__name__}; blocks "
-                               "are Paragraph, Table or KeyValues (rendered as escaped text)")
+        for i, block in enumerate(section.blocks):
+            try:
+                from_plain(block, f"section {section.id!r} block {i}")
+            except PlainError as exc:
+                raise _fail(owner, str(exc)) from None
         ids.append(section.id)
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
@@ -415,11 +308,11 @@ def _check_report_sections(owner: str, fn: Callable[..., Any],
     cases: list[tuple[str, dict[str, Any], Sequence[str]]] = [
         ("the result document", base, ()),
         ("a document with hostile strings", hostile_result(base), ()),
-        ("a document with a data-dependent column", _data_read(base, "declared"), DATA_VALUES),
-        ("a document with an inferred schema", _data_read(base, "inferred"), DATA_VALUES)]
+        ("a document with a data-dependent column", data_read(base, "declared"), DATA_VALUES),
+        ("a document with an inferred schema", data_read(base, "inferred"), DATA_VALUES)]
     for name, doc, planted in cases:
         what = f"the hook on {name}"
-        sections = _check_sections(owner, _guarded(owner, what, lambda v: fn(result=v), doc),
+        sections = _check_sections(owner, guarded(owner, what, lambda v: fn(result=v), doc),
                                    what)
         for value in planted:
             if (hit := _shows(sections, value)) is not None:

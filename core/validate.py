@@ -9,8 +9,12 @@ kind ``"malformed"``; the pipeline records it as ``error`` and the gate fails cl
 
 * :func:`attack_result` -- numbers finite and in range, the interval containing the estimate,
   the level no lower than the audit's, a known risk kind equal to the attack's declared one,
-  per-record exposure indexed by training rows;
-* :func:`metric_result` -- a finite value or ``None``, JSON-ready details;
+  trials run no more than planned, per-record exposure indexed by training rows, and the typed
+  evidence rebuilt (:mod:`privgate.evidence`: a ROC curve monotone from (0, 0) to (1, 1), an
+  AUROC and its interval in [0, 1], TPR at FPR ordered; :mod:`privgate.figures`: lengths
+  consistent, sizes bounded);
+* :func:`metric_result` -- a finite value or ``None`` with an interval containing it, figures
+  rebuilt, JSON-ready details;
 * :func:`privacy_spent` -- a private fit's epsilon finite, non-negative and within its budget
   (plus :data:`EPSILON_TOLERANCE`), its delta within the budget's delta;
 * :func:`synthetic_output` -- the generator's table against the declared schema: columns, row
@@ -23,18 +27,20 @@ import dataclasses
 import json
 import math
 import numbers
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from privgate import evidence, figures, plain
 from privgate.attack import RISK_KINDS, AttackResult
 from privgate.encoding import to_numeric
 from privgate.errors import InputError
 from privgate.generator import PrivacyBudget, PrivacySpent
 from privgate.isolation import Origin, PluginFault, malformed
 from privgate.metric import MetricResult
+from privgate.plain import PlainError
 from privgate.schema import Kind, Schema
 from privgate.stats import zero_success_upper
 from privgate.tables import conform
@@ -47,86 +53,38 @@ DELTA_RELATIVE_TOLERANCE = 1e-9
 #: The largest ``details`` a plugin may return, as JSON text (bytes).
 MAX_DETAILS_BYTES = 5_000_000
 
+T = TypeVar("T")
+
+
+def _plain(origin: Origin, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` with a :class:`~privgate.plain.PlainError` made a malformed
+    fault of ``origin``."""
+    try:
+        return fn(*args, **kwargs)
+    except PlainError as exc:
+        raise malformed(origin, str(exc)) from None
+
 
 def _number(origin: Origin, field: str, value: Any, *, allow_none: bool = False
             ) -> float | None:
     """A real number as a Python float, refusing bools, strings and non-finite values."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise malformed(origin, f"{field} must be a number, got {type(value).__name__} "
-                                f"{_short(value)}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise malformed(origin, f"{field} must be finite, got {out!r}")
-    return out
+    return _plain(origin, plain.number, field, value, allow_none=allow_none)
 
 
 def _integer(origin: Origin, field: str, value: Any, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise malformed(origin, f"{field} must be an integer, got {type(value).__name__} "
-                                f"{_short(value)}")
-    out = int(value)
-    if out < minimum:
-        raise malformed(origin, f"{field} must be >= {minimum}, got {out}")
+    out = _plain(origin, plain.integer, field, value, minimum)
+    assert out is not None
     return out
 
 
 def _text(origin: Origin, field: str, value: Any, *, allow_none: bool = False) -> str | None:
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, str):
-        raise malformed(origin, f"{field} must be text, got {type(value).__name__}")
-    return str(value)  # a str subclass becomes a plain str
-
-
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 -- a hostile __repr__
-        return "(unprintable)"
-    return text if len(text) <= 40 else text[:37] + "..."
+    return _plain(origin, plain.text, field, value, allow_none=allow_none)
 
 
 def plain_data(origin: Origin, field: str, value: Any) -> Any:
-    """A deep copy of ``value`` as plain JSON data (dict/list/str/int/float/bool/None).
-
-    numpy scalars and arrays are unwrapped, tuples and sets become lists, non-finite floats
-    become ``None``; any other object is refused (a plugin must not smuggle live objects whose
-    ``__str__`` runs later, inside a reporter).
-    """
-    def conv(v: Any, depth: int) -> Any:
-        if depth > 50:
-            raise malformed(origin, f"{field} is nested more than 50 levels deep")
-        if v is None or isinstance(v, bool):
-            return v if v is None else bool(v)
-        if isinstance(v, np.bool_):
-            return bool(v)
-        if isinstance(v, numbers.Integral):
-            return int(v)
-        if isinstance(v, numbers.Real):
-            f = float(v)
-            return f if math.isfinite(f) else None
-        if isinstance(v, str):
-            return str(v)
-        if isinstance(v, Mapping):
-            return {str(k) if isinstance(k, str | int | float | bool) or k is None
-                    else _refuse_key(k): conv(x, depth + 1) for k, x in v.items()}
-        if isinstance(v, list | tuple | set | frozenset):
-            items = sorted(v, key=str) if isinstance(v, set | frozenset) else v
-            return [conv(x, depth + 1) for x in items]
-        if isinstance(v, np.ndarray):
-            return conv(v.tolist(), depth + 1)
-        if isinstance(v, np.generic):
-            return conv(v.item(), depth + 1)
-        raise malformed(origin, f"{field} holds a {type(v).__name__}; only JSON data "
-                                "(tables, lists, text, numbers, booleans) may be returned")
-
-    def _refuse_key(k: Any) -> str:
-        raise malformed(origin, f"{field} has a key of type {type(k).__name__}; keys must be "
-                                "text")
-
-    out = conv(value, 0)
+    """A deep copy of ``value`` as plain JSON data (:func:`privgate.plain.json_data`), at most
+    :data:`MAX_DETAILS_BYTES` of JSON."""
+    out = _plain(origin, plain.json_data, field, value)
     size = len(json.dumps(out, allow_nan=False, default=str))
     if size > MAX_DETAILS_BYTES:
         raise malformed(origin, f"{field} is {size:,} bytes of JSON; at most "
@@ -135,11 +93,20 @@ def plain_data(origin: Origin, field: str, value: Any) -> Any:
 
 
 def _fields(obj: Any, cls: type, origin: Origin) -> dict[str, Any]:
-    """Every dataclass field of ``cls`` read once from ``obj``."""
+    """Every dataclass field of ``cls`` read once from ``obj``; an optional field the object
+    lacks (one built without its class's constructor) takes its default."""
     out = {}
     for f in dataclasses.fields(cls):
         try:
             out[f.name] = getattr(obj, f.name)
+        except AttributeError as exc:
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+            else:
+                raise malformed(origin, f"reading {f.name!r} raised AttributeError: "
+                                        f"{exc}") from None
         except Exception as exc:  # noqa: BLE001 -- a plugin's property may raise anything
             raise malformed(origin, f"reading {f.name!r} raised {type(exc).__name__}: "
                                     f"{exc}") from None
@@ -176,11 +143,9 @@ def attack_result(obj: Any, *, name: str, risk_kind: str, n_train: int,
                                            f["baseline_description"])
     values["binomial_method"] = _text(origin, "binomial_method", f["binomial_method"],
                                       allow_none=True)
-    details = f["details"]
-    if not isinstance(details, Mapping):
-        raise malformed(origin, f"details must be a table (dict), got {type(details).__name__}")
-    values["details"] = plain_data(origin, "details", details)
+    values["details"] = _details(origin, f["details"])
     values["record_risk"] = _record_risk(origin, f["record_risk"], n_train)
+    values.update(_attack_evidence(origin, f))
     if values["confidence_level"] < confidence_level - 1e-9:
         raise malformed(origin, f"its interval is at {values['confidence_level']:.4g} "
                                 f"confidence, below the audit's {confidence_level:.4g}")
@@ -197,6 +162,35 @@ def attack_result(obj: Any, *, name: str, risk_kind: str, n_train: int,
                                     f"{result.n_trials:,} trials can give even with zero "
                                     f"successes ({floor:.4g})")
     return result
+
+
+def _details(origin: Origin, details: Any) -> Any:
+    if not isinstance(details, Mapping):
+        raise malformed(origin, f"details must be a table (dict), got {type(details).__name__}")
+    return plain_data(origin, "details", details)
+
+
+def _attack_evidence(origin: Origin, f: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed evidence of an attack result, rebuilt from plain values and checked."""
+    planned = f["trials_planned"]
+    return {
+        "trials_planned": None if planned is None else _integer(origin, "trials_planned",
+                                                                planned, 1),
+        "roc": None if f["roc"] is None else _plain(origin, evidence.RocCurve.from_plain,
+                                                    f["roc"]),
+        "auroc": _plain(origin, evidence.probability_estimate, f["auroc"], "auroc"),
+        "tpr_at_fpr": _plain(origin, evidence.tpr_at_fpr_from_plain, f["tpr_at_fpr"]),
+        "figures": _figures(origin, f["figures"]),
+    }
+
+
+def _figures(origin: Origin, value: Any) -> tuple[figures.Figure, ...]:
+    out = _plain(origin, figures.figures_from_plain, value)
+    size = len(json.dumps([figures.to_plain(x) for x in out], allow_nan=False, default=str))
+    if size > MAX_DETAILS_BYTES:
+        raise malformed(origin, f"figures are {size:,} bytes of JSON; at most "
+                                f"{MAX_DETAILS_BYTES:,} are accepted")
+    return out
 
 
 def _record_risk(origin: Origin, value: Any, n_train: int) -> pd.Series | None:
@@ -225,13 +219,16 @@ def metric_result(obj: Any, *, name: str, origin: Origin) -> MetricResult:
     if not isinstance(obj, MetricResult):
         raise malformed(origin, f"compute() returned {type(obj).__name__}, not MetricResult")
     f = _fields(obj, MetricResult, origin)
-    details = f["details"]
-    if not isinstance(details, Mapping):
-        raise malformed(origin, f"details must be a table (dict), got {type(details).__name__}")
-    return MetricResult(metric=name,
-                        value=_number(origin, "value", f["value"], allow_none=True),
+    value = _number(origin, "value", f["value"], allow_none=True)
+    interval = (None if f["interval"] is None
+                else _plain(origin, evidence.Interval.from_plain, f["interval"]))
+    if interval is not None and (value is None or not interval.low <= value <= interval.high):
+        raise malformed(origin, f"its value {value!r} lies outside its interval "
+                                f"[{interval.low}, {interval.high}]")
+    return MetricResult(metric=name, value=value,
                         description=_text(origin, "description", f["description"]) or "",
-                        details=plain_data(origin, "details", details))
+                        details=_details(origin, f["details"]), interval=interval,
+                        figures=_figures(origin, f["figures"]))
 
 
 def privacy_spent(generator: Any, budget: PrivacyBudget | None, origin: Origin
@@ -252,7 +249,7 @@ def privacy_spent(generator: Any, budget: PrivacyBudget | None, origin: Origin
     f = _fields(spent, PrivacySpent, origin)
     eps = f["epsilon"]
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or math.isnan(float(eps)):
-        raise malformed(origin, f"privacy_spent.epsilon must be a number, got {_short(eps)}")
+        raise malformed(origin, f"privacy_spent.epsilon must be a number, got {plain.short(eps)}")
     epsilon = float(eps)
     delta = _number(origin, "privacy_spent.delta", f["delta"])
     assert delta is not None

@@ -2,9 +2,10 @@
 
 References for the figures:
 
-* 0.09 -- the re-identification risk threshold used in HIPAA expert determinations and by the
-  European Medicines Agency for clinical-trial data publication (EMA Policy 0070 guidance,
-  2018; El Emam, "Guide to the De-Identification of Personal Health Information", 2013).
+* 0.09 -- a re-identification risk threshold often used in HIPAA expert determinations (HIPAA
+  itself sets no number) and the one the European Medicines Agency uses for clinical-trial data
+  publication (EMA Policy 0070 guidance, 2018; El Emam, "Guide to the De-Identification of
+  Personal Health Information", 2013).
 * 0.04% (0.0004) -- the population re-identification risk associated with HIPAA's Safe Harbor
   method (Benitez & Malin, JAMIA 2010, estimated 0.01%-0.25% across US states; 0.04% is the
   figure commonly cited for Safe Harbor data).
@@ -25,8 +26,8 @@ EXPERT_DETERMINATION = Policy(
         "Every re-identification-type risk (singling out, linkability, attribute inference, "
         "membership advantage, and above all the identity-disclosure rate of El Emam et al. "
         "2020, the figure this threshold is meant for) must have an upper confidence bound of "
-        "at most 0.09, the threshold used in HIPAA expert determinations and EMA Policy "
-        "0070."),
+        "at most 0.09, a threshold often used in HIPAA expert determinations (HIPAA sets no "
+        "number) and the one EMA Policy 0070 uses."),
     thresholds={kind: 0.09 for kind in REID_KINDS},
     references=(
         "European Medicines Agency, External guidance on the implementation of Policy 0070, "

@@ -14,26 +14,21 @@ run after an audit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any, ClassVar
 
-from markupsafe import Markup
-
 from privgate.errors import InputError
-from privgate.redact import strip_controls
 from privgate.reporting import Reporter, ReportSection
-from privgate.reports import charts
-from privgate.reports.html import (
-    TEMPLATE_PACKAGE,
-    _d,
-    _l,
-    _num,
-    _s,
-    environment,
+from privgate.reports import svg
+from privgate.reports.common import (
+    as_list,
+    as_map,
+    as_number,
+    as_text,
+    render_page,
     result_lang,
     status_view,
 )
-from privgate.reports.i18n import Lang
+from privgate.reports.i18n import LANGS, Lang
 from privgate.results import result_sha256
 
 #: Changes in a risk smaller than this are "unchanged" (float noise, not a real change).
@@ -51,13 +46,13 @@ def comparison_document(old: Mapping[str, Any], new: Mapping[str, Any], old_labe
 
 
 def _key(check: Mapping[str, Any]) -> tuple[str, str, str]:
-    return (_s(check.get("policy"), "?"), _s(check.get("generator"), "?"),
-            _s(check.get("attack"), "?"))
+    return (as_text(check.get("policy"), "?"), as_text(check.get("generator"), "?"),
+            as_text(check.get("attack"), "?"))
 
 
 def _direction(old: Any, new: Any, lang: Lang) -> dict[str, str]:
     """Arrow, word and CSS class for a change of a risk from ``old`` to ``new``."""
-    a, b = _num(old), _num(new)
+    a, b = as_number(old), as_number(new)
     if a is None or b is None:
         return {"arrow": "–", "word": lang.gettext("not comparable"), "cls": "dir-none",
                 "delta": lang.gettext("n/a")}
@@ -73,13 +68,14 @@ def _direction(old: Any, new: Any, lang: Lang) -> dict[str, str]:
 
 
 def _names(result: Mapping[str, Any], key: str, field: str) -> list[str]:
-    return [_s(_d(x).get(field), "?") for x in _l(result.get(key))]
+    return [as_text(as_map(x).get(field), "?") for x in as_list(result.get(key))]
 
 
 def _attack_names(result: Mapping[str, Any]) -> list[str]:
     names: set[str] = set()
-    for gen in _l(result.get("generators")):
-        names.update(_s(_d(a).get("attack"), "?") for a in _l(_d(gen).get("attacks")))
+    for gen in as_list(result.get("generators")):
+        attacks = as_list(as_map(gen).get("attacks"))
+        names.update(as_text(as_map(a).get("attack"), "?") for a in attacks)
     return sorted(names)
 
 
@@ -88,17 +84,17 @@ def _added_removed(old: list[str], new: list[str]) -> tuple[list[str], list[str]
 
 
 def _epsilons(result: Mapping[str, Any]) -> dict[str, Any]:
-    return {_s(_d(g).get("name"), "?"): _d(_d(g).get("spent")).get("epsilon")
-            for g in _l(result.get("generators"))}
+    return {as_text(as_map(g).get("name"), "?"): as_map(as_map(g).get("spent")).get("epsilon")
+            for g in as_list(result.get("generators"))}
 
 
 def build_comparison(doc: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
     """The comparison template's view model."""
-    comp = _d(doc.get("comparison"))
-    old, new = _d(comp.get("old")), _d(comp.get("new"))
-    old_checks = {_key(_d(c)): _d(c) for c in _l(old.get("checks"))}
-    new_checks = {_key(_d(c)): _d(c) for c in _l(new.get("checks"))}
-    rows = []
+    comp = as_map(doc.get("comparison"))
+    old, new = as_map(comp.get("old")), as_map(comp.get("new"))
+    old_checks = {_key(as_map(c)): as_map(c) for c in as_list(old.get("checks"))}
+    new_checks = {_key(as_map(c)): as_map(c) for c in as_list(new.get("checks"))}
+    rows: list[dict[str, Any]] = []
     for key in sorted(set(old_checks) | set(new_checks)):
         o, n = old_checks.get(key), new_checks.get(key)
         presence = ("both" if o is not None and n is not None else
@@ -117,9 +113,10 @@ def build_comparison(doc: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
             "status_changed": bool(st_o and st_n and st_o["status"] != st_n["status"]),
         })
     changes = []
-    for what, key, field in ((lang.gettext("Generators"), "generators", "name"),
-                             (lang.gettext("Policies"), "policies", "name")):
-        added, removed = _added_removed(_names(old, key, field), _names(new, key, field))
+    for what, section, field in ((lang.gettext("Generators"), "generators", "name"),
+                                 (lang.gettext("Policies"), "policies", "name")):
+        added, removed = _added_removed(_names(old, section, field),
+                                        _names(new, section, field))
         changes.append({"what": what, "added": added, "removed": removed})
     added, removed = _added_removed(_attack_names(old), _attack_names(new))
     changes.append({"what": lang.gettext("Attacks"), "added": added, "removed": removed})
@@ -129,48 +126,43 @@ def build_comparison(doc: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
                for g in sorted(set(eps_old) | set(eps_new))]
     v_old, v_new = status_view(old.get("verdict"), lang), status_view(new.get("verdict"), lang)
     policies = []
-    pol_old = {_s(_d(p).get("name")): _d(p) for p in _l(old.get("policies"))}
-    for p in _l(new.get("policies")):
-        p = _d(p)
-        prev = pol_old.get(_s(p.get("name")))
-        policies.append({"name": _s(p.get("title"), _s(p.get("name"), "?")),
+    pol_old = {as_text(as_map(p).get("name")): as_map(p) for p in as_list(old.get("policies"))}
+    for p in as_list(new.get("policies")):
+        p = as_map(p)
+        prev = pol_old.get(as_text(p.get("name")))
+        policies.append({"name": as_text(p.get("title"), as_text(p.get("name"), "?")),
                          "old": status_view(prev.get("verdict"), lang) if prev else None,
                          "new": status_view(p.get("verdict"), lang)})
     return {
-        "lang": lang.code, "old_label": _s(comp.get("old_label"), "OLD"),
-        "new_label": _s(comp.get("new_label"), "NEW"),
-        "old_title": _s(old.get("title"), "?"), "new_title": _s(new.get("title"), "?"),
-        "old_date": lang.datetime(_d(old.get("timestamps")).get("finished_at")),
-        "new_date": lang.datetime(_d(new.get("timestamps")).get("finished_at")),
-        "old_sha": _s(comp.get("old_sha256")) or result_sha256(old),
-        "new_sha": _s(comp.get("new_sha256")) or result_sha256(new),
+        "lang": lang.code, "old_label": as_text(comp.get("old_label"), "OLD"),
+        "new_label": as_text(comp.get("new_label"), "NEW"),
+        "old_title": as_text(old.get("title"), "?"), "new_title": as_text(new.get("title"), "?"),
+        "old_date": lang.datetime(as_map(old.get("timestamps")).get("finished_at")),
+        "new_date": lang.datetime(as_map(new.get("timestamps")).get("finished_at")),
+        "old_sha": as_text(comp.get("old_sha256")) or result_sha256(old),
+        "new_sha": as_text(comp.get("new_sha256")) or result_sha256(new),
         "verdict_old": v_old, "verdict_new": v_new,
         "verdict_changed": v_old["status"] != v_new["status"],
         "policies": policies, "rows": rows, "changes": changes, "budgets": budgets,
         "n_up": sum(r["dir"]["cls"] == "dir-up" for r in rows),
         "n_down": sum(r["dir"]["cls"] == "dir-down" for r in rows),
         "n_status": sum(r["status_changed"] for r in rows),
-        "same_data": _s(_d(old.get("dataset")).get("sha256")) == _s(
-            _d(new.get("dataset")).get("sha256")),
+        "same_data": as_text(as_map(old.get("dataset")).get("sha256")) == as_text(
+            as_map(new.get("dataset")).get("sha256")),
         # the newer audit's own time, not the wall clock: the same inputs give the same bytes
-        "generated": lang.datetime(_d(new.get("timestamps")).get("finished_at")),
+        "generated": lang.datetime(as_map(new.get("timestamps")).get("finished_at")),
     }
 
 
 def render_comparison(doc: Mapping[str, Any], lang: str | None = None) -> str:
     """The comparison page's HTML."""
-    comp = _d(doc.get("comparison"))
-    if not _d(comp.get("old")) or not _d(comp.get("new")):
+    comp = as_map(doc.get("comparison"))
+    if not as_map(comp.get("old")) or not as_map(comp.get("new")):
         raise InputError("the compare report needs two results.json files: run "
                          "`privgate report --compare OLD.json NEW.json`")
-    language = Lang.get(lang or result_lang(_d(comp.get("new"))))
-    env = environment(language)
-    css = resources.files(TEMPLATE_PACKAGE).joinpath("report.css").read_text(encoding="utf-8")
-    charts.restart_ids()
-    context = build_comparison(doc, language)
-    html = env.get_template("compare.html.j2").render(css=Markup(css), **context)
-    # control characters cannot be escaped in HTML: they are removed
-    return strip_controls(html.encode("utf-8", errors="replace").decode("utf-8"))
+    language = Lang.get(lang or result_lang(as_map(comp.get("new"))))
+    svg.restart_ids()
+    return render_page("compare.html.j2", language, build_comparison(doc, language))
 
 
 class ComparisonReporter(Reporter):
@@ -181,9 +173,7 @@ class ComparisonReporter(Reporter):
     description = ("Comparison of two audits (privgate report --compare OLD.json NEW.json): "
                    "risk up or down per check, verdict changes.")
     on_audit: ClassVar[bool] = False
-
-    def __init__(self, lang: str | None = None) -> None:
-        self.lang = lang
+    languages: ClassVar[tuple[str, ...]] = LANGS
 
     @classmethod
     def contract_document(cls, result: Mapping[str, Any]) -> dict[str, Any]:

@@ -170,8 +170,11 @@ class Lang:
 
 
 #: Files whose messages the catalogs must cover (relative to the reports package).
-SOURCES = ("html.py", "charts.py", "sections.py", "compare.py", "i18n.py",
-           "templates/report.html.j2", "templates/compare.html.j2")
+SOURCES = ("html.py", "common.py", "svg.py", "charts.py", "plots.py", "blocks.py",
+           "view_checks.py", "view_attacks.py", "view_generators.py", "sections.py",
+           "compare.py", "i18n.py", "templates/report.html.j2", "templates/_macros.html.j2",
+           "templates/_attacks.html.j2", "templates/_generators.html.j2",
+           "templates/_closing.html.j2", "templates/compare.html.j2")
 
 
 def extract_messages() -> dict[str | tuple[str, str], list[str]]:

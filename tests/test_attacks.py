@@ -1,4 +1,5 @@
-"""Tests of the built-in attacks: distinguishability, DCR membership and the anonymeter adapters.
+"""Tests of the built-in attacks: distinguishability, DCR membership and the anonymeter adapters
+(their risks, typed evidence and figures, as core accepts them).
 
 Real-data tests use the ``adult_small`` fixture (skipped without ../shared/data); the others
 build small tables in memory. Every attack runs with reduced parameters to keep the file fast.
@@ -20,17 +21,25 @@ from sklearn.metrics import roc_auc_score
 
 from privgate import Attack, AttackContext, AttackResult, Column, Kind, Role, Schema
 from privgate.attack import RISK_KINDS
-from privgate.attacks import anonymeter_adapters, dcr_membership, distinguishability
+from privgate.attacks import (
+    anonymeter_inference,
+    anonymeter_linkability,
+    anonymeter_singling_out,
+    dcr_membership,
+    distinguishability,
+)
 from privgate.attacks._common import advantage, auroc, downsample_roc, roc_arrays
-from privgate.attacks.anonymeter_adapters import (
-    AnonymeterInference,
+from privgate.attacks.anonymeter_inference import AnonymeterInference
+from privgate.attacks.anonymeter_linkability import (
     AnonymeterLinkability,
-    AnonymeterSinglingOut,
     _random_link_probability,
 )
+from privgate.attacks.anonymeter_singling_out import AnonymeterSinglingOut
 from privgate.attacks.dcr_membership import DCRMembership
 from privgate.attacks.distinguishability import Distinguishability
 from privgate.errors import InputError
+from privgate.figures import BarChart
+from privgate.testing_evidence import check_attack_evidence
 
 ATTACKS: list[type[Attack]] = [Distinguishability, DCRMembership, AnonymeterSinglingOut,
                                AnonymeterLinkability, AnonymeterInference]
@@ -68,8 +77,14 @@ def check_valid(result: AttackResult, cls: type[Attack], context: AttackContext)
     assert isinstance(result.n_trials, int) and result.n_trials > 0
     # every built-in states the bound a leak-free table would show at this size
     assert result.null_upper is not None and result.null_upper > 0
+    # trials planned are what the parameters asked for; no more ran
+    assert result.trials_planned is not None and result.trials_planned >= result.n_trials
     text = json.dumps(result.to_dict(), allow_nan=False)
     assert json.loads(text)["details"] == result.details
+    # core accepts it as it is, typed evidence and figures included
+    again = check_attack_evidence(cls.name, cls, result, n_train=len(context.train),
+                                  level=context.confidence_level)
+    assert again.to_dict() == json.loads(text)
 
 
 # --- real data -----------------------------------------------------------------------------
@@ -132,21 +147,28 @@ def test_risk_higher_on_verbatim_copy(cls: type[Attack], adult_results: Callable
 def test_distinguishability_copy_is_zero_and_marginals_high(adult_results: Callable) -> None:
     copy = adult_results(Distinguishability, "copy")
     indep = adult_results(Distinguishability, "marginals")
-    assert copy.risk < 0.1 and abs(copy.details["auroc"] - 0.5) < 0.06
-    assert indep.risk > 0.7 and indep.details["auroc"] > 0.85
-    roc = indep.details["roc"]
-    assert len(roc["fpr"]) == len(roc["tpr"]) <= 200
-    assert roc["fpr"][0] == 0.0 and roc["tpr"][-1] == 1.0
+    assert copy.auroc is not None and indep.auroc is not None
+    assert copy.risk < 0.1 and abs(copy.auroc.value - 0.5) < 0.06
+    assert indep.risk > 0.7 and indep.auroc.value > 0.85
+    roc = indep.roc
+    assert roc is not None and len(roc.fpr) == len(roc.tpr) <= 200
+    assert (roc.fpr[0], roc.tpr[0], roc.fpr[-1], roc.tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert indep.trials_planned == 2000 and indep.n_trials == 2000  # 1,500 rows, max_rows 1000
 
 
-def test_dcr_details(adult_results: Callable) -> None:
-    d = adult_results(DCRMembership, "copy").details
-    assert set(d["tpr_at_fpr"]) == {"0.01", "0.001"}
+def test_dcr_evidence_and_details(adult_results: Callable) -> None:
+    result = adult_results(DCRMembership, "copy")
+    assert set(result.tpr_at_fpr) == {0.01, 0.001}
+    assert result.auroc is not None and result.auroc.interval is not None
+    assert 0.5 <= result.auroc.value <= 1.0
+    assert result.auroc.interval.low <= result.auroc.value <= result.auroc.interval.high
+    assert result.auroc.interval.level == 0.95 and "bootstrap" in result.auroc.interval.method
+    d = result.details
     assert d["n_members"] == d["n_nonmembers"] == 1000
     assert d["share_exact_matches_members"] == 1.0
-    assert d["advantage"] == adult_results(DCRMembership, "copy").risk
-    assert 0.5 <= d["auroc"] <= 1.0 and d["auroc_ci"][0] <= d["auroc"] <= d["auroc_ci"][1]
+    assert d["advantage"] == result.risk
     assert "Euclidean" in d["distance_metric"]
+    assert not {"roc", "auroc", "auroc_ci", "tpr_at_fpr"} & set(d)  # typed fields, not details
 
 
 def test_inference_reports_every_secret(adult_results: Callable, adult_schema: Schema) -> None:
@@ -222,6 +244,9 @@ def test_anonymeter_hostile_column_names_match_plain_names() -> None:
     inf = make(AnonymeterInference).run(hostile)
     assert inf.details["secret"] == "it's"
     assert set(inf.details["aux_cols"]) == {"age [years]", '"quoted"', "a b"}
+    (chart,) = inf.figures  # the success rates behind the risk, for the report
+    assert isinstance(chart, BarChart) and chart.values[0] == inf.details["attack_rate"]["value"]
+    assert inf.trials_planned == 200 and inf.n_trials <= 200
 
 
 # --- parameters and registration -----------------------------------------------------------
@@ -249,7 +274,8 @@ def test_bad_parameter_value_is_input_error(cls: type[Attack], params: dict[str,
 
 
 def test_registration() -> None:
-    registered = [c for m in (distinguishability, dcr_membership, anonymeter_adapters)
+    registered = [c for m in (distinguishability, dcr_membership, anonymeter_singling_out,
+                              anonymeter_linkability, anonymeter_inference)
                   for c in m.privgate_attacks()]
     assert registered == ATTACKS
     assert len({c.name for c in registered}) == len(registered)
@@ -284,7 +310,7 @@ def test_roc_helpers_match_sklearn(pairs: list[tuple[int, bool]]) -> None:
     assert auroc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
     assert 0.0 <= advantage(scores, labels) <= 1.0
     small = downsample_roc(np.linspace(0, 1, 1000), np.linspace(0, 1, 1000))
-    assert len(small["fpr"]) == 200 and small["fpr"][-1] == 1.0
+    assert len(small.fpr) == 200 and small.fpr[-1] == 1.0
 
 
 # --- random small tables -------------------------------------------------------------------

@@ -10,9 +10,11 @@ import pytest
 
 from privgate.attack import AttackContext
 from privgate.errors import InputError
-from privgate.plugins._augmentation import ARMS, AugmentationMetric
-from privgate.plugins.gmm import GaussianMixtureGenerator
+from privgate.figures import BarChart, Table
+from privgate.plugins.generators.gmm.generator import GaussianMixtureGenerator
+from privgate.plugins.metrics.augmentation import ARM_LABELS, ARMS, AugmentationMetric
 from privgate.schema import Column, Kind, Role, Schema
+from privgate.testing_evidence import check_metric_evidence
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +56,8 @@ def test_three_arms_with_intervals_on_real_rare_class(rare_adult: tuple) -> None
     assert d["arms"]["real+generator"]["n_generated"] == d["training_counts"]["<=50K"] - 300
     assert d["arms"]["real+generator"]["n_train_minority"] == d["training_counts"]["<=50K"]
     assert result.value == d["arms"]["real+generator"]["f1"]
+    assert result.interval is not None
+    assert result.interval.low <= result.value <= result.interval.high
     # Same seed, same figures.
     again = AugmentationMetric(n_resamples=100).compute(_context(train, control, schema, gen))
     assert again.details == d
@@ -97,6 +101,13 @@ def test_tiny_minority_skips_smote_with_reason() -> None:
     result = AugmentationMetric(n_resamples=50).compute(_context(train, control, schema, None))
     assert "two minority rows" in result.details["arms"]["real+smote"]["skipped"]
     assert not math.isnan(result.details["arms"]["real"]["accuracy"])
+    # the report's table says why an arm is missing, and its bar chart leaves the bar out
+    table, chart = result.figures
+    assert isinstance(table, Table) and isinstance(chart, BarChart)
+    assert [r[0] for r in table.rows] == [ARM_LABELS[a] for a in ARMS]
+    assert "not computed: SMOTE needs" in table.rows[1][1]
+    assert chart.values[1] is None and chart.values[0] == result.details["arms"]["real"]["f1"]
+    assert check_metric_evidence("augmentation", AugmentationMetric, result) == result
 
 
 def test_minority_class_can_be_named_and_must_exist() -> None:

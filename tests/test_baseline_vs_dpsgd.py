@@ -30,7 +30,8 @@ def _auroc(name: str, train: pd.DataFrame, control: pd.DataFrame, schema: Schema
     synthetic = gen.sample(len(train), seed=3)
     attack = registry.attack("distinguishability")()
     result = attack.run(AttackContext(train, control, synthetic, schema, seed=3))
-    return float(result.details["auroc"])
+    assert result.auroc is not None
+    return float(result.auroc.value)
 
 
 def test_gmm_is_distinguishable_and_dpsgd_less_so(adult_split: tuple, adult_schema: Schema

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from privgate.cli import main
-from privgate.ledger import PrivacyLedger
+from privgate.ledger_rules import PrivacyLedger
 
 
 @pytest.fixture()

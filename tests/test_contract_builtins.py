@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from privgate.registry import BUILTIN_DISTRIBUTION, Provided, _distributions, build_registry
+from privgate.plugin_loading import BUILTIN_DISTRIBUTION
+from privgate.registry import Provided, _distributions, build_registry
 from privgate.testing import (
     check_attack,
     check_generator,

@@ -1,6 +1,7 @@
 """The contract kit's reporter and report-section checks catch plugins that break the rules
 (mutating the read-only document, writing the wrong files, unescaped HTML, leaking data values,
-non-deterministic output) and pass ones that keep them."""
+non-deterministic output, a constructor without the Reporter options, a malformed chart) and
+pass ones that keep them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from typing import Any, ClassVar
 
 import pytest
 
-from privgate.reporting import KeyValues, Paragraph, Reporter, ReportSection, Table
+from privgate.reporting import (
+    BarChart,
+    HeatMap,
+    KeyValues,
+    LineChart,
+    Paragraph,
+    Reporter,
+    ReportSection,
+    Series,
+    Table,
+)
 from privgate.testing import ContractViolation, check_report_sections, check_reporter
 from privgate.testing_reports import (
     CONTROL_CHARACTERS,
@@ -152,6 +163,25 @@ class LoneSurrogateBreaksWrite(TextReporter):
         return path
 
 
+class OwnConstructor(TextReporter):
+    """Takes no options: the command line could not pass it a language or the seal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class FrenchOnly(TextReporter):
+    languages: ClassVar[tuple[str, ...]] = ("fr",)
+
+    def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:
+        assert self.lang in (None, "fr"), self.lang  # only what it declared
+        return super().render(result, sections)
+
+
+class LanguagesNotATuple(TextReporter):
+    languages = "en"  # type: ignore[assignment]
+
+
 class Slow(TextReporter):
     def render(self, result: Mapping[str, Any], sections: Sequence[ReportSection]) -> str:
         time.sleep(3)
@@ -162,6 +192,7 @@ def test_well_behaved_reporters_pass() -> None:
     check_reporter(TextReporter)
     check_reporter(PageReporter)
     check_reporter(DeclaresTwoFiles)
+    check_reporter(FrenchOnly)  # rendered once per language it declares
 
 
 @pytest.mark.parametrize(("cls", "rule"), [
@@ -181,6 +212,9 @@ def test_well_behaved_reporters_pass() -> None:
                                "UnicodeEncodeError"),
     (Unescaped, "shows '<script>alert\\(1\\)</script>' unescaped"),
     (KeepsControlCharacters, r"raw control character\(s\) U\+0000, U\+0007, U\+001B"),
+    (OwnConstructor, r"the constructor with the Reporter options lang=None and "
+                     r"results_sha256=\.\.\. raised TypeError"),
+    (LanguagesNotATuple, "languages must be a tuple of language codes, got 'en'"),
 ])
 def test_the_kit_catches_a_broken_reporter(cls: type[Reporter], rule: str) -> None:
     with pytest.raises(ContractViolation, match=rule):
@@ -289,6 +323,19 @@ def raw_html_block(result: Mapping[str, Any]) -> Any:
     return [ReportSection("x", "X", ("<b>raw</b>",))]  # type: ignore[arg-type]
 
 
+def broken_chart(result: Mapping[str, Any]) -> Any:
+    return [ReportSection("x", "X", (BarChart("Bars", ("a", "b"), (0.5,)),))]
+
+
+def charts(result: Mapping[str, Any]) -> list[ReportSection]:
+    """Charts in a section: counts and shares only, as the contract asks."""
+    cols = result.get("schema", {}).get("columns", [])
+    return [ReportSection("contract-charts", "Charts", (
+        BarChart("Columns by kind", ("all",), (len(cols),), caption="How many columns."),
+        LineChart("A line", (Series("s", (0.0, 1.0), (0.0, 1.0)),), diagonal=True),
+        HeatMap("A map", ("r",), ("c",), ((0.5,),))))]
+
+
 def nothing(result: Mapping[str, Any]) -> None:
     return None
 
@@ -308,6 +355,7 @@ def test_well_behaved_report_sections_pass() -> None:
     check_report_sections(good_sections)
     check_report_sections(nothing)
     check_report_sections(PluginModule())
+    check_report_sections(charts)
 
 
 @pytest.mark.parametrize(("hook", "rule"), [
@@ -318,7 +366,8 @@ def test_well_behaved_report_sections_pass() -> None:
     (empty_id, "a section with an empty id"),
     (returns_html, "returned str; the hook returns a sequence"),
     (returns_dicts, "returned a dict among its sections, not a ReportSection"),
-    (raw_html_block, "holds a str; blocks are Paragraph, Table or KeyValues"),
+    (raw_html_block, "block 0 is a str; blocks are Paragraph, Table, KeyValues, BarChart, "
+                     "LineChart or HeatMap"),
     (crashes_on_hostile_text, "the hook on a document with hostile strings raised "
                               "UnicodeEncodeError"),
 ])

@@ -1,4 +1,4 @@
-"""DP accounting helpers and DP domain estimation (plugins/_dp_accounting, plugins/_dp_domains).
+"""DP accounting and DP domain estimation (privgate.dp.accounting, .budget, .domains, .record).
 
 The cross-checks compare opacus with Google's ``dp-accounting`` on the same Poisson-subsampled
 Gaussian mechanism, like with like: opacus RDP vs ``RdpAccountant`` (same orders), opacus PRV vs
@@ -15,21 +15,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from privgate.errors import BudgetError, InputError
-from privgate.generator import PrivacyBudget
-from privgate.plugins._dp_accounting import (
+from privgate.dp import (
     ACCOUNTANTS,
+    AccountingInputs,
+    DomainSpend,
     composed_spent,
     noise_multiplier_for,
+    restrict_to_domains,
     spent_epsilon,
     split_budget,
     training_delta,
 )
-from privgate.plugins._dp_domains import (
-    DomainSpend,
-    privatize_domains,
-    restrict_to_domains,
-)
+from privgate.dp import privatize_domains as _privatize
+from privgate.errors import BudgetError, InputError
+from privgate.generator import PrivacyBudget
 from privgate.schema import Column, Kind, Schema, infer_schema
 
 try:
@@ -40,6 +39,12 @@ except ImportError:  # pragma: no cover - the test extra installs it
 
 needs_dp_accounting = pytest.mark.skipif(
     dp_accounting is None, reason="dp-accounting (test extra) is not installed")
+
+
+def privatize_domains(data: pd.DataFrame, schema: Schema, *, epsilon: float, seed: int
+                      ) -> tuple[Schema, DomainSpend]:
+    """The DP domains with the noise drawn from ``numpy.random.default_rng(seed)``."""
+    return _privatize(data, schema, epsilon=epsilon, rng=np.random.default_rng(seed))
 
 
 def _event(sigma: float, q: float, steps: int) -> object:
@@ -149,8 +154,8 @@ def test_composed_epsilon_never_exceeds_budget(epsilon: float, share: float, dec
                           delta=0.0 if domain_eps == 0 else 1e-9)
     delta = training_delta(budget, domains)
     sigma = noise_multiplier_for(train_eps, delta, q, steps, "rdp")
-    spent = composed_spent(spent_epsilon(sigma, q, steps, delta, "rdp"), delta, "rdp", domains,
-                           {"noise_multiplier": sigma})
+    inputs = AccountingInputs("rdp", ((sigma, q, steps),), delta, domains.epsilon, domains.delta)
+    spent = composed_spent(inputs, {"noise_multiplier": sigma}, domain_columns=domains.columns)
     assert spent.epsilon <= budget.epsilon
     assert spent.delta == pytest.approx(budget.delta, rel=1e-12)
     assert spent.details["noise_multiplier"] == sigma

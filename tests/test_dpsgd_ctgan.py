@@ -15,11 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from privgate.dp import calibrate_with_release, history_epsilon
+from privgate.dp.mechanisms import gaussian_histograms
 from privgate.errors import BudgetError, InputError
 from privgate.generator import PrivacyBudget
-from privgate.plugins._ctgan_encoding import CTGANEncoding
-from privgate.plugins._ctgan_privacy import calibrate, composed_epsilon, noisy_marginals
-from privgate.plugins.dpsgd_ctgan import DPSGDCTGAN
+from privgate.plugins.generators.ctgan.encoding import CTGANEncoding, frequencies
+from privgate.plugins.generators.ctgan.generator import DPSGDCTGAN
 from privgate.registry import build_registry
 from privgate.schema import Column, Kind, Schema, infer_schema
 
@@ -88,12 +89,12 @@ def test_spent_epsilon_is_within_budget_and_recomputable(fitted: DPSGDCTGAN) -> 
     assert spent.delta == pytest.approx(BUDGET.delta)
     assert d["domain_epsilon"] == 0.0  # every domain of adult_schema is declared
     # an auditor recomputes the training epsilon from the recorded figures
-    again = composed_epsilon([(d["marginal_noise_multiplier"], 1.0, 1),
+    again = history_epsilon([(d["marginal_noise_multiplier"], 1.0, 1),
                               (d["noise_multiplier"], d["sample_rate"], d["steps"])],
                              d["train_delta"], d["accountant"])
     assert again == pytest.approx(d["train_epsilon"], rel=1e-9)
     # the marginals are not free: without them the same DP-SGD would spend less
-    alone = composed_epsilon([(d["noise_multiplier"], d["sample_rate"], d["steps"])],
+    alone = history_epsilon([(d["noise_multiplier"], d["sample_rate"], d["steps"])],
                              d["train_delta"], d["accountant"])
     assert alone < d["train_epsilon"]
 
@@ -110,7 +111,7 @@ def test_more_epochs_need_more_noise_for_the_same_budget(rows: pd.DataFrame,
         assert 0 < g.privacy_spent.epsilon <= BUDGET.epsilon
     # at fixed noise, more steps cost more
     d = few.privacy_spent.details
-    costs = [composed_epsilon([(d["noise_multiplier"], d["sample_rate"], k)], 1e-5, "rdp")
+    costs = [history_epsilon([(d["noise_multiplier"], d["sample_rate"], k)], 1e-5, "rdp")
              for k in (d["steps"], 4 * d["steps"])]
     assert costs[1] > costs[0]
 
@@ -120,10 +121,8 @@ def test_more_epochs_need_more_noise_for_the_same_budget(rows: pd.DataFrame,
        share=st.floats(0.05, 0.5))
 def test_calibrated_noise_composes_within_the_budget(epsilon: float, q: float, steps: int,
                                                      share: float) -> None:
-    sigma, sigma_m = calibrate(epsilon, 1e-5, q, steps, "rdp", marginal_share=share,
-                               with_marginals=True)
-    assert sigma_m is not None
-    total = composed_epsilon([(sigma_m, 1.0, 1), (sigma, q, steps)], 1e-5, "rdp")
+    sigma, sigma_m = calibrate_with_release(epsilon, 1e-5, q, steps, "rdp", share=share)
+    total = history_epsilon([(sigma_m, 1.0, 1), (sigma, q, steps)], 1e-5, "rdp")
     assert total <= epsilon * (1 + 1e-9)
     assert total > (1 - share) * epsilon * 0.97  # the marginals use the headroom, not nothing
 
@@ -255,10 +254,10 @@ def test_mode_encoding_round_trips_values(values: list[float], ints: list[int],
 
 def test_noisy_marginals_are_distributions_even_when_noise_wipes_them_out() -> None:
     counts = [np.array([5.0, 0.0, 95.0]), np.array([0.0, 0.0])]
-    exact = noisy_marginals(counts, None, np.random.default_rng(0))
+    exact = frequencies(counts)
     assert np.allclose(exact[0], [0.05, 0.0, 0.95])
     assert np.allclose(exact[1], [0.5, 0.5])  # nothing counted: uniform
-    noisy = noisy_marginals(counts, 3.0, np.random.default_rng(0))
+    noisy = frequencies(gaussian_histograms(counts, 3.0, np.random.default_rng(0)))
     for p in noisy:
         assert np.all(p >= 0) and p.sum() == pytest.approx(1.0)
     assert not np.allclose(noisy[0], exact[0])

@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 
 from privgate.errors import BudgetError, InputError
 from privgate.generator import NOT_PRIVATE, PrivacyBudget
-from privgate.plugins import dpsgd_diffusion
-from privgate.plugins._diffusion_encoding import (
+from privgate.plugins.generators.diffusion import generator as dpsgd_diffusion
+from privgate.plugins.generators.diffusion.encoding import (
     DiffusionEncoding,
     NumericSlot,
     numeric_transform,
 )
-from privgate.plugins._diffusion_model import DiffusionLoss, TabDiffusion
-from privgate.plugins.dpsgd_diffusion import DPSGDDiffusion
+from privgate.plugins.generators.diffusion.generator import DPSGDDiffusion
+from privgate.plugins.generators.diffusion.model import DiffusionLoss, TabDiffusion
 from privgate.registry import build_registry
 from privgate.schema import Column, Kind, Role, Schema
 

@@ -16,7 +16,8 @@ from privgate.cli import main
 from privgate.config import parse_config
 from privgate.outputs import write_reports
 from privgate.pipeline import run_audit
-from privgate.registry import build_registry, get_plugin_manager
+from privgate.plugin_loading import get_plugin_manager
+from privgate.registry import build_registry
 
 HOSTILE_COLUMN = '<script>alert("col")</script> "age" [yrs]'
 HOSTILE_VALUE = "<img src=x onerror=alert(1)>'é\u202e"

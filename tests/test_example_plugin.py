@@ -1,5 +1,7 @@
 """The example third-party plugin package installs, passes the contract kit through
-``pytest --privgate-contract``, and runs an audit with its generator, attack and policy.
+``pytest --privgate-contract``, and runs an audit with its generator, attack, metric and policy;
+the report draws its attack's ROC curve and its metric's bar chart exactly as it draws a
+built-in's, with no change to privgate's reports.
 
 The package is built and installed by the test itself (``pip install --no-deps --target``) into a
 temporary folder that only the subprocesses below put on their path: privgate's own test
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +34,7 @@ title = "Example plugin audit"
 seed = 5
 policies = ["example-research-release"]
 attacks = [{ name = "example-knn-inference", params = { n_targets = 200 } }]
-metrics = []
+metrics = ["example-category-coverage"]
 [data]
 path = "people.csv"
 [schema.columns.age]
@@ -90,10 +93,11 @@ def test_pytest_privgate_contract_checks_everything_it_registers(
     out = _run([sys.executable, "-m", "pytest", "--privgate-contract", "-v",
                 "-p", "no:cacheprovider", "privgate_example"], project, env)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    for item in ("generator:example-marginals", "attack:example-knn-inference",
+    for item in ("generator:example-marginals", "generator-dp-accounting:example-marginals",
+                 "attack:example-knn-inference", "metric:example-category-coverage",
                  "policy:example-research-release"):
         assert f"privgate-contract[{item}] PASSED" in out.stdout, out.stdout[-4000:]
-    assert "3 passed" in out.stdout
+    assert "5 passed" in out.stdout
 
 
 def test_an_audit_uses_its_generator_attack_and_policy_through_the_cli(
@@ -123,13 +127,27 @@ def test_an_audit_uses_its_generator_attack_and_policy_through_the_cli(
     assert inference[0]["threshold"] == 0.05
     plugins = {p["plugin"]: p["distribution"] for p in result["environment"]["plugins"]}
     assert plugins["example-knn-inference"] == DIST
-    assert (tmp_path / "out" / "report.html").is_file()
+    # typed evidence in results.json, and the charts drawn from it in report.html
+    assert attack["trials_planned"] == 200 and attack["roc"] and attack["auroc"]["interval"]
+    (metric,) = gen["metrics"]
+    assert metric["metric"] == "example-category-coverage" and metric["status"] == "ok"
+    assert metric["figures"][0]["type"] == "bar_chart"
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    roc = re.findall(r'<svg class="chart roc".*?</svg>', html, re.S)
+    assert len(roc) == 1 and "ROC curve of example-knn-inference on example-marginals" in roc[0]
+    assert "Members caught (TPR)" in html and "AUROC" in html
+    bars = re.findall(r'<svg class="chart bars".*?</svg>', html, re.S)
+    assert any("Category coverage per column" in b for b in bars)
+    assert any("Risk per secret column" in b for b in bars)
+    assert "Category coverage (share of real categories kept)" in html  # the metric's title
+    assert "DataCebo, SDMetrics" in html  # its reference, in the methodology
     # `privgate plugins` lists the three plugins with their distribution.
     listing = _run([sys.executable, "-m", "privgate.cli", "plugins", "--json"], tmp_path, env)
     assert listing.returncode == 0, listing.stderr
     listed = {p["plugin"]: p for p in json.loads(listing.stdout)}
     expected = {"example-marginals": {"generators": ["example-marginals"]},
                 "example-knn-inference": {"attacks": ["example-knn-inference"]},
+                "example-coverage": {"metrics": ["example-category-coverage"]},
                 "example-policy": {"policies": ["example-research-release"]}}
     for plugin, provides in expected.items():
         assert listed[plugin]["distribution"] == DIST and listed[plugin]["state"] == "loaded"

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privgate.cli import _apply_flags, build_parser
+from privgate.cli_config import apply_flags as _apply_flags
+from privgate.cli_parser import build_parser
 from privgate.config import parse_config
 from privgate.errors import InputError
 from privgate.executor import (

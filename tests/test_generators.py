@@ -18,14 +18,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privgate.encoding import TableEncoder
+from privgate.dp.bk_clipping import BookKeepingClipper
+from privgate.encoding import TableEncoder, bin_edges
 from privgate.errors import BudgetError, InputError, PluginError
 from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget
-from privgate.plugins import dpsgd_vae, gmm
-from privgate.plugins._bk_clipping import BookKeepingClipper
-from privgate.plugins._vae_encoding import VAEEncoding, bin_edges
-from privgate.plugins.dpsgd_vae import DPSGDVAE
-from privgate.plugins.gmm import GaussianMixtureGenerator
+from privgate.plugins.generators.gmm import generator as gmm
+from privgate.plugins.generators.gmm.generator import GaussianMixtureGenerator
+from privgate.plugins.generators.vae import generator as dpsgd_vae
+from privgate.plugins.generators.vae.encoding import VAEEncoding
+from privgate.plugins.generators.vae.generator import DPSGDVAE
 from privgate.schema import Column, Kind, Role, Schema, infer_schema
 
 FAST_VAE: dict[str, Any] = {"epochs": 2, "batch_size": 64, "hidden": [32], "latent_dim": 4}

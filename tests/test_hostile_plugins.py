@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from privgate.cli import main
-from privgate.ledger import PrivacyLedger
+from privgate.ledger_rules import PrivacyLedger
 from privgate.verify import verify
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hostile_plugin" / "hostile_privgate.py"

@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from privgate.attack import AttackContext
 from privgate.attacks.identity_disclosure import IdentityDisclosure
 from privgate.errors import InputError
-from privgate.plugins.leaky import LeakyGenerator, planted_identity_truth
+from privgate.figures import BarChart
+from privgate.plugins.generators.leaky.generator import LeakyGenerator, planted_identity_truth
 from privgate.plugins.policies import EXPERT_DETERMINATION, STRICT
 from privgate.policy import Status, check
 from privgate.schema import Column, Kind, Role, Schema
 from privgate.stats import trials_to_certify
+from privgate.testing_evidence import check_attack_evidence
 
 SCHEMA = Schema((
     Column("age", Kind.INTEGER, Role.QUASI_IDENTIFIER, bounds=(0.0, 100.0)),
@@ -65,6 +67,11 @@ def test_a_copied_unique_record_is_disclosed_and_a_shared_one_counts_one_in_k() 
     assert result.n_trials == 4 and result.binomial_method == "exact"
     assert "Clopper-Pearson" in result.interval_method
     assert result.baseline == 0.0 and result.baseline_description
+    # the report's chart: members matched (3 of 4) and taught (2 of 4), against control rows
+    (chart,) = result.figures
+    assert isinstance(chart, BarChart) and chart.values == (0.75, 0.0, 0.5, 0.0)
+    check_attack_evidence("identity-disclosure", IdentityDisclosure, result, n_train=4,
+                          level=0.95)
 
 
 def test_a_match_that_teaches_nothing_is_no_disclosure() -> None:

@@ -35,19 +35,19 @@ from privgate.cli import main
 from privgate.config import parse_config
 from privgate.errors import BudgetError, InputError
 from privgate.generator import MAX_EPSILON, Generator, PrivacyBudget, PrivacySpent
-from privgate.ledger import (
+from privgate.ledger import AuditLedger, PlannedFit
+from privgate.ledger_location import (
     ENV_VAR,
     URL_ENV_VAR,
-    AuditLedger,
-    PlannedFit,
-    PrivacyLedger,
     default_path,
     redact_url,
     resolve_location,
     resolve_path,
 )
+from privgate.ledger_rules import PrivacyLedger
 from privgate.pipeline import run_audit
-from privgate.registry import build_registry, get_plugin_manager
+from privgate.plugin_loading import get_plugin_manager
+from privgate.registry import build_registry
 from privgate.schema import Schema
 from privgate.sources import load
 from privgate.tables import fingerprint
@@ -487,18 +487,19 @@ def test_reading_an_absent_ledger_creates_nothing(location: str) -> None:
 # -- concurrent processes (both backends) ---------------------------------------------------------
 
 def _slow_down(pause: float = 0.05) -> None:
-    """Widen the window between the budget check and the insert (see ledger._after_check)."""
-    import privgate.ledger
+    """Widen the window between the budget check and the insert (see
+    ledger_rules._after_check)."""
+    import privgate.ledger_rules
 
-    privgate.ledger._after_check = lambda: time.sleep(pause)
+    privgate.ledger_rules._after_check = lambda: time.sleep(pause)
 
 
 def _race(where: str, eps: float, total: float, barrier: Any, queue: Any,
           lock: bool = True, pause: float = 0.05) -> None:
-    import privgate.ledger
+    import privgate.ledger_rules
 
     _slow_down(pause)
-    privgate.ledger._lock_reserve = lock
+    privgate.ledger_rules._lock_reserve = lock
     ledger = PrivacyLedger(where)
     barrier.wait()
     try:

@@ -29,7 +29,9 @@ from test_ledger import FP, fresh_postgres_url, run_processes
 from privgate.cli import main
 from privgate.config import parse_config
 from privgate.errors import InputError
-from privgate.ledger import URL_ENV_VAR, PlannedFit, PrivacyLedger, open_audit_ledger
+from privgate.ledger import PlannedFit, open_audit_ledger
+from privgate.ledger_location import URL_ENV_VAR
+from privgate.ledger_rules import PrivacyLedger
 
 SECRET = "s3cret-Pa55"
 

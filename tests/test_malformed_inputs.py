@@ -26,9 +26,9 @@ import pandas as pd
 import pytest
 
 from privgate.cli import main
-from privgate.config import MAX_TIMEOUT_S, MAX_TOTAL_EPSILON, SEED_LIMIT
 from privgate.errors import InputError
 from privgate.generator import MAX_EPSILON
+from privgate.limits import MAX_TIMEOUT_S, MAX_TOTAL_EPSILON, SEED_LIMIT
 from privgate.schema import Column, Kind, Schema
 from privgate.tables import conform
 
@@ -893,7 +893,8 @@ def test_malformed_file_for_synth(ws: Path, capsys: pytest.CaptureFixture[str],
 
 def test_the_edges_of_every_range_are_accepted() -> None:
     """Borderline-valid values parse: the limits are inclusive where the rule says so."""
-    from privgate.config import MAX_JOBS, MAX_ROWS, parse_config
+    from privgate.config import parse_config
+    from privgate.limits import MAX_JOBS, MAX_ROWS
 
     config = parse_config({
         "seed": SEED_LIMIT - 1, "metrics": [], "confidence_level": 0.999,

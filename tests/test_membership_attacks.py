@@ -4,7 +4,8 @@ The ``leaky`` generator copies a fraction ``f`` of its training rows verbatim (t
 independent marginals), so the truth is known: at f = 1 every member is in the synthetic table
 and both attacks must find them (AUROC near 1); at f = 0 nothing links rows to members and the
 AUROC intervals must contain 0.5. Also: seeded runs repeat exactly, on any executor; every
-membership attack reports TPR at FPR 0.1% and 1%, a ROC curve and per-record risk.
+membership attack reports, as typed evidence core accepts, TPR at FPR 0.1% and 1%, a ROC curve,
+the AUROC with its interval and trials planned and run, and per-record risk.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from privgate.attacks.density_membership import DensityMembership
 from privgate.attacks.shadow_membership import ShadowMembership
 from privgate.errors import InputError
 from privgate.executor import JoblibExecutor
-from privgate.plugins.leaky import LeakyGenerator
+from privgate.figures import LineChart
+from privgate.plugins.generators.leaky.generator import LeakyGenerator
 from privgate.schema import Column, Kind, Role, Schema
+from privgate.testing_evidence import check_attack_evidence
 
 CITIES = tuple("ABCDEFGH")
 SCHEMA = Schema((
@@ -75,18 +78,27 @@ def results() -> dict[tuple[str, float], AttackResult]:
     return out
 
 
+def auroc_ci(r: AttackResult) -> tuple[float, float]:
+    assert r.auroc is not None and r.auroc.interval is not None
+    return r.auroc.interval.low, r.auroc.interval.high
+
+
 def check_membership_details(r: AttackResult, n_train: int) -> None:
-    """The keys the report and the calibration read, for every membership attack."""
+    """The typed evidence the report draws, for every membership attack, as core accepts it."""
     d = r.details
     assert r.risk_kind == "membership"
-    lo, hi = d["auroc_ci"]
-    assert 0.0 <= lo <= d["auroc"] <= hi <= 1.0
-    assert set(d["tpr_at_fpr"]) == {"0.001", "0.01"}
-    assert d["tpr_at_fpr"]["0.001"] <= d["tpr_at_fpr"]["0.01"]
-    roc = d["roc"]
-    assert 2 <= len(roc["fpr"]) == len(roc["tpr"]) <= 200
-    assert roc["fpr"][0] == roc["tpr"][0] == 0.0 and roc["fpr"][-1] == roc["tpr"][-1] == 1.0
-    assert np.all(np.diff(roc["fpr"]) >= 0) and np.all(np.diff(roc["tpr"]) >= 0)
+    lo, hi = auroc_ci(r)
+    assert r.auroc is not None and 0.0 <= lo <= r.auroc.value <= hi <= 1.0
+    assert set(r.tpr_at_fpr) == {0.001, 0.01}
+    assert r.tpr_at_fpr[0.001] <= r.tpr_at_fpr[0.01]
+    roc = r.roc
+    assert roc is not None and 2 <= len(roc.fpr) == len(roc.tpr) <= 200
+    assert roc.fpr[0] == roc.tpr[0] == 0.0 and roc.fpr[-1] == roc.tpr[-1] == 1.0
+    assert np.all(np.diff(roc.fpr) >= 0) and np.all(np.diff(roc.tpr) >= 0)
+    assert r.trials_planned is not None and r.trials_planned >= r.n_trials
+    assert not {"roc", "auroc", "auroc_ci", "tpr_at_fpr"} & set(d)
+    cls = {c.name: c for c in (DCRMembership, DensityMembership, ShadowMembership)}[r.attack]
+    check_attack_evidence(r.attack, cls, r, n_train=n_train, level=r.confidence_level)
     assert r.risk == d["advantage"] and r.ci_low <= r.risk <= r.ci_high
     assert r.null_upper is not None and r.baseline <= r.null_upper
     assert "record_risk" not in d
@@ -102,16 +114,21 @@ def test_copies_are_caught_and_independent_rows_are_not(
     copy, indep = results[(attack, 1.0)], results[(attack, 0.0)]
     for r in (copy, indep):
         check_membership_details(r, 600)
-    assert copy.details["auroc"] >= 0.95 and copy.details["auroc_ci"][0] > 0.9
-    assert copy.risk >= 0.9 and copy.details["tpr_at_fpr"]["0.01"] >= 0.5
-    lo, hi = indep.details["auroc_ci"]
+    assert copy.auroc is not None and copy.auroc.value >= 0.95 and auroc_ci(copy)[0] > 0.9
+    assert copy.risk >= 0.9 and copy.tpr_at_fpr[0.01] >= 0.5
+    lo, hi = auroc_ci(indep)
     assert lo <= 0.5 <= hi, (attack, lo, hi)
     assert indep.ci_low <= indep.baseline + 0.05  # no evidence of membership beyond chance
 
 
 def test_shadow_details_describe_targets_and_shadow_worlds(
         results: dict[tuple[str, float], AttackResult]) -> None:
-    d = results[("shadow", 1.0)].details
+    r = results[("shadow", 1.0)]
+    d = r.details
+    (chart,) = r.figures  # the meta-classifier's ROC across the shadow worlds
+    assert isinstance(chart, LineChart) and chart.x_log and chart.diagonal
+    assert "160 shadow worlds" in chart.title and chart.series[0].x[-1] == 1.0
+    assert r.trials_planned == 40 and r.n_trials == 40
     assert d["n_members"] == d["n_nonmembers"] == 20 and d["shadow_fits"] == 4
     assert [t["role"] for t in d["per_target"]].count("member") == 20
     assert [t["selection"] for t in d["per_target"]].count("outlier") == 20
@@ -140,7 +157,7 @@ def test_shadow_per_target_design_fits_every_world() -> None:
     r = ShadowMembership(n_targets=4, n_shadows=2, shadow_rows=100, design="per-target",
                          n_resamples=50).run(leaky_context(1.0))
     assert r.details["shadow_fits"] == 8 and r.details["design"] == "per-target"
-    assert r.n_trials == 4 and r.details["auroc"] == 1.0
+    assert r.n_trials == 4 and r.auroc is not None and r.auroc.value == 1.0
 
 
 def test_shadow_needs_the_generator() -> None:
@@ -158,7 +175,7 @@ def test_density_is_deterministic_and_kde_runs() -> None:
     check_membership_details(kde, 600)
     assert kde.details["bandwidth"]["rule"] == "Scott" and "KernelDensity" in kde.details[
         "density"]
-    assert kde.details["auroc"] > 0.5  # smooth densities see copies only weakly
+    assert kde.auroc is not None and kde.auroc.value > 0.5  # copies seen only weakly
 
 
 @pytest.mark.parametrize(("cls", "params", "match"), [
@@ -177,7 +194,7 @@ def test_bad_parameters_are_input_errors(cls: type[Attack], params: dict[str, An
 
 
 def test_shadow_is_opt_in_and_density_runs_by_default() -> None:
-    from privgate.pipeline import _all
+    from privgate.audit_plan import _all
     from privgate.registry import build_registry
 
     registry = build_registry()
@@ -203,13 +220,14 @@ def test_featurise_is_the_same_in_small_chunks(monkeypatch: pytest.MonkeyPatch) 
 def test_summary_is_consistent(pairs: list[tuple[float, bool]]) -> None:
     scores = np.array([s for s, _ in pairs])
     labels = np.array([b for _, b in pairs], dtype=int)
-    s = summarise(scores, labels, level=0.95, n_resamples=50, seed=0)
+    s = summarise(scores, labels, level=0.95, n_resamples=50, seed=0, stream="test")
     assert s.auroc_ci[0] <= s.auroc <= s.auroc_ci[1]
     assert s.advantage_ci[0] <= s.advantage <= s.advantage_ci[1]
-    assert 0 <= s.tpr_at_fpr["0.001"] <= s.tpr_at_fpr["0.01"] <= 1
+    assert 0 <= s.tpr_at_fpr[0.001] <= s.tpr_at_fpr[0.01] <= 1
     assert s.n_members + s.n_nonmembers == len(pairs)
+    assert s.auroc_estimate().interval is not None  # a checked Estimate
     # flipping the scores mirrors the AUROC
-    flipped = summarise(-scores, labels, level=0.95, n_resamples=50, seed=0)
+    flipped = summarise(-scores, labels, level=0.95, n_resamples=50, seed=0, stream="test")
     assert flipped.auroc == pytest.approx(1 - s.auroc)
     risk = rank_against(scores[labels == 1], scores[labels == 0])
     assert ((risk >= 0) & (risk <= 1)).all()

@@ -1,4 +1,5 @@
-"""Tests of the built-in utility metrics: hellinger, correlation and tstr."""
+"""Tests of the built-in utility metrics: hellinger, correlation and tstr (values, figures and
+intervals, as core accepts them)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privgate.errors import InputError
-from privgate.metric import MetricContext, MetricResult
-from privgate.plugins.metrics import (
-    CorrelationMetric,
-    HellingerMetric,
-    TSTRMetric,
-    privgate_metrics,
-)
+from privgate.figures import BarChart, HeatMap, Table
+from privgate.metric import Metric, MetricContext, MetricResult
+from privgate.plugins.metrics import augmentation, correlation, hellinger, tstr
+from privgate.plugins.metrics.correlation import CorrelationMetric
+from privgate.plugins.metrics.hellinger import HellingerMetric
+from privgate.plugins.metrics.tstr import TSTRMetric
 from privgate.schema import Column, Kind, Role, Schema
+from privgate.testing_evidence import check_metric_evidence
 
 COLORS = ("red", "green", "blue")
 
@@ -59,19 +60,24 @@ def _context(train: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None
 
 
 def _json(result: MetricResult) -> dict[str, Any]:
-    """Round-trip through strict JSON (NaN or numpy scalars would fail)."""
+    """Round-trip through strict JSON (NaN or numpy scalars would fail), after checking that
+    core accepts the result as it is (its interval and figures rebuilt)."""
+    cls = {c.name: c for c in (HellingerMetric, CorrelationMetric, TSTRMetric)}[result.metric]
+    assert check_metric_evidence(result.metric, cls, result).to_dict() == result.to_dict()
     return json.loads(json.dumps(result.to_dict(), allow_nan=False))
 
 
 # -- registration and parameters ----------------------------------------------------------
 
 
-def test_registration_names_and_entry_point() -> None:
-    classes = privgate_metrics()
-    assert [c.name for c in classes] == ["hellinger", "correlation", "tstr", "augmentation"]
-    assert all(c.description for c in classes)
+def test_registration_names_and_entry_points() -> None:
+    """One metric per module, each module its own entry point (named after the metric)."""
     eps = {ep.name: ep for ep in entry_points(group="privgate")}
-    assert eps["metrics"].load().privgate_metrics() == classes
+    for module in (hellinger, correlation, tstr, augmentation):
+        classes: list[type[Metric]] = module.privgate_metrics()
+        (cls,) = classes
+        assert cls.description and cls.title and cls.assumptions and cls.references
+        assert eps[cls.name].load() is module
 
 
 @pytest.mark.parametrize("cls", [HellingerMetric, CorrelationMetric, TSTRMetric])
@@ -114,6 +120,9 @@ def test_hellinger_identical_tables_is_zero() -> None:
     details = _json(result)["details"]
     assert details["bins"] == 20
     assert set(details["per_column"]) == {"x", "y", "n", "color", "label"}  # no identifier
+    (chart,) = result.figures  # the report's bar chart, one bar per column
+    assert isinstance(chart, BarChart) and chart.labels == ("x", "y", "n", "color", "label")
+    assert chart.values == tuple(details["per_column"].values()) and chart.caption
 
 
 def test_hellinger_disjoint_categories_is_one() -> None:
@@ -302,6 +311,32 @@ def test_tstr_adult_verbatim_copy_matches_trtr(adult_context: MetricContext) -> 
     assert details["ratio"] == pytest.approx(1.0, abs=0.03)
     lo, hi = details["tstr"]["auroc_ci"]
     assert lo < result.value < hi and hi - lo < 0.1
+
+
+def test_correlation_figures_are_a_heat_map_and_the_largest_pairs() -> None:
+    real, synth = _table(400, 0), _table(400, 1)
+    synth["y"] = synth["y"].sample(frac=1, random_state=0).to_numpy()  # break y ~ x
+    result = CorrelationMetric().compute(_context(real, synth))
+    heat, table = result.figures
+    assert isinstance(heat, HeatMap) and heat.lower_triangle
+    assert heat.row_labels == heat.column_labels == ("x", "y", "n", "color", "label")
+    assert isinstance(table, Table) and table.headers[-1] == "Absolute difference"
+    assert {table.rows[0][0], table.rows[0][1]} == {"x", "y"}  # the broken pair first
+    assert [r[2] for r in table.rows] == sorted((r[2] for r in table.rows), reverse=True)
+    assert "of 10 column pairs" in table.caption
+    _json(result)
+
+
+def test_tstr_interval_and_comparison_table() -> None:
+    real, synth, control = _table(600, 0), _table(600, 1), _table(300, 2)
+    result = TSTRMetric(n_resamples=100).compute(_context(real, synth, control=control))
+    assert result.interval is not None and result.value is not None
+    assert result.interval.low <= result.value <= result.interval.high
+    assert result.interval.level == 0.95 and "bootstrap" in result.interval.method
+    (table,) = result.figures
+    assert isinstance(table, Table) and [r[0] for r in table.rows] == ["Accuracy", "AUROC"]
+    assert table.rows[1][1] == result.value and table.rows[1][2].startswith("[")
+    _json(result)
 
 
 def test_hellinger_and_correlation_on_adult(adult_context: MetricContext) -> None:

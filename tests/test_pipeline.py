@@ -185,6 +185,6 @@ def test_external_synthetic_table_is_audited(adult_subset: Path, tmp_path: Path,
     result = json.loads((tmp_path / "out" / "results.json").read_text())
     assert code == 1 and result["verdict"] == "fail"  # a verbatim copy must never pass
     dcr = result["generators"][0]["attacks"][0]
-    assert dcr["details"]["auroc"] > 0.8  # control rows that duplicate a training row tie
+    assert dcr["auroc"]["value"] > 0.8  # control rows that duplicate a training row tie
     assert result["data_dependent_domains"]  # inferred schema: the report must say so
     assert "not privacy-protected" in capsys.readouterr().out

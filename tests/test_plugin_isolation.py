@@ -26,7 +26,8 @@ from privgate.cli import main
 from privgate.config import parse_config
 from privgate.errors import PluginClashError, UnknownPluginError
 from privgate.pipeline import run_audit
-from privgate.registry import build_registry, get_plugin_manager
+from privgate.plugin_loading import get_plugin_manager
+from privgate.registry import build_registry
 
 CONFIG = """
 seed = 3

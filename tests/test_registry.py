@@ -9,7 +9,8 @@ import pytest
 
 from privgate import Generator, PrivacySpent, hookimpl
 from privgate.errors import PluginClashError, PluginError, UnknownPluginError
-from privgate.registry import build_registry, get_plugin_manager
+from privgate.plugin_loading import get_plugin_manager
+from privgate.registry import build_registry
 
 
 class _Echo(Generator):

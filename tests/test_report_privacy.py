@@ -16,7 +16,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from privgate.cli import build_parser, demo_config, main
+from privgate.cli import main
+from privgate.cli_config import demo_config
+from privgate.cli_parser import build_parser
 from privgate.reporting import Paragraph, ReportSection
 from privgate.reports.html import render
 from privgate.schema import Role

@@ -220,14 +220,27 @@ def test_korean_numbers_and_dates_use_the_locale() -> None:
 
 
 def test_lang_flag_reaches_the_audit_config() -> None:
-    from privgate.cli import _apply_flags, build_parser, demo_config
+    from privgate.cli_config import apply_flags as _apply_flags
+    from privgate.cli_config import demo_config
+    from privgate.cli_parser import build_parser
 
     args = build_parser().parse_args(["audit", "--data", "x.csv", "--lang", "ko"])
     assert _apply_flags({}, args)["report"]["lang"] == "ko"
     demo = demo_config(build_parser().parse_args(["demo", "--lang", "ko"]))
     assert demo.report.lang == "ko"
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["report", "r.json", "--lang", "fr"])
+
+
+@pytest.mark.parametrize("argv", [["report", "r.json", "--lang", "fr"],
+                                  ["report", "--compare", "a.json", "b.json", "--lang", "fr"],
+                                  ["audit", "--data", "x.csv", "--lang", "fr"],
+                                  ["demo", "--lang", "fr"]])
+def test_lang_is_checked_against_the_registered_reporters(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """The languages come from the reporters' contract (Reporter.languages), checked once the
+    registry is built and before anything is read or trained: exit 2 naming the flag."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--lang: 'fr'" in err and "en, ko" in err
 
 
 def _korean(result: dict[str, Any]) -> str:

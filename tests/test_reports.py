@@ -1,7 +1,8 @@
 """Fast tests of the built-in reporters (HTML, JSON, JUnit) and report sections.
 
-They render ``tests/fixtures/example_results.json`` (a hand-made result document with two
-generators, five attacks each, three metrics each and one policy) and variations of it.
+They render ``tests/fixtures/example_results.json`` (a hand-made result document, results
+schema 1.1, with two generators, five attacks each, three metrics each and one policy) and
+variations of it; ``example_results_1_0.json`` is the same audit as schema 1.0 wrote it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from privgate.reports.junit import JUnitReporter
 from privgate.results import dumps, result_sha256
 
 FIXTURE = Path(__file__).parent / "fixtures" / "example_results.json"
+LEGACY = Path(__file__).parent / "fixtures" / "example_results_1_0.json"
 CSS = Path(__file__).parents[1] / "reports" / "templates" / "report.css"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 MAX_BYTES = 1_500_000
@@ -172,8 +174,9 @@ def test_html_structure(result: dict[str, Any], tmp_path: Path) -> None:
         assert after <= before + 1, page.headings
     # tables have header cells with a scope; charts have a text alternative
     assert page.tables and all(t["th"] > 0 and t["th"] == t["th_scoped"] for t in page.tables)
-    # forest plot, 4 ROC curves, 2 hellinger bar charts, 2 correlation heat maps
-    assert len(page.svgs) == 1 + 4 + 2 + 2
+    # forest plot, 4 ROC curves, 6 success-rate bar charts of the anonymeter attacks,
+    # 2 hellinger bar charts, 2 correlation heat maps
+    assert len(page.svgs) == 1 + 4 + 6 + 2 + 2
     assert all(s["title"] and s["aria"] for s in page.svgs)
     # the sections in the promised order
     order = ["verdict", "checks", "attacks", "generators", "utility", "section-0", "section-1",
@@ -279,13 +282,13 @@ def test_inferred_schema_never_lists_category_values(result: dict[str, Any]) -> 
 
 
 def test_roc_downsampled_and_size_bounded(result: dict[str, Any]) -> None:
-    n = 200_000
+    n = 4_999  # the most points a result may carry (privgate.evidence.MAX_ROC_POINTS)
     fpr = [i / n for i in range(n + 1)]
     roc = {"fpr": fpr, "tpr": [min(1.0, math.sqrt(f)) for f in fpr]}
     for gen in result["generators"]:
         for att in gen["attacks"]:
-            if "roc" in att["details"]:
-                att["details"]["roc"] = roc
+            if att.get("roc"):
+                att["roc"] = roc
     html = render(result, sections_for(result))
     assert len(html.encode()) < MAX_BYTES
     curves = re.findall(r'<polyline points="([^"]+)" fill="none" stroke="#0b5cad"', html)
@@ -325,8 +328,15 @@ def poison(result: dict[str, Any], s: str) -> dict[str, Any]:
     gen["spent"]["details"][s] = s
     gen["verdicts"][s] = "fail"
     gen["metrics"][0]["details"]["per_column"][s] = 0.5
+    gen["metrics"][0]["figures"][0]["labels"][0] = s
+    gen["metrics"][0]["figures"][0]["caption"] = s
     gen["metrics"][1]["details"]["columns"][0] = s
+    gen["metrics"][1]["figures"][0]["row_labels"][0] = s
+    gen["metrics"][1]["figures"][1]["rows"][0][0] = s
     gen["metrics"][2]["details"]["target"] = s
+    gen["metrics"][2]["figures"][0]["headers"][0] = s
+    gen["metrics"][2]["interval"]["method"] = s
+    r["catalog"]["metrics"]["hellinger"]["title"] = s
     r["catalog"]["attacks"][gen["attacks"][0]["attack"]]["explanation"] = s
     r["policies"][0]["title"] = s
     r["environment"]["plugins"][0]["plugin"] = s
@@ -341,7 +351,10 @@ def poison(result: dict[str, Any], s: str) -> dict[str, Any]:
     r["vulnerability"]["rule"] = s
     r["vulnerability"]["standout_combinations"][0]["columns"][0] = s
     r["vulnerability"]["standout_combinations"][0]["values"][1] = s
-    gen["attacks"][3]["details"]["tpr_at_fpr"][s] = 0.5
+    gen["attacks"][3]["details"][s] = 0.5
+    gen["attacks"][2]["figures"][0]["title"] = s
+    gen["attacks"][2]["figures"][0]["labels"][1] = s
+    gen["attacks"][3]["auroc"]["interval"]["method"] = s
     gen["attacks"][3]["risk_kind"] = s
     return r
 

@@ -19,8 +19,10 @@ Privacy accounting (add/remove-one-row neighbours):
 
 Everything after the noisy counts (clipping, normalising, sampling, conditions) is
 post-processing and costs nothing. The domain must be public: a domain that privgate read off
-the data (``data_dependent``) is not covered by this accounting; it is listed in the spent
-details and privgate's report warns about it.
+the data (``data_dependent``) is not covered by this accounting, so the generator refuses it
+(declare the domain). The spend is recorded as privgate's DP layer records it
+(:class:`privgate.dp.AccountingInputs`: an empty accountant history plus the Laplace release
+epsilon, or the Gaussian release in the history), so privgate's contract kit recomputes it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from privgate import Generator, PrivacyBudget, PrivacySpent, hookimpl, params
+from privgate.dp import AccountingInputs
 from privgate.errors import InputError
 from privgate.generator import check_conditions
 from privgate.schema import Column, Kind, Schema, epoch_seconds
@@ -66,17 +69,6 @@ def gaussian_multiplier(epsilon: float, delta: float) -> float:
         return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
                                           sample_rate=1.0, steps=1, accountant="rdp",
                                           epsilon_tolerance=0.001))
-
-
-def gaussian_epsilon(multiplier: float, delta: float) -> float:
-    """The epsilon opacus' RDP accountant reports for one Gaussian release."""
-    from opacus.accountants import RDPAccountant
-
-    accountant = RDPAccountant()
-    accountant.history = [(multiplier, 1.0, 1)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return float(accountant.get_epsilon(delta))
 
 
 def _cells(column: Column, bins: int) -> int:
@@ -145,20 +137,28 @@ class NoisyMarginals(Generator):
         absent = [c.name for c in columns if c.name not in data.columns]
         if absent:
             raise InputError(f"{OWNER}: the training table lacks column(s) {absent}")
+        if schema.data_dependent_columns:
+            # a domain read off the data would leak it: this example does not pay for domains
+            raise InputError(f"{OWNER}: the domains of {schema.data_dependent_columns} were read "
+                             "off the data; declare them in the schema (categories, bounds)")
         d = len(columns)
         rng = np.random.default_rng(seed)
+        # The accounting is recorded the way privgate's DP layer records it
+        # (privgate.dp.AccountingInputs), so the contract kit can recompute it.
         if p["mechanism"] == "laplace":
             scale = d / budget.epsilon
-            spent = PrivacySpent(budget.epsilon, 0.0, "Laplace mechanism, sequential "
-                                 "composition over columns",
-                                 {"l1_sensitivity": d, "laplace_scale": scale})
+            inputs = AccountingInputs("rdp", (), 0.0, release_epsilon=budget.epsilon)
+            extra: dict[str, Any] = {"l1_sensitivity": d, "laplace_scale": scale}
+            label = "Laplace mechanism, sequential composition over columns"
         else:
             multiplier = gaussian_multiplier(budget.epsilon, budget.delta)
             scale = multiplier * math.sqrt(d)
-            spent = PrivacySpent(gaussian_epsilon(multiplier, budget.delta), budget.delta,
-                                 "Gaussian mechanism, opacus RDP accountant",
-                                 {"l2_sensitivity": math.sqrt(d), "noise_multiplier": multiplier,
-                                  "noise_std": scale})
+            inputs = AccountingInputs("rdp", ((multiplier, 1.0, 1),), budget.delta)
+            extra = {"l2_sensitivity": math.sqrt(d), "noise_multiplier": multiplier,
+                     "noise_std": scale}
+            label = "Gaussian mechanism, opacus RDP accountant"
+        spent = PrivacySpent(inputs.epsilon(), inputs.delta(), label,
+                             {**extra, **inputs.details()})
         probs: dict[str, np.ndarray] = {}
         for column in columns:
             counts = np.bincount(_cell_index(data[column.name], column, p["bins"]),
@@ -169,9 +169,7 @@ class NoisyMarginals(Generator):
             total = noisy.sum()
             probs[column.name] = (noisy / total if total > 0
                                   else np.full(len(noisy), 1.0 / len(noisy)))
-        details = dict(spent.details)
-        details["data_dependent_domains"] = schema.data_dependent_columns
-        self.spent_ = PrivacySpent(spent.epsilon, spent.delta, spent.accountant, details)
+        self.spent_ = spent
         self.probs_ = probs
         self.schema_ = schema
         self.bins_ = int(p["bins"])

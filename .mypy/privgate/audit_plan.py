@@ -1,0 +1,1 @@
+../../core/audit_plan.py

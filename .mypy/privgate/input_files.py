@@ -1,0 +1,1 @@
+../../core/input_files.py

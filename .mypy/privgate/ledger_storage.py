@@ -1,0 +1,1 @@
+../../core/ledger_storage.py

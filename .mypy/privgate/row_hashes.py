@@ -1,0 +1,1 @@
+../../core/row_hashes.py

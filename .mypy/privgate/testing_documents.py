@@ -1,0 +1,1 @@
+../../core/testing_documents.py

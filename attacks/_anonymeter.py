@@ -1,0 +1,274 @@
+"""What the three anonymeter adapters share (singling out, linkability, inference; one module
+each: ``anonymeter_singling_out``, ``anonymeter_linkability``, ``anonymeter_inference``).
+
+The attacks themselves are anonymeter's (Giomi et al. 2023); the adapters only
+
+* select the schema's modelled columns and rename them to safe names ``c0, c1, ...`` before
+  anonymeter sees them (anonymeter builds queries from column names and misbehaves on names with
+  spaces, brackets or quotes -- statice/anonymeter issue #37), mapping names back in the details;
+* give every column one type across the three tables (categorical values as strings, numeric
+  values as floats, missing values filled, see :func:`prepare`);
+* make the run reproducible under a named random stream of ``context.seed`` (see
+  :func:`seeded`);
+* pass anonymeter's risk and interval through, clamped to [0, 1] and ordered, with a chart of
+  the success rates on training rows, control rows and by a random guesser
+  (:meth:`AnonymeterAttack.result`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from privgate import Attack, AttackContext, AttackResult, Kind, Schema
+from privgate.attacks._common import check_columns, check_int, jsonable, resolve_params
+from privgate.encoding import category_key, is_missing, to_numeric
+from privgate.errors import InputError
+from privgate.figures import BarChart
+from privgate.stats import clamp01
+
+MAX_NULL_UPPER = 1e6  # stands for "no feasible sample certifies this"
+
+INTERVAL_METHOD = (
+    "anonymeter: Wilson score interval on the attack and control success rates, combined "
+    "into the residual risk (attack - control) / (1 - control) with first-order error "
+    "propagation, as in Giomi et al. 2023")
+
+ANONYMETER_REFERENCE = (
+    "Giomi, Boenisch, Wehmeyer & Tasnadi (2023). A unified framework for quantifying privacy "
+    "risk in synthetic data. Proceedings on Privacy Enhancing Technologies 2023(2) "
+    "(anonymeter).")
+ARTICLE29_REFERENCE = (
+    "Article 29 Data Protection Working Party (2014). Opinion 05/2014 on anonymisation "
+    "techniques (WP216): singling out, linkability and inference.")
+
+#: Stands in for a missing categorical value (anonymeter's encoders need one type per column).
+MISSING_CATEGORY = "<missing>"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The three tables as anonymeter gets them, plus the name mapping."""
+
+    train: pd.DataFrame
+    control: pd.DataFrame
+    synthetic: pd.DataFrame
+    safe: dict[str, str]  # original name -> safe name
+
+    @property
+    def original(self) -> dict[str, str]:
+        """Safe name -> original name."""
+        return {v: k for k, v in self.safe.items()}
+
+
+def prepare(context: AttackContext, names: Sequence[str], *,
+             pandas_categorical: bool = False) -> Prepared:
+    """Copy ``names`` out of the three tables under safe names ``c0, c1, ...``.
+
+    Categorical columns become strings (values compared as the schema encoder compares them, so
+    ``1``, ``1.0`` and ``"1"`` agree), missing ones ``"<missing>"``. With ``pandas_categorical``
+    they are pandas ``category`` columns over the sorted union of values instead: polars (which
+    the singling-out evaluator converts to) lists the distinct values of a string column in a
+    random, hash-dependent order, which would make anonymeter's seeded baseline irreproducible,
+    while it lists those of a categorical column in order of appearance. Numeric columns become
+    floats (datetimes as epoch seconds); missing numeric values are filled with the synthetic
+    column's median, which the attacker can compute (0 when the synthetic column is empty).
+    Anonymeter's neighbour search gives NaN distances for a missing numeric value, hence the
+    fill.
+    """
+    safe = {name: f"c{i}" for i, name in enumerate(names)}
+    schema = context.schema
+    out: dict[str, dict[str, pd.Series]] = {"train": {}, "control": {}, "synthetic": {}}
+    for name in names:
+        col = schema[name]
+        if col.kind is Kind.CATEGORICAL:
+            for frame in out:
+                values = getattr(context, frame)[name].tolist()
+                out[frame][safe[name]] = pd.Series(
+                    [MISSING_CATEGORY if is_missing(v) else str(category_key(v))
+                     for v in values], dtype=object)
+        else:
+            numeric = {frame: to_numeric(getattr(context, frame)[name], col)
+                       .reset_index(drop=True) for frame in out}
+            fill = numeric["synthetic"].median()
+            fill = 0.0 if fill is None or math.isnan(fill) else float(fill)
+            for frame in out:
+                out[frame][safe[name]] = numeric[frame].fillna(fill).astype(float)
+    if pandas_categorical:
+        for name in names:
+            if schema[name].kind is Kind.CATEGORICAL:
+                key = safe[name]
+                levels = sorted(set().union(*(set(out[f][key]) for f in out)))
+                for frame in out:
+                    out[frame][key] = pd.Series(pd.Categorical(out[frame][key],
+                                                               categories=levels))
+    frames = {frame: pd.DataFrame(cols) for frame, cols in out.items()}
+    return Prepared(frames["train"], frames["control"], frames["synthetic"], safe)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed the global random generators anonymeter draws from with ``seed`` (a 32-bit seed of
+    a named stream, :func:`privgate.randomness.child_seed`), restoring numpy's afterwards.
+
+    Anonymeter samples targets with pandas ``.sample()`` (numpy's global generator) and, in the
+    singling-out size correction, with polars ``.sample()`` (polars' global seed, which cannot be
+    read back, so it is left set). Its warnings ("attack is as good or worse as baseline", ...)
+    are silenced: the details carry the rates they are about.
+    """
+    import polars as pl  # anonymeter's own dependency
+
+    state = np.random.get_state()
+    np.random.seed(seed)
+    pl.set_random_seed(seed)
+    # anonymeter logs shortfalls ("could generate only N queries") as warnings; the details
+    # record them, so the console stays readable.
+    log = logging.getLogger("anonymeter")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        np.random.set_state(state)
+        log.setLevel(level)
+
+
+def rate(rate: Any) -> dict[str, float] | None:
+    """Anonymeter's ``SuccessRate`` (value, error) as a plain dict."""
+    if rate is None:
+        return None
+    return {"value": float(rate.value), "error": float(rate.error)}
+
+
+def risk_triple(risk: Any) -> tuple[float, float, float]:
+    """Anonymeter's ``PrivacyRisk`` as ``(low, value, high)`` clamped to [0, 1] and ordered."""
+    value = clamp01(float(risk.value))
+    low = min(clamp01(float(risk.ci[0])), value)
+    high = max(clamp01(float(risk.ci[1])), value)
+    return low, value, high
+
+
+def null_upper(results: Any) -> float | None:
+    """The upper bound anonymeter would report if the attack did no better than on control.
+
+    anonymeter's risk is ``(attack - control) / (1 - control)`` with the two rates' Wilson
+    half-widths propagated; with equal rates that leaves ``sqrt(2) * e / (1 - control)``, where
+    ``e`` is the control rate's half-width. A predictable secret (control rate near 1) makes it
+    large: such a risk needs many targets to certify.
+    """
+    control = getattr(results, "control_rate", None)
+    if control is None:
+        return None
+    headroom = 1.0 - float(control.value)
+    if headroom <= 1e-9:
+        return MAX_NULL_UPPER
+    return min(MAX_NULL_UPPER, math.sqrt(2.0) * float(control.error) / headroom)
+
+
+def results_details(results: Any) -> dict[str, Any]:
+    """The success counts and rates of anonymeter's ``EvaluationResults``."""
+    return {
+        "attack_rate": rate(results.attack_rate),
+        "control_rate": rate(results.control_rate),
+        "baseline_rate": rate(results.baseline_rate),
+        "n_success": float(results.n_success),
+        "n_control": None if results.n_control is None else float(results.n_control),
+        "n_baseline": float(results.n_baseline),
+        "n_attacks": int(results.n_attacks_ori),
+        "n_attacks_control": int(results.n_attacks_control),
+        "n_attacks_baseline": int(results.n_attacks_baseline),
+    }
+
+
+def split_in_two(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    half = (len(names) + 1) // 2
+    return list(names[:half]), list(names[half:])
+
+
+def column_list(attack: str, schema: Schema, value: Any, param: str) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"attack {attack!r}: parameter {param!r} must be a list of column "
+                         f"names, got {value!r}")
+    if not value:
+        raise InputError(f"attack {attack!r}: parameter {param!r} must name at least one "
+                         "column")
+    return check_columns(attack, schema, value, param)
+
+
+class AnonymeterAttack(Attack):
+    """Shared constructor: every parameter is checked up front (names, types, ranges)."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: parameters that must be integers, with their minimum
+    INTS: ClassVar[dict[str, int]] = {"n_attacks": 1}
+    #: parameters that must be lists of column names (checked against the schema)
+    COLUMN_LISTS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._settings()
+
+    def _settings(self) -> dict[str, Any]:
+        """The parameters merged over the defaults, each checked (an InputError names it)."""
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
+        for key, minimum in self.INTS.items():
+            if p[key] is not None:
+                p[key] = check_int(self.name, p, key, minimum)
+        for key in self.COLUMN_LISTS:
+            if p[key] is not None and not (isinstance(p[key], list | tuple) and all(
+                    isinstance(v, str) for v in p[key]) and p[key]):
+                raise InputError(f"attack {self.name!r}: parameter {key!r} must be a non-empty "
+                                 f"list of column names, got {p[key]!r}")
+        return p
+
+    def check_schema(self, schema: Schema) -> None:
+        """Column-list parameters must name modelled columns."""
+        p = self._settings()
+        for key in self.COLUMN_LISTS:
+            if p[key] is not None:
+                column_list(self.name, schema, p[key], key)
+
+    def result(self, context: AttackContext, risk: tuple[float, float, float], *,
+               baseline: float, baseline_description: str, details: dict[str, Any],
+               results: Any, trials_planned: int, interval_method: str = INTERVAL_METHOD,
+               null: float | None = None) -> AttackResult:
+        """The attack's result from anonymeter's ``(low, value, high)`` risk and its
+        ``EvaluationResults`` (trials run, and ``null_upper`` unless ``null`` is given), with a
+        chart of the success rates in ``details``."""
+        low, value, high = risk
+        n_trials = int(results.n_attacks_ori)
+        return AttackResult(
+            attack=self.name, risk_kind=self.risk_kind, risk=value, ci_low=low, ci_high=high,
+            confidence_level=context.confidence_level, interval_method=interval_method,
+            baseline=baseline, baseline_description=baseline_description,
+            n_trials=n_trials, details=jsonable(details),
+            null_upper=null_upper(results) if null is None else null,
+            trials_planned=max(int(trials_planned), n_trials),
+            figures=(rates_chart(details, baseline),))
+
+
+def rates_chart(details: dict[str, Any], baseline: float) -> BarChart:
+    """The success rates behind an anonymeter risk: on training rows, on control rows and of
+    the random guesser (the risk is the excess of the first over the second)."""
+    def value(key: str) -> float | None:
+        entry = details.get(key)
+        return None if not isinstance(entry, dict) else entry.get("value")
+
+    return BarChart(
+        title="Success rate of the attack on training rows, on control rows and by guessing",
+        labels=("attack on training rows", "attack on control rows", "random guess"),
+        values=(value("attack_rate"), value("control_rate"), baseline),
+        caption=("The share of attempts that succeeded. Success on control rows (people the "
+                 "generator never saw) is what the population's patterns give away; only the "
+                 "excess on training rows counts as risk."),
+        axis_label="success rate")

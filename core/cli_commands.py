@@ -1,0 +1,235 @@
+"""The other ``privgate`` commands: ``synth``, ``plugins``, ``report`` (and ``--compare``),
+``verify`` and ``ledger``."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from privgate.cli_audit import check_lang
+from privgate.cli_config import raw_config, registry_for
+from privgate.config import (
+    check_paths_inside,
+    config_paths,
+    parse_config,
+)
+from privgate.errors import (
+    EXIT_PASS,
+    InputError,
+)
+from privgate.progress import ConsoleProgress
+from privgate.registry import SINGULAR
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """``privgate synth``: fit one generator, check its output and spend, write the rows."""
+    from privgate.fitting import fit_booked
+    from privgate.generator import PrivacyBudget
+    from privgate.isolation import PluginFault
+    from privgate.ledger import PlannedFit, open_audit_ledger
+    from privgate.outputs import write_atomic
+    from privgate.pipeline import _origin
+    from privgate.redact import DataGuard
+    from privgate.sources import _schema_for
+    from privgate.tables import conform, fingerprint, read_table
+
+    data_path, out = Path(args.data), Path(args.out)
+    for src in [data_path] + ([Path(args.config)] if args.config else []):
+        if _same_file(out, src):
+            raise InputError(f"{out}: --out names an input file ({src}); writing the synthetic "
+                             "rows there would destroy it; choose another path")
+    if out.is_dir():
+        raise InputError(f"{out}: --out is a folder; give a file name such as synthetic.csv")
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: the folder {out.parent} does not exist; create it or choose "
+                         "another --out")
+    base = parse_config({}, where="command line")
+    if args.config:
+        raw, where, folder = raw_config(args.config)
+        if not args.allow_paths_outside_config:  # synth uses only the config's ledger path
+            check_paths_inside({k: v for k, v in config_paths(raw).items()
+                                if k == "ledger.path"}, where=where, base_dir=folder)
+        base = parse_config(raw, where=where, base_dir=folder)
+    registry = registry_for(args)
+    cls = registry.generator(args.generator)
+    df = read_table(data_path)
+    schema = _schema_for(base, df, args.config or "command line")
+    df = conform(df, schema, where=args.data)
+    modelled = [c.name for c in schema.modelled]
+    budget = None
+    if cls.is_private:
+        if args.epsilon is None:
+            raise InputError(f"--epsilon is required for the private generator {args.generator!r}")
+        budget = PrivacyBudget(args.epsilon, args.delta)
+    gen = cls()
+    gen.check_schema(schema.select(modelled))
+    guard = DataGuard([df[modelled]], schema)
+    # The privacy ledger (config [ledger], $PRIVGATE_LEDGER): reserved before the fit.
+    ledger = open_audit_ledger(base, fingerprint(df), data_path.stem, [PlannedFit(
+        args.generator, None if budget is None else budget.epsilon,
+        0.0 if budget is None else budget.delta)])
+    try:
+        with ConsoleProgress().step("fit", f"training {args.generator} on {len(df):,} rows"):
+            syn, spent = fit_booked(args.generator, gen, budget, df[modelled],
+                                    schema.select(modelled), args.rows or len(df),
+                                    seed=args.seed, timeout_s=None, ledger=ledger,
+                                    origin=_origin(registry, "generators", args.generator))
+    except InputError as exc:  # plugin text: no real value may reach the console
+        raise InputError(guard.text(str(exc))) from None
+    except PluginFault as fault:
+        raise PluginFault(fault.origin, fault.kind, guard.text(fault.message)) from None
+    finally:
+        if ledger is not None:
+            ledger.close()
+    write_atomic(out, syn.to_csv(index=False).encode("utf-8"))
+    eps = "not private" if not spent.is_private else f"epsilon {spent.epsilon:.3f}, delta " \
+                                                      f"{spent.delta:g} ({spent.accountant})"
+    print(f"wrote {len(syn):,} synthetic rows to {out}; privacy spent: {eps}")
+    if schema.data_dependent_columns:
+        names = ", ".join(schema.data_dependent_columns)
+        if spent.is_private:
+            print(f"note: domains of {names} were not declared; the generator estimated them "
+                  "under DP from its budget (included in the epsilon above); declare them in "
+                  "the schema to spend the whole budget on training", file=sys.stderr)
+        else:
+            print(f"warning: domains of {names} were read off the data and are not "
+                  "privacy-protected", file=sys.stderr)
+    return EXIT_PASS
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    import json
+
+    registry = registry_for(args)
+    problems = [{**p.to_dict(), "provides": {}} for p in registry.problems]
+    if args.json:  # loaded plugins ("state": "loaded"), then those that were not loaded
+        loaded = [{**p, "state": "loaded", "reason": None} for p in registry.plugins()]
+        print(json.dumps(loaded + problems, indent=2))
+        return EXIT_PASS
+    console = Console(highlight=False)
+    table = Table(title="privgate plugins", title_justify="left")
+    for col in ("kind", "name", "plugin", "distribution"):
+        table.add_column(col)
+    for kind in registry.KINDS:
+        for name, item in sorted(getattr(registry, kind).items()):
+            dist = f"{item.distribution} {item.version}" if item.distribution else "-"
+            table.add_row(SINGULAR[kind], name, item.plugin, dist)
+    console.print(table)
+    if problems:
+        bad = Table(title="plugins not loaded", title_justify="left", title_style="bold red")
+        for col in ("plugin", "distribution", "state", "reason"):
+            bad.add_column(col, overflow="fold")
+        for p in problems:
+            dist = f"{p['distribution']} {p['version']}" if p["distribution"] else "-"
+            bad.add_row(p["plugin"], dist, p["state"], p["reason"])
+        console.print(bad)
+    return EXIT_PASS
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _html_target(out: str | None, default: Path, inputs: Sequence[Path], name: str) -> Path:
+    """Exactly where to write: ``--out`` (a folder gets ``name`` inside it), never an input."""
+    target = default if out is None else Path(out)
+    for src in inputs:
+        if _same_file(target, src):
+            raise InputError(f"{target}: --out names an input file ({src}); writing there would "
+                             "destroy it; choose another path")
+    html = target.suffix.lower() in (".html", ".htm")
+    if target.is_dir():
+        target = target / name
+    elif not html:
+        if target.exists():
+            raise InputError(f"{target}: --out must be a .html file or a folder; it names an "
+                             "existing file that is not HTML, which would be overwritten")
+        try:
+            target.mkdir(parents=True)
+        except OSError as exc:
+            raise InputError(f"{target}: cannot create the folder ({exc.strerror}); choose "
+                             "another --out") from None
+        target = target / name
+    for src in inputs:  # again: a folder's report.html may itself be an input
+        if _same_file(target, src):
+            raise InputError(f"{target}: --out names an input file ({src}); writing there would "
+                             "destroy it; choose another path")
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: the folder {target.parent} does not exist; create it or "
+                         "choose another --out")
+    return target
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``privgate report results.json``: re-render the HTML report to exactly ``--out``."""
+    from privgate.outputs import write_atomic
+    from privgate.results import load_result
+    from privgate.views import readonly
+
+    registry = registry_for(args)
+    if args.compare:
+        return _compare(args, registry)
+    if not args.results:
+        raise InputError("give a results.json to re-render, or --compare OLD.json NEW.json")
+    path = Path(args.results)
+    html = registry.get("reporters", "html")
+    check_lang(args.lang, [html])
+    result = load_result(path)
+    out = _html_target(args.out, path.parent / "report.html", [path], "report.html")
+    # the language override reaches sections through a copy: results.json's hash is unchanged
+    view = readonly({**result, "lang": args.lang} if args.lang else result)
+    sections = registry.sections(view)
+    # options through the Reporter contract; the seal is to the file's bytes, canonical or not
+    reporter = html(lang=args.lang, results_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    write_atomic(out, reporter.render(readonly(result), sections).encode("utf-8"))
+    print(f"wrote {out}")
+    return EXIT_PASS
+
+
+def _compare(args: argparse.Namespace, registry: Any) -> int:
+    """``privgate report --compare OLD.json NEW.json``: the compare reporter's page."""
+    from privgate.outputs import write_atomic
+    from privgate.results import load_result
+    from privgate.views import readonly
+
+    old_path, new_path = (Path(p) for p in args.compare)
+    compare = registry.get("reporters", "compare")
+    check_lang(args.lang, [compare])
+    old, new = load_result(old_path), load_result(new_path)
+    doc = {"comparison": {"old": old, "new": new, "old_label": str(old_path),
+                          "new_label": str(new_path),
+                          "old_sha256": hashlib.sha256(old_path.read_bytes()).hexdigest(),
+                          "new_sha256": hashlib.sha256(new_path.read_bytes()).hexdigest()}}
+    reporter = compare(lang=args.lang)
+    out = _html_target(args.out, new_path.parent / reporter.filename, [old_path, new_path],
+                       reporter.filename)
+    write_atomic(out, reporter.render(readonly(doc), []).encode("utf-8"))
+    print(f"wrote {out}")
+    return EXIT_PASS
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``privgate verify report.html results.json``: 0 match, 1 mismatch (why), 2 unreadable."""
+    from privgate.verify import verify
+
+    outcome = verify(Path(args.report_html), Path(args.results_json))
+    print(outcome.reason, file=sys.stdout if outcome.ok else sys.stderr)
+    return outcome.exit_code
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """``privgate ledger``: the history of fits per data set, with totals."""
+    from privgate.ledger_view import show_ledger
+
+    return show_ledger(args.ledger, args.fingerprint, as_json=args.json,
+                       url=args.ledger_url)

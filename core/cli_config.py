@@ -1,0 +1,132 @@
+"""Building an audit's config from a TOML file and the command line's flags (and the
+embedded demo's config)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from privgate.config import (
+    AuditConfig,
+    parse_config,
+    read_toml,
+)
+
+
+def raw_config(path: str | None) -> tuple[dict[str, Any], str, Path]:
+    if path is None:
+        return {}, "command line", Path.cwd()
+    p = Path(path)
+    return read_toml(p), str(p), p.resolve().parent
+
+
+def apply_flags(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    raw = dict(raw)
+    data = dict(raw.get("data", {}))
+    cwd = str(Path.cwd())
+    for flag in ("data", "train", "control", "synthetic"):
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if flag == "data":
+            for k in ("path", "rdataset", "train", "control", "synthetic"):
+                data.pop(k, None)
+            data["path"] = str(Path(cwd, value))
+        else:
+            if flag in ("train", "control"):
+                data.pop("path", None)
+                data.pop("rdataset", None)
+            data[flag] = str(Path(cwd, value))
+    if args.max_rows is not None:
+        data["max_rows"] = args.max_rows
+    raw["data"] = data
+    if args.generator:
+        raw["generators"] = [{"name": g} for g in args.generator]
+    if getattr(args, "synthetic", None) and not args.generator:
+        raw["generators"] = []
+    for g in raw.get("generators", []):
+        if isinstance(g, dict):
+            if args.epsilon is not None:
+                g["epsilon"] = args.epsilon
+            if args.delta is not None:
+                g["delta"] = args.delta
+    role_flags = {"direct_identifiers": args.drop, "quasi_identifiers": args.quasi_identifiers,
+                  "sensitive": args.sensitive}
+    if any(role_flags.values()) or args.target:
+        schema = dict(raw.get("schema", {}))
+        for key, value in role_flags.items():
+            if value:
+                schema[key] = [c.strip() for c in value.split(",") if c.strip()]
+        if args.target:
+            schema["target"] = args.target
+        raw["schema"] = schema
+    if args.policy:
+        raw["policies"] = args.policy
+    if args.attack:
+        raw["attacks"] = args.attack
+    if args.seed is not None:
+        raw["seed"] = args.seed
+    execution = dict(raw.get("execution", {}))
+    if getattr(args, "plugin_timeout", None) is not None:
+        execution["plugin_timeout_s"] = args.plugin_timeout
+    if args.ray_address is not None:
+        execution["ray_address"] = args.ray_address
+        execution["backend"] = args.backend or "ray"
+    if args.backend is not None:
+        execution["backend"] = args.backend
+    if args.jobs is not None:
+        execution["n_jobs"] = args.jobs
+    if execution:
+        raw["execution"] = execution
+    ledger = dict(raw.get("ledger", {}))
+    if getattr(args, "ledger", None) is not None:
+        ledger["path"] = str(Path(cwd, args.ledger))
+        ledger.pop("url", None)  # the command line beats the file
+    if getattr(args, "ledger_url", None) is not None:
+        ledger["url"] = args.ledger_url
+    if getattr(args, "no_ledger", False):
+        ledger["enabled"] = False
+    if getattr(args, "total_epsilon", None) is not None:
+        ledger["total_epsilon"] = args.total_epsilon
+    if ledger:
+        raw["ledger"] = ledger
+    if getattr(args, "lang", None):
+        raw["report"] = {**raw.get("report", {}), "lang": args.lang}
+    if args.out is not None:
+        raw["output"] = str(Path(cwd, args.out))
+    return raw
+
+
+def demo_config(args: argparse.Namespace, registry: Any = None) -> AuditConfig:
+    """The embedded demo's config, with the command line's overrides."""
+    from privgate.dp.generator import is_epoch_trained
+
+    registry = registry if registry is not None else registry_for(args)
+    text = importlib.resources.files("privgate.data").joinpath("demo.toml").read_text("utf-8")
+    raw = tomllib.loads(text)
+    if args.out is not None:
+        raw["output"] = str(Path.cwd() / args.out)
+    else:
+        raw["output"] = str(Path.cwd() / raw["output"])
+    if args.seed is not None:
+        raw["seed"] = args.seed
+    if args.max_rows is not None:
+        raw["data"]["max_rows"] = args.max_rows
+    if args.epochs is not None:
+        for g in raw["generators"]:
+            if is_epoch_trained(registry.generator(g["name"])):  # the DP layer's contract
+                g.setdefault("params", {})["epochs"] = args.epochs
+    if getattr(args, "lang", None):
+        raw["report"] = {**raw.get("report", {}), "lang": args.lang}
+    return parse_config(raw, where="demo.toml", base_dir=Path.cwd())
+
+
+def registry_for(args: argparse.Namespace | None = None) -> Any:
+    from privgate.plugin_loading import get_plugin_manager
+    from privgate.registry import build_registry
+
+    disabled = getattr(args, "disable_plugin", None) or ()
+    return build_registry(get_plugin_manager(disable=disabled))

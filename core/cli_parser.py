@@ -1,0 +1,195 @@
+"""The ``privgate`` command line's arguments: every subcommand, flag and its check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from privgate.config import (
+    ALLOW_OUTSIDE_FLAG,
+)
+from privgate.errors import (
+    EXIT_BAD_INPUT,
+)
+from privgate.limits import RULES, in_range
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # usage errors: exit 2 with a hint
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"privgate: error: {message}\n"
+                                  f"Run '{self.prog} --help' for the options.\n")
+
+
+def _ranged(rule: str, kind: type[int] | type[float]) -> Any:
+    """An argparse ``type`` that parses ``kind`` and enforces ``privgate.limits.RULES[rule]``
+    (the config's own rule; 'nan', 'inf' and '1e999' are refused, naming the flag)."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{RULES[rule]}, got {text!r}") from None
+        if not in_range(rule, value):
+            raise argparse.ArgumentTypeError(f"{RULES[rule]}, got {text!r}")
+        return value
+    parse.__name__ = rule  # what argparse names in "invalid <type> value"
+    return parse
+
+
+def _audit_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="CSV", help="real table; split into train and control")
+    p.add_argument("--generator", metavar="NAME", action="append",
+                   help="generator to fit and audit (repeatable; replaces the config's)")
+    p.add_argument("--epsilon", type=_ranged("epsilon", float), help="privacy budget epsilon "
+                   "for every generator (0 < epsilon <= privgate.generator.MAX_EPSILON)")
+    p.add_argument("--delta", type=_ranged("delta", float), help="privacy budget delta "
+                   "(default 1e-5)")
+    p.add_argument("--policy", metavar="NAME", action="append",
+                   help="policy to apply (repeatable; default expert-determination-0.09)")
+    p.add_argument("--attack", metavar="NAME", action="append",
+                   help="attack to run (repeatable; default: every registered attack)")
+    p.add_argument("--seed", type=_ranged("seed", int), help="seed for split, training and "
+                   "attacks (0 <= seed < 2**32)")
+    p.add_argument("--out", metavar="DIR", help="output folder for report.html, results.json, "
+                   "junit.xml")
+    p.add_argument("--max-rows", type=_ranged("rows", int), metavar="N",
+                   help="audit a seeded random sample of N rows (quick runs)")
+    p.add_argument("--lang", metavar="LANG", help="language of report.html, one the registered "
+                   "reporters write, e.g. en or ko (default: the config's [report] lang, else "
+                   "en)")
+    p.add_argument("--plugin-timeout", type=_ranged("timeout", float), metavar="SECONDS",
+                   help="time limit for one plugin call (fit+sample, an attack, a metric); "
+                   "past it the check is 'error' (default: [execution] plugin_timeout_s, 1800; "
+                   "at most 7 days)")
+    p.add_argument("--backend", choices=("inline", "joblib", "ray"),
+                   help="where heavy attack work (shadow fits, per-target jobs) runs: inline, "
+                   "local processes (joblib, default) or Ray (pip install privgate[ray])")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="join an existing Ray cluster (e.g. auto or ray://head:10001); "
+                   "implies --backend ray")
+    p.add_argument("--jobs", type=_ranged("jobs", int), metavar="N",
+                   help="worker processes (joblib) or local Ray CPUs; -1 = all cores")
+    ledger = p.add_argument_group("privacy ledger (every fit recorded per data set)")
+    ledger.add_argument("--ledger", metavar="PATH", help="ledger file (default: [ledger] "
+                        "path, else $PRIVGATE_LEDGER, else the user data dir)")
+    ledger.add_argument("--ledger-url", metavar="URL", help="a shared PostgreSQL ledger, "
+                        "postgresql://user@host/db (beats --ledger; default: [ledger] url, "
+                        "else $PRIVGATE_LEDGER_URL); needs pip install privgate[postgres]")
+    ledger.add_argument("--no-ledger", action="store_true", help="do not record or limit "
+                        "this audit's fits")
+    ledger.add_argument("--total-epsilon", type=_ranged("total_epsilon", float), metavar="EPS",
+                        help="total epsilon this data set may ever spend; a fit past it is "
+                        "refused (exit 2)")
+    roles = p.add_argument_group("column roles (for a schema inferred from --data)")
+    roles.add_argument("--drop", metavar="COLS", help="direct identifiers to drop, "
+                       "comma-separated")
+    roles.add_argument("--quasi-identifiers", metavar="COLS", help="quasi-identifiers, "
+                       "comma-separated")
+    roles.add_argument("--sensitive", metavar="COLS", help="sensitive columns, "
+                       "comma-separated")
+    roles.add_argument("--target", metavar="COL", help="prediction target (also sensitive)")
+
+
+def _demo(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="audit a DP-SGD generator on a real hospital table "
+                          "shipped with privgate's dependencies (no files needed)")
+    demo.add_argument("--out", metavar="DIR", default=None,
+                      help="output folder (default: privgate-demo)")
+    demo.add_argument("--seed", type=_ranged("seed", int), default=None)
+    demo.add_argument("--max-rows", type=_ranged("rows", int), metavar="N",
+                      help="use a seeded sample of N rows (a quicker demo)")
+    demo.add_argument("--epochs", type=_ranged("epochs", int), metavar="N",
+                      help="DP-SGD training epochs")
+    demo.add_argument("--lang", metavar="LANG", help="language of report.html, one the "
+                      "registered reporters write, e.g. en or ko (default en)")
+    demo.add_argument("--overwrite", action="store_true", help="replace the report an earlier "
+                      "run left in the output folder")
+
+
+def _audit(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="audit generators (or a synthetic table) against "
+                           "policies")
+    audit.add_argument("config", nargs="?", help="audit config (TOML)")
+    _audit_flags(audit)
+    audit.add_argument("--synthetic", metavar="CSV", help="audit a synthetic table made "
+                       "elsewhere (needs --train and --control)")
+    audit.add_argument("--train", metavar="CSV", help="the rows the synthetic table's "
+                       "generator was fitted on")
+    audit.add_argument("--control", metavar="CSV", help="real rows that generator never saw")
+    audit.add_argument(ALLOW_OUTSIDE_FLAG, action="store_true", help="let the config file "
+                       "name paths outside its own folder (refused by default: configs can "
+                       "come from untrusted pull requests); command-line paths are never "
+                       "restricted")
+    audit.add_argument("--overwrite", action="store_true", help="replace the report an earlier "
+                       "audit left in the --out folder (refused otherwise)")
+
+
+def _synth(sub: Any) -> None:
+    synth = sub.add_parser("synth", help="fit a generator and write synthetic rows (no audit)")
+    synth.add_argument("--data", metavar="CSV", required=True)
+    synth.add_argument("--generator", metavar="NAME", required=True)
+    synth.add_argument("--epsilon", type=_ranged("epsilon", float))
+    synth.add_argument("--delta", type=_ranged("delta", float), default=1e-5)
+    synth.add_argument("--rows", type=_ranged("rows", int), metavar="N", help="rows to sample "
+                       "(default: as many as the input)")
+    synth.add_argument("--seed", type=_ranged("seed", int), default=0)
+    synth.add_argument("--config", metavar="TOML", help="take the schema from this config")
+    synth.add_argument(ALLOW_OUTSIDE_FLAG, action="store_true", help="let --config name a "
+                       "ledger path outside its own folder")
+    synth.add_argument("--out", metavar="CSV", required=True)
+
+
+def _report(sub: Any) -> None:
+    report = sub.add_parser("report", help="re-render the reports of a results.json, or "
+                            "compare two (--compare OLD.json NEW.json)")
+    report.add_argument("results", metavar="RESULTS.json", nargs="?")
+    report.add_argument("--out", metavar="HTML", help="exactly where to write the HTML report: "
+                        "a .html path, or a folder for report.html (default: report.html beside "
+                        "the results); with --compare, a .html path or a folder for "
+                        "comparison.html (default: beside NEW.json). Never an input file")
+    report.add_argument("--compare", nargs=2, metavar=("OLD.json", "NEW.json"),
+                        help="render what changed between two audits")
+    report.add_argument("--lang", metavar="LANG", help="report language, one the reporter "
+                        "writes, e.g. en or ko (default: the one "
+                        "the audit used)")
+
+
+def _inspect(sub: Any) -> None:
+    plugins = sub.add_parser("plugins", help="list registered generators, attacks, metrics, "
+                             "policies and report formats, and which plugin provides each")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    verify = sub.add_parser("verify", help="confirm that a report.html and a results.json "
+                            "belong together and neither was edited")
+    verify.add_argument("report_html", metavar="REPORT.html")
+    verify.add_argument("results_json", metavar="RESULTS.json")
+    ledger = sub.add_parser("ledger", help="show the privacy ledger: every fit per data set "
+                            "and the epsilon spent")
+    ledger.add_argument("--ledger", metavar="PATH", help="ledger file (default: "
+                        "$PRIVGATE_LEDGER, else the user data dir)")
+    ledger.add_argument("--ledger-url", metavar="URL", help="a shared PostgreSQL ledger, "
+                        "postgresql://user@host/db (beats --ledger; default: "
+                        "$PRIVGATE_LEDGER_URL)")
+    ledger.add_argument("--fingerprint", metavar="SHA256", help="only this data set (a "
+                        "prefix is enough)")
+    ledger.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+#: The subcommands, in the order ``privgate --help`` lists them.
+SUBCOMMANDS = (_demo, _audit, _synth, _inspect, _report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``privgate`` argument parser: every subcommand, plus ``--disable-plugin`` on each."""
+    parser = _Parser(prog="privgate", description="Decide whether a synthetic data set is "
+                     "safe to release.")
+    from privgate import __version__
+    parser.add_argument("--version", action="version", version=f"privgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in SUBCOMMANDS:
+        add(sub)
+    for command in sub.choices.values():  # operator control, like pytest's -p no:NAME
+        command.add_argument("--disable-plugin", metavar="NAME", action="append", default=[],
+                             help="do not load this plugin (entry-point or distribution "
+                             "name; repeatable; also PRIVGATE_DISABLE_PLUGINS=a,b)")
+    return parser

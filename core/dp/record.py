@@ -1,0 +1,154 @@
+"""The privacy record of a DP fit: what was spent, how it composes, and how to recompute it.
+
+A DP generator's :class:`~privgate.PrivacySpent` carries, in ``details``, the *accountant
+inputs* an auditor needs to recompute its epsilon independently (:class:`AccountingInputs`):
+
+==========================  ==================================================================
+``accountant``              ``"rdp"`` or ``"prv"`` (opacus' accountants)
+``accountant_history``      ``[[noise multiplier, sample rate, steps], ...]``: every mechanism
+                            the accountant composes (DP-SGD, Gaussian releases)
+``train_delta``             the delta the history is accounted at
+``domain_epsilon``          epsilon of DP domain estimation (0 when every domain is declared)
+``domain_delta``            its delta
+``release_epsilon``         epsilon of pure-DP (Laplace) releases outside the accountant
+==========================  ==================================================================
+
+A generator made only of pure-DP releases (Laplace histograms, no DP-SGD) reports an empty
+``accountant_history`` and its ``release_epsilon``.
+
+Composition is basic sequential composition (Dwork & Roth 2014, Thm 3.16) between the three
+parts: ``epsilon = domain_epsilon + accountant epsilon + release_epsilon`` and ``delta =
+domain_delta + train_delta``. That bound is loose but always valid, which is what a gate that
+must fail closed needs. A generator that does not use :class:`privgate.dp.DPTrainer` may give
+``noise_multiplier``, ``sample_rate`` and ``steps`` instead of ``accountant_history``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from privgate.dp.accounting import ACCOUNTANTS, history_epsilon
+from privgate.errors import InputError
+from privgate.generator import PrivacySpent
+
+COMPOSITION_RULE = ("basic sequential composition: epsilon = domain epsilon (DP domain "
+                    "estimation) + accountant epsilon (DP-SGD and Gaussian releases, composed "
+                    "by the accountant) + Laplace release epsilon; delta = domain delta + "
+                    "training delta")
+
+
+@dataclass(frozen=True)
+class AccountingInputs:
+    """Everything needed to recompute a DP fit's epsilon (see the module docstring)."""
+
+    accountant: str
+    history: tuple[tuple[float, float, int], ...]
+    train_delta: float
+    domain_epsilon: float = 0.0
+    domain_delta: float = 0.0
+    release_epsilon: float = 0.0
+
+    def accountant_epsilon(self) -> float:
+        """What opacus' accountant charges for :attr:`history` at :attr:`train_delta` (0 for
+        a fit whose every mechanism is a pure-DP release: an empty history)."""
+        if not self.history:
+            return 0.0
+        return history_epsilon(self.history, self.train_delta, self.accountant)
+
+    def epsilon(self) -> float:
+        """The composed epsilon: domains + accountant + Laplace releases."""
+        return self.domain_epsilon + self.accountant_epsilon() + self.release_epsilon
+
+    def delta(self) -> float:
+        """The composed delta: domains + training."""
+        return self.domain_delta + self.train_delta
+
+    def details(self) -> dict[str, Any]:
+        """The inputs as ``PrivacySpent.details`` entries (plain JSON types)."""
+        return {"accountant": self.accountant,
+                "accountant_history": [[s, q, k] for s, q, k in self.history],
+                "train_delta": self.train_delta, "domain_epsilon": self.domain_epsilon,
+                "domain_delta": self.domain_delta, "release_epsilon": self.release_epsilon,
+                "composition": COMPOSITION_RULE}
+
+    @classmethod
+    def from_spent(cls, spent: PrivacySpent) -> AccountingInputs:
+        """Read the inputs back from a reported :class:`PrivacySpent`.
+
+        Raises:
+            InputError: the details lack the accountant or its history (the message says
+                which keys a DP generator must report).
+        """
+        d: Mapping[str, Any] = spent.details
+        need = (f"details must name 'accountant' (one of {list(ACCOUNTANTS)}) and give either "
+                "'accountant_history' [[noise multiplier, sample rate, steps], ...] or "
+                "'noise_multiplier', 'sample_rate' and 'steps'")
+        accountant = d.get("accountant")
+        if accountant not in ACCOUNTANTS:
+            raise InputError(f"no accountant inputs: {need}; got accountant={accountant!r}")
+        raw = d.get("accountant_history")
+        if raw is None and all(k in d for k in ("noise_multiplier", "sample_rate", "steps")):
+            raw = [[d["noise_multiplier"], d["sample_rate"], d["steps"]]]
+        try:
+            history = tuple((float(s), float(q), _whole(k)) for s, q, k in raw or ())
+            domain_epsilon = float(d.get("domain_epsilon", 0.0))
+            domain_delta = float(d.get("domain_delta", 0.0))
+            train_delta = float(d.get("train_delta", spent.delta - domain_delta))
+            release_epsilon = float(d.get("release_epsilon", 0.0))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"malformed accountant inputs ({exc}): {need}") from None
+        if not history and release_epsilon <= 0 and domain_epsilon <= 0:
+            # an empty history is honest only for a fit made of pure-DP releases
+            raise InputError(f"no accountant inputs: {need}")
+        return cls(str(accountant), history, train_delta, domain_epsilon, domain_delta,
+                   release_epsilon)
+
+
+def _whole(value: Any) -> int:
+    """A step count: an integer, or a float with no fractional part (JSON round trips)."""
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"steps must be a whole number, got {value!r}")
+    return int(number)
+
+
+def composed_spent(inputs: AccountingInputs, details: Mapping[str, Any], *,
+                   domain_details: Mapping[str, Any] | None = None,
+                   domain_columns: tuple[str, ...] = ()) -> PrivacySpent:
+    """The :class:`PrivacySpent` of a fit whose accounting is ``inputs``.
+
+    ``details`` (the generator's own figures) are kept; the accounting entries, the training
+    epsilon and the domain record are added over them.
+    """
+    train_epsilon = inputs.accountant_epsilon()
+    epsilon = inputs.domain_epsilon + train_epsilon + inputs.release_epsilon
+    label = f"opacus {inputs.accountant}"
+    if inputs.domain_epsilon > 0:
+        label += " + DP domains (basic composition)"
+    if inputs.release_epsilon > 0:
+        label += " + Laplace releases (basic composition)"
+    out: dict[str, Any] = dict(details)
+    out.update(inputs.details())
+    out.update({"train_epsilon": train_epsilon, "domain_columns": list(domain_columns),
+                "domain_details": dict(domain_details or {})})
+    return PrivacySpent(epsilon=epsilon, delta=inputs.delta(), accountant=label, details=out)
+
+
+def spent_from_dict(doc: Mapping[str, Any], owner: str) -> PrivacySpent:
+    """The :class:`PrivacySpent` that :meth:`PrivacySpent.to_dict` wrote (``epsilon`` None
+    means not private).
+
+    Raises:
+        InputError: the document is incomplete (re-save with this version of privgate).
+    """
+    try:
+        epsilon = doc["epsilon"]
+        return PrivacySpent(epsilon=math.inf if epsilon is None else float(epsilon),
+                            delta=float(doc["delta"]), accountant=str(doc["accountant"]),
+                            details=dict(doc.get("details", {})))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{owner}: the saved privacy record is incomplete ({exc!r}); re-save "
+                         "the generator with this version of privgate") from None

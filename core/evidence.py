@@ -1,0 +1,194 @@
+"""Typed evidence of an attack: ROC curve, AUROC with its interval, TPR at fixed FPRs.
+
+These are the figures a report draws for *any* attack, built-in or third-party: an attack fills
+the fields of :class:`privgate.attack.AttackResult` with them (``roc``, ``auroc``,
+``tpr_at_fpr``), core checks them, writes them to ``results.json`` as plain JSON and reports
+rebuild them from there (:meth:`from_plain`). No report reads an attack's private ``details``.
+
+Every type checks itself on construction (finite, in range, ordered, lengths consistent; a ROC
+curve monotone from (0, 0) to (1, 1)) and rebuilds itself from an untrusted object or a JSON
+mapping with :meth:`from_plain`, raising :class:`~privgate.plain.PlainError` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from privgate.plain import PlainError, items_of, number, numbers_of, read, text
+
+__all__ = ["MAX_ROC_POINTS", "Estimate", "Interval", "PlainError", "RocCurve",
+           "probability_estimate", "tpr_at_fpr_from_plain", "tpr_at_fpr_to_plain"]
+
+#: The most points a ROC curve may carry (attacks thin theirs; reports draw about 150).
+MAX_ROC_POINTS = 5_000
+#: The most false-positive rates an attack may report TPR at.
+MAX_TPR_POINTS = 20
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval ``[low, high]`` at ``level`` (e.g. 0.95), computed by ``method``
+    (e.g. "Wilson score", "bootstrap percentile, 1000 resamples")."""
+
+    low: float
+    high: float
+    level: float
+    method: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("low", "high", "level"):
+            object.__setattr__(self, name, number(f"interval.{name}", getattr(self, name)))
+        if not self.low <= self.high:
+            raise PlainError(f"interval: need low <= high, got [{self.low}, {self.high}]")
+        if not 0.0 < self.level < 1.0:
+            raise PlainError(f"interval.level must be in (0, 1), got {self.level}")
+        text("interval.method", self.method)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "level": self.level, "method": self.method}
+
+    @classmethod
+    def from_plain(cls, value: Any, field: str = "interval") -> Interval:
+        """A checked interval from an :class:`Interval` (any subclass) or its JSON mapping."""
+        f = read(value, ("low", "high", "level", "method"), field)
+        return cls(f["low"], f["high"], f["level"],
+                   text(f"{field}.method", f["method"], allow_none=True) or "")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with an optional confidence interval that contains it."""
+
+    value: float
+    interval: Interval | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", number("estimate.value", self.value))
+        if self.interval is not None and not (
+                self.interval.low <= self.value <= self.interval.high):
+            raise PlainError(f"estimate {self.value} lies outside its interval "
+                             f"[{self.interval.low}, {self.interval.high}]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value,
+                "interval": None if self.interval is None else self.interval.to_dict()}
+
+    @classmethod
+    def from_plain(cls, value: Any, field: str = "estimate") -> Estimate:
+        """A checked estimate from an :class:`Estimate` (any subclass) or its JSON mapping."""
+        f = read(value, ("value", "interval"), field)
+        interval = (None if f["interval"] is None
+                    else Interval.from_plain(f["interval"], f"{field}.interval"))
+        return cls(f["value"], interval)
+
+
+def probability_estimate(value: Any, field: str) -> Estimate | None:
+    """``value`` rebuilt as an :class:`Estimate` whose value and interval lie in [0, 1] (an
+    AUROC), or ``None`` for ``None``."""
+    if value is None:
+        return None
+    est = Estimate.from_plain(value, field)
+    ends = [est.value] + ([] if est.interval is None else [est.interval.low,
+                                                           est.interval.high])
+    if not all(0.0 <= x <= 1.0 for x in ends):
+        raise PlainError(f"{field} must lie in [0, 1] with its interval, got {ends}")
+    return est
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    """A receiver operating characteristic: true- against false-positive rate at every
+    threshold, both non-decreasing, from (0, 0) to (1, 1); at most :data:`MAX_ROC_POINTS`."""
+
+    fpr: tuple[float, ...]
+    tpr: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        fpr = tuple(float(x) for x in numbers_of("roc.fpr", self.fpr, MAX_ROC_POINTS)
+                    if x is not None)
+        tpr = tuple(float(x) for x in numbers_of("roc.tpr", self.tpr, MAX_ROC_POINTS)
+                    if x is not None)
+        if len(fpr) != len(tpr):
+            raise PlainError(f"roc: fpr has {len(fpr)} points but tpr {len(tpr)}")
+        if len(fpr) < 2:
+            raise PlainError(f"roc: needs at least 2 points, got {len(fpr)}")
+        for name, values in (("fpr", fpr), ("tpr", tpr)):
+            for i, x in enumerate(values):
+                if not 0.0 <= x <= 1.0:
+                    raise PlainError(f"roc.{name}[{i}] must be in [0, 1], got {x}")
+                if i and x < values[i - 1]:
+                    raise PlainError(f"roc.{name} must not decrease (point {i}: {x} after "
+                                     f"{values[i - 1]})")
+        if (fpr[0], tpr[0]) != (0.0, 0.0) or (fpr[-1], tpr[-1]) != (1.0, 1.0):
+            raise PlainError(f"roc must run from (0, 0) to (1, 1), got ({fpr[0]}, {tpr[0]}) "
+                             f"to ({fpr[-1]}, {tpr[-1]})")
+        object.__setattr__(self, "fpr", fpr)
+        object.__setattr__(self, "tpr", tpr)
+
+    def tpr_at(self, fpr: float) -> float:
+        """The best true-positive rate among thresholds whose false-positive rate is at most
+        ``fpr`` (no interpolation)."""
+        return max((t for f, t in zip(self.fpr, self.tpr, strict=True) if f <= fpr + 1e-12),
+                   default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fpr": list(self.fpr), "tpr": list(self.tpr)}
+
+    @classmethod
+    def from_plain(cls, value: Any, field: str = "roc") -> RocCurve:
+        """A checked curve from a :class:`RocCurve` (any subclass) or its JSON mapping."""
+        f = read(value, ("fpr", "tpr"), field)
+        return cls(f["fpr"], f["tpr"])
+
+
+def tpr_at_fpr_from_plain(value: Any, field: str = "tpr_at_fpr") -> dict[float, float]:
+    """``{fpr: tpr}`` checked: at most :data:`MAX_TPR_POINTS` false-positive rates in (0, 1],
+    true-positive rates in [0, 1] that do not fall as the false-positive rate rises.
+
+    Accepts a mapping (keys numbers or numeric text, as plugins write it) or the list of
+    ``{"fpr", "tpr"}`` pairs that ``results.json`` holds.
+    """
+    if value is None:
+        return {}
+    pairs: list[tuple[Any, Any]]
+    if isinstance(value, Mapping):
+        if len(value) > MAX_TPR_POINTS:
+            raise PlainError(f"{field} holds {len(value)} rates; at most {MAX_TPR_POINTS}")
+        pairs = [(_rate_key(field, k), v) for k, v in value.items()]
+    else:
+        items = items_of(field, value, MAX_TPR_POINTS)
+        pairs = [(p["fpr"], p["tpr"]) for p in (read(x, ("fpr", "tpr"), f"{field}[{i}]")
+                                                for i, x in enumerate(items))]
+    out: dict[float, float] = {}
+    for fpr_raw, tpr_raw in pairs:
+        fpr = number(f"{field} false-positive rate", fpr_raw)
+        tpr = number(f"{field}[{fpr_raw}]", tpr_raw)
+        assert fpr is not None and tpr is not None
+        if not 0.0 < fpr <= 1.0 or not 0.0 <= tpr <= 1.0:
+            raise PlainError(f"{field}: need 0 < fpr <= 1 and 0 <= tpr <= 1, got {fpr} -> {tpr}")
+        out[fpr] = tpr
+    ordered = sorted(out.items())
+    for (f0, t0), (f1, t1) in zip(ordered, ordered[1:], strict=False):
+        if t1 < t0:
+            raise PlainError(f"{field}: the true-positive rate falls from {t0} at false-positive "
+                             f"rate {f0} to {t1} at {f1}")
+    return dict(ordered)
+
+
+def _rate_key(field: str, key: Any) -> float:
+    if isinstance(key, str):
+        try:
+            return float(key)
+        except ValueError:
+            raise PlainError(f"{field} has the key {key!r}; keys are false-positive "
+                             "rates") from None
+    out = number(f"{field} key", key)
+    assert out is not None
+    return out
+
+
+def tpr_at_fpr_to_plain(values: Mapping[float, float]) -> list[dict[str, float]]:
+    """``{fpr: tpr}`` as the JSON list ``[{"fpr": ..., "tpr": ...}, ...]``, by rate."""
+    return [{"fpr": float(f), "tpr": float(t)} for f, t in sorted(values.items())]

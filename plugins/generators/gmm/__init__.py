@@ -1,0 +1,1 @@
+"""``gmm``: a Gaussian mixture on the declared-domain encoding (non-private baseline)."""

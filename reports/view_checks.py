@@ -1,0 +1,182 @@
+"""The verdict and the checks, as the report's first screen shows them: the verdict in words,
+every check's message built from its numbers, the checks that decided the verdict, each policy
+with its forest plot, and the warnings a reader must see before trusting the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from privgate.reports import charts
+from privgate.reports.common import as_list, as_map, as_number, as_text, status_of, status_view
+from privgate.reports.i18n import Lang
+
+
+def verdict_sentence(status: str, lang: Lang) -> str:
+    """What the overall verdict means, in one or two plain sentences."""
+    if status == "pass":
+        return lang.gettext(
+            "Every gated privacy check passed: for each attack, even the pessimistic end of "
+            "the estimated risk (the upper bound of its confidence interval) is at or below the "
+            "policy's threshold.")
+    if status == "fail":
+        return lang.gettext(
+            "At least one gated privacy check failed: the measured risk is above the policy's "
+            "threshold. This synthetic data should not be released as it is.")
+    if status == "cannot-certify":
+        return lang.gettext(
+            "The audit could not show that the risk is below the threshold, usually because "
+            "the attacks ran too few trials to be sure. This is not a pass: do not release "
+            "without further evidence.")
+    return lang.gettext(
+        "The audit did not complete: at least one generator or attack failed to run, so no "
+        "conclusion can be drawn. Do not release on the basis of this report.")
+
+
+def check_message(check: Mapping[str, Any], lang: Lang) -> str:
+    """Why a check has its status, in the report's language (built from the numbers)."""
+    status = status_of(check.get("status"))
+    level = lang.level(check.get("confidence_level"))
+    hi, thr = lang.num(check.get("ci_high")), lang.num(check.get("threshold"))
+    cert = as_map(check.get("certification"))
+    if status == "pass":
+        return lang.gettext("pass: the upper %(level)s bound %(high)s is at or below the "
+                            "threshold %(thr)s", level=level, high=hi, thr=thr)
+    if status == "fail":
+        if (as_number(check.get("ci_low")) or 0) > (as_number(check.get("threshold")) or 0):
+            return lang.gettext("fail: even the lower bound %(low)s is above the threshold "
+                                "%(thr)s", low=lang.num(check.get("ci_low")), thr=thr)
+        return lang.gettext("fail: the upper %(level)s bound %(high)s is above the threshold "
+                            "%(thr)s", level=level, high=hi, thr=thr)
+    if status == "cannot-certify":
+        need = as_number(cert.get("trials_needed", check.get("trials_needed")))
+        have = as_number(cert.get("trials_available", check.get("n_trials")))
+        if need is not None and have is not None and need > have:
+            return lang.gettext(
+                "cannot certify: the upper %(level)s bound %(high)s is above the threshold "
+                "%(thr)s, and with %(have)s trials no result could get below it; it needs "
+                "about %(need)s records", level=level, high=hi, thr=thr,
+                have=lang.count(have), need=lang.count(need))
+        return lang.gettext("cannot certify: the upper %(level)s bound %(high)s is above the "
+                            "threshold %(thr)s", level=level, high=hi, thr=thr)
+    message = as_text(check.get("message"))
+    return message or lang.gettext("the check could not be evaluated")
+
+
+def check_view(check: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
+    """One check, formatted."""
+    return {
+        "policy": as_text(check.get("policy"), "?"),
+        "generator": as_text(check.get("generator"), "?"),
+        "attack": as_text(check.get("attack"), "?"),
+        "risk_kind": as_text(check.get("risk_kind")),
+        "risk": lang.num(check.get("risk")),
+        "interval": lang.interval(check.get("ci_low"), check.get("ci_high"),
+                                  check.get("confidence_level")),
+        "threshold": lang.num(check.get("threshold")), "n_trials": lang.count(
+            check.get("n_trials")),
+        "message": check_message(check, lang), "gated": bool(check.get("gated", True)),
+        "st": status_view(check.get("status"), lang),
+    }
+
+
+def _margin(check: Mapping[str, Any]) -> float:
+    """How close a check came to its threshold (upper bound / threshold; larger = closer)."""
+    hi, thr = as_number(check.get("ci_high")), as_number(check.get("threshold"))
+    if hi is None or thr is None:
+        return math.inf
+    return hi / thr if thr > 0 else (math.inf if hi > 0 else 0.0)
+
+
+def deciding(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: Lang
+              ) -> dict[str, Any]:
+    """Which one or two checks decided the verdict, in words and as a list."""
+    verdict = status_of(result.get("verdict"))
+    gated = [c for c in checks if c.get("gated", True)]
+    if not gated:
+        return {"text": lang.gettext("No gated check was run, so nothing could be certified."),
+                "checks": []}
+    if verdict == "pass":
+        closest = max(gated, key=_margin)
+        return {"text": lang.ngettext(
+            "The one gated check passed:",
+            "All %(num)s gated checks passed. The closest to its threshold was:", len(gated)),
+            "checks": [check_view(closest, lang)]}
+    deciding = [c for c in gated if status_of(c.get("status")) == verdict]
+    if not deciding:
+        deciding = [c for c in gated if status_of(c.get("status")) != "pass"]
+    deciding.sort(key=_margin, reverse=True)
+    text = lang.gettext("%(num)s of %(total)s gated checks decided this verdict",
+                        num=lang.count(len(deciding)), total=lang.count(len(gated)))
+    if len(deciding) > 2:
+        text += lang.gettext("; the two furthest above their thresholds:")
+    else:
+        text += lang.gettext(":")
+    return {"text": text, "checks": [check_view(c, lang) for c in deciding[:2]]}
+
+
+def policies_view(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: Lang
+                  ) -> list[dict[str, Any]]:
+    """Each policy: verdict, thresholds, references and the forest plot of its checks."""
+    out = []
+    for pol in as_list(result.get("policies")):
+        pol = as_map(pol)
+        pname = as_text(pol.get("name"), "?")
+        pchecks = [c for c in checks if as_text(c.get("policy")) == pname]
+        out.append({
+            "name": pname, "title": as_text(pol.get("title"), pname),
+            "third_party": third_party_label(pol, lang),
+            "description": as_text(pol.get("description")),
+            "thresholds": [(as_text(k), lang.num(v))
+                           for k, v in as_map(pol.get("thresholds")).items()],
+            "references": [as_text(r) for r in as_list(pol.get("references"))],
+            "st": status_view(pol.get("verdict"), lang),
+            "forest": charts.forest_plot(pchecks, lang.gettext(
+                "Risk estimates with confidence intervals against the thresholds of policy "
+                "%(policy)s", policy=pname), lang=lang) if pchecks else None,
+        })
+    return out
+
+
+def third_party_label(policy: Mapping[str, Any], lang: Lang) -> str:
+    """"third-party policy from DIST VERSION" for a policy privgate does not ship, else ""."""
+    if policy.get("builtin", True) is not False:
+        return ""
+    return lang.gettext("third-party policy from %(dist)s %(version)s",
+                        dist=as_text(policy.get("distribution"), lang.gettext("unknown")),
+                        version=as_text(policy.get("version"), "")).strip()
+
+
+def warnings(result: Mapping[str, Any], gens: list[dict[str, Any]], lang: Lang
+              ) -> list[dict[str, Any]]:
+    """What a reader must know before trusting the verdict."""
+    warnings = []
+    dd = [as_text(c) for c in as_list(result.get("data_dependent_domains"))]
+    if dd:
+        warnings.append({"title": lang.gettext("Some column domains were read from the data"),
+                         "text": lang.gettext(
+                             "These columns' categories or bounds were read from the real data "
+                             "and are not privacy-protected: the synthetic data may reveal, for "
+                             "example, that a rare category exists. Declare them in the schema "
+                             "from public sources to fix this."), "names": dd})
+    for g in gens:
+        if not g["private"]:
+            text = lang.gettext("This generator is not differentially private: its output "
+                                "carries no formal privacy guarantee.") + " "
+            text += (lang.gettext("It is gated, so the verdict depends on it.") if g["gated"]
+                     else lang.gettext("It is a baseline for comparison only and does not "
+                                       "affect the verdict."))
+            warnings.append({"title": lang.gettext("Generator %(name)s is not private",
+                                                   name=g["name"]), "text": text, "names": []})
+        if g["status"] != "ok" or g["error"]:
+            warnings.append({"title": lang.gettext("Generator %(name)s failed", name=g["name"]),
+                             "text": g["error"] or lang.gettext(
+                                 "The generator did not produce data."), "names": []})
+        if g["failed_attacks"]:
+            warnings.append({"title": lang.gettext("Attacks failed on %(name)s", name=g["name"]),
+                             "text": lang.gettext("These attacks did not produce a result; a "
+                                                  "failed gated attack makes the verdict "
+                                                  "'error'."), "names": g["failed_attacks"]})
+    return warnings

@@ -1,0 +1,192 @@
+"""The generators as the report shows them: privacy budget and settings, the utility metrics
+computed on their output, the privacy ledger's spending over time, and the records the attacks
+found most exposed (counts only, small ones suppressed).
+
+A metric is shown the same way whoever wrote it: its value with its interval, its description,
+the figures it returned (:mod:`privgate.reports.blocks`) and its details folded away; its title
+comes from the result's catalog (the metric class's ``title``), never from its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from privgate.reports import charts
+from privgate.reports.blocks import figures_view
+from privgate.reports.common import (
+    DEFAULT_MIN_CELL_SIZE,
+    as_list,
+    as_map,
+    as_number,
+    as_text,
+    detail_value,
+    fmt_detail,
+    status_view,
+    suppressed_count,
+)
+from privgate.reports.i18n import Lang
+
+
+def epsilon_text(spent: Mapping[str, Any], budget: Mapping[str, Any], private: bool,
+                  lang: Lang) -> str:
+    """Plain words for the privacy budget of one generator."""
+    if not private:
+        return lang.gettext("not differentially private (no privacy guarantee)")
+    eps, target = as_number(spent.get("epsilon")), as_number(budget.get("epsilon"))
+    delta = spent.get("delta", budget.get("delta"))
+    if eps is None:
+        text = lang.gettext("ε spent unknown")
+    elif target is not None:
+        text = lang.gettext("ε = %(eps)s spent of a target of %(target)s", eps=lang.num(eps),
+                            target=lang.num(target))
+    else:
+        text = lang.gettext("ε = %(eps)s spent", eps=lang.num(eps))
+    if as_number(delta) is not None:
+        text += " " + lang.gettext("(δ = %(delta)s)", delta=lang.num(delta))
+    return text
+
+
+def metric_view(metric: Mapping[str, Any], catalog: Mapping[str, Any], lang: Lang,
+                minimum: int = DEFAULT_MIN_CELL_SIZE) -> dict[str, Any]:
+    """One utility metric: title, value with its interval, description, figures, details."""
+    name = as_text(metric.get("metric"), "?")
+    info = as_map(catalog.get(name))
+    interval = as_map(metric.get("interval"))
+    ok = not metric.get("error")
+    return {
+        "name": name, "title": as_text(info.get("title")) or name,
+        "value": lang.num(metric.get("value")),
+        "interval": (lang.interval(interval.get("low"), interval.get("high"),
+                                   interval.get("level")) if interval else ""),
+        "description": as_text(metric.get("description") or info.get("description")),
+        "error": "" if ok else as_text(metric.get("error")),
+        "figures": figures_view(metric.get("figures"), lang, minimum) if ok else [],
+        "details": [(as_text(k), detail_value(k, v, lang, minimum))
+                    for k, v in as_map(metric.get("details")).items()],
+    }
+
+
+def generator_view(gen: Mapping[str, Any], result: Mapping[str, Any], index: int,
+                    lang: Lang, minimum: int = DEFAULT_MIN_CELL_SIZE) -> dict[str, Any]:
+    """One generator: budget, settings, metrics."""
+    catalog = as_map(result.get("catalog"))
+    name = as_text(gen.get("name"), lang.gettext("generator %(n)s", n=index + 1))
+    spent, budget = as_map(gen.get("spent")), as_map(gen.get("budget"))
+    private = bool(gen.get("is_private", spent.get("is_private", False))) and \
+        spent.get("is_private", True) is not False
+    sdet = as_map(spent.get("details"))
+    none = lang.gettext("none")
+    budget_rows = [
+        (lang.gettext("Differentially private"),
+         lang.gettext("yes") if private else lang.gettext("NO")),
+        (lang.gettext("Target ε (epsilon)"), lang.num(budget.get("epsilon")) if budget else none),
+        (lang.gettext("Spent ε (epsilon)"),
+         lang.num(spent.get("epsilon")) if private else lang.gettext("unbounded (∞)")),
+        (lang.gettext("Target δ (delta)"), lang.num(budget.get("delta")) if budget else none),
+        (lang.gettext("Spent δ (delta)"), lang.num(spent.get("delta"))),
+        (lang.gettext("Accountant"), as_text(spent.get("accountant"), lang.gettext("n/a"))),
+        (lang.gettext("Noise multiplier"), lang.num(sdet.get("noise_multiplier"))),
+    ]
+    if private:  # which random source drew the DP noise (seeded and reproducible, or secure)
+        budget_rows.append((lang.gettext("Noise source"),
+                            as_text(sdet.get("noise_source"), lang.gettext("not stated"))))
+    for key, value in sdet.items():
+        if key not in ("noise_multiplier", "noise_source"):
+            budget_rows.append((as_text(key), fmt_detail(value, lang)))
+    attacks = as_list(gen.get("attacks"))
+    verdicts = [(as_text(p), status_view(s, lang)) for p, s in as_map(gen.get("verdicts")).items()]
+    return {
+        "index": index, "anchor": f"gen-{index}", "name": name,
+        "description": as_text(gen.get("description")), "gated": bool(gen.get("gated", True)),
+        "private": private, "status": as_text(gen.get("status"), "ok"),
+        "error": as_text(gen.get("error")) if gen.get("error") else "",
+        "n_synthetic": lang.count(gen.get("n_synthetic")),
+        "budget_text": epsilon_text(spent, budget, private, lang),
+        "budget_rows": budget_rows,
+        "params": [(as_text(k), fmt_detail(v, lang)) for k, v in as_map(gen.get("params")).items()],
+        "verdicts": verdicts,
+        "failed_attacks": [as_text(a.get("attack"), "?") for a in map(as_map, attacks)
+                           if as_text(a.get("status"), "ok") != "ok" or "error" in a],
+        "metrics": [metric_view(as_map(m), as_map(catalog.get("metrics")), lang, minimum)
+                    for m in as_list(gen.get("metrics"))],
+    }
+
+
+def ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
+    """The privacy ledger: spending over time, when a ledger is in use."""
+    ledger = as_map(result.get("ledger"))
+    if not ledger:
+        return None
+    entries = [as_map(e) for e in as_list(ledger.get("entries"))]
+    total = ledger.get("total_epsilon")
+    spent = ledger.get("spent_epsilon")
+    rows = [(lang.datetime(e.get("time")), as_text(e.get("generator"), "?"),
+             lang.num(e.get("epsilon")), lang.num(e.get("delta")), as_text(e.get("accountant")),
+             as_text(e.get("status"))) for e in entries]
+    # Since entries carry this_audit, operator and host, this audit's fits and every other fit
+    # on the data set (earlier audits, other people's) are shown in separate tables.
+    marked = any("this_audit" in e for e in entries)
+
+    def who(e: Mapping[str, Any]) -> tuple[str, str, str]:
+        return (as_text(e.get("operator"), lang.gettext("unknown")),
+                as_text(e.get("host"), lang.gettext("unknown")),
+                as_text(e.get("audit_id"), "-")[:8])
+
+    this_rows = [row + who(e)[:2] for row, e in zip(rows, entries, strict=True)
+                 if e.get("this_audit") is True]
+    other_rows = [row + who(e) for row, e in zip(rows, entries, strict=True)
+                  if e.get("this_audit") is not True]
+    split = lang.gettext("This audit spent ε %(this)s; other fits on this data set (earlier "
+                         "audits, other people) spent ε %(others)s.",
+                         this=lang.num(ledger.get("this_audit_epsilon")),
+                         others=lang.num(ledger.get("others_epsilon"))) if marked else ""
+    total_v, spent_v = as_number(total), as_number(spent)
+    if total_v is not None and spent_v is not None:
+        summary = lang.gettext("ε %(spent)s spent of a total of %(total)s (remaining "
+                               "%(remaining)s)", spent=lang.num(spent_v),
+                               total=lang.num(total_v), remaining=lang.num(total_v - spent_v))
+    else:
+        summary = lang.gettext("ε %(spent)s spent in all (no total budget is set)",
+                               spent=lang.num(spent))
+    return {
+        "path": as_text(ledger.get("path")), "fingerprint": as_text(ledger.get("fingerprint")),
+        "summary": summary, "rows": rows, "marked": marked, "this_rows": this_rows,
+        "other_rows": other_rows, "split": split,
+        "chart": charts.ledger_chart(entries, total, lang.gettext(
+            "Privacy budget spent over time (cumulative ε)"), lang=lang),
+    }
+
+
+def vulnerability_view(result: Mapping[str, Any], lang: Lang, minimum: int
+                        ) -> dict[str, Any] | None:
+    """Counts and combinations of the most exposed records; never a record itself.
+
+    Combinations describing fewer than ``minimum`` records, or covering every
+    quasi-identifier (a whole quasi-identifier tuple), are left out defensively.
+    """
+    vul = as_map(result.get("vulnerability"))
+    if not vul:
+        return None
+    qis = {as_text(c.get("name")) for c in (as_map(x) for x in as_list(as_map(result.get("schema"))
+                                                          .get("columns")))
+           if as_text(c.get("role")) == "quasi-identifier"}
+    combos, dropped = [], 0
+    for combo in as_list(vul.get("standout_combinations")):
+        combo = as_map(combo)
+        n = as_number(combo.get("n_records"))
+        cols = [as_text(c) for c in as_list(combo.get("columns"))]
+        if n is None or n < minimum or (qis and qis <= set(cols)):
+            dropped += 1
+            continue
+        values = [lang.gettext("missing") if v is None else
+                  lang.num(v, 6) if as_number(v) is not None else as_text(v)
+                  for v in as_list(combo.get("values"))]
+        combos.append({"pairs": [(c, values[i] if i < len(values) else "?")
+                                 for i, c in enumerate(cols)], "n": lang.count(n)})
+    return {
+        "file": as_text(vul.get("file"), "vulnerable_records.csv"),
+        "n_ranked": suppressed_count(vul.get("n_records_ranked"), minimum, lang),
+        "n_high": suppressed_count(vul.get("n_high_risk"), minimum, lang),
+        "rule": as_text(vul.get("rule")), "combos": combos, "dropped": dropped,
+    }
