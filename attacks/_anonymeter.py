@@ -8,11 +8,17 @@ The attacks themselves are anonymeter's (Giomi et al. 2023); the adapters only
   spaces, brackets or quotes -- statice/anonymeter issue #37), mapping names back in the details;
 * give every column one type across the three tables (categorical values as strings, numeric
   values as floats, missing values filled, see :func:`prepare`);
-* make the run reproducible under a named random stream of ``context.seed`` (see
-  :func:`seeded`);
-* pass anonymeter's risk and interval through, clamped to [0, 1] and ordered, with a chart of
-  the success rates on training rows, control rows and by a random guesser
-  (:meth:`AnonymeterAttack.result`).
+* make the run reproducible under a named random stream of ``context.seed`` and collect
+  anonymeter's own warnings and log messages instead of printing or silencing them (see
+  :func:`seeded`): they go into the result's ``warnings``, which the console and the report
+  show;
+* attack every row the tables allow by default (``n_attacks`` unset: ``min(train, control)``
+  targets), and report the raw counts of successes on training and on control rows
+  (:class:`privgate.evidence.Counts`, estimator ``"excess"``), from which core computes the
+  risk ``(attack - control) / (1 - control)`` and its exact one-sided bounds; the result's own
+  interval is the two-sided one from the same exact bounds (anonymeter's is a normal
+  approximation), with a chart of the success rates on training rows, control rows and by a
+  random guesser (:meth:`AnonymeterAttack.result`).
 """
 
 from __future__ import annotations
@@ -29,18 +35,20 @@ import numpy as np
 import pandas as pd
 
 from privgate import Attack, AttackContext, AttackResult, Kind, Schema
-from privgate.attacks._common import check_columns, check_int, jsonable, resolve_params
+from privgate.attacks._common import (
+    check_columns,
+    check_int,
+    interval_from_counts,
+    jsonable,
+    resolve_params,
+)
 from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
+from privgate.evidence import Counts
 from privgate.figures import BarChart
-from privgate.stats import clamp01
 
-MAX_NULL_UPPER = 1e6  # stands for "no feasible sample certifies this"
-
-INTERVAL_METHOD = (
-    "anonymeter: Wilson score interval on the attack and control success rates, combined "
-    "into the residual risk (attack - control) / (1 - control) with first-order error "
-    "propagation, as in Giomi et al. 2023")
+#: The most distinct warnings one attack keeps (anonymeter repeats itself per secret).
+MAX_KEPT_WARNINGS = 20
 
 ANONYMETER_REFERENCE = (
     "Giomi, Boenisch, Wehmeyer & Tasnadi (2023). A unified framework for quantifying privacy "
@@ -114,33 +122,60 @@ def prepare(context: AttackContext, names: Sequence[str], *,
     return Prepared(frames["train"], frames["control"], frames["synthetic"], safe)
 
 
+class _Collect(logging.Handler):
+    """A logging handler that keeps anonymeter's messages (warnings and worse)."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
 @contextmanager
-def seeded(seed: int) -> Iterator[None]:
+def seeded(seed: int) -> Iterator[list[str]]:
     """Seed the global random generators anonymeter draws from with ``seed`` (a 32-bit seed of
-    a named stream, :func:`privgate.randomness.child_seed`), restoring numpy's afterwards.
+    a named stream, :func:`privgate.randomness.child_seed`), restoring numpy's afterwards, and
+    collect anonymeter's warnings.
 
     Anonymeter samples targets with pandas ``.sample()`` (numpy's global generator) and, in the
     singling-out size correction, with polars ``.sample()`` (polars' global seed, which cannot be
-    read back, so it is left set). Its warnings ("attack is as good or worse as baseline", ...)
-    are silenced: the details carry the rates they are about.
+    read back, so it is left set). Its warnings ("attack is as good or worse as baseline", "could
+    generate only N queries", ...) are not silenced: the list this yields receives them (Python
+    warnings and anonymeter's log messages alike), and the attack puts them in its result's
+    ``warnings`` for the console and the report.
     """
     import polars as pl  # anonymeter's own dependency
 
     state = np.random.get_state()
     np.random.seed(seed)
     pl.set_random_seed(seed)
-    # anonymeter logs shortfalls ("could generate only N queries") as warnings; the details
-    # record them, so the console stays readable.
+    caught: list[str] = []
     log = logging.getLogger("anonymeter")
-    level = log.level
-    log.setLevel(logging.ERROR)
+    handler, propagate = _Collect(caught), log.propagate
+    log.addHandler(handler)
+    log.propagate = False  # shown once, with the check, rather than also as a stray log line
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
+        with warnings.catch_warnings(record=True) as recorded:
+            warnings.simplefilter("always")
+            yield caught
+        caught.extend(str(w.message) for w in recorded)
     finally:
         np.random.set_state(state)
-        log.setLevel(level)
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+
+def kept(messages: Sequence[str], prefix: str = "") -> tuple[str, ...]:
+    """Distinct messages in order of appearance, each prefixed (at most
+    :data:`MAX_KEPT_WARNINGS`)."""
+    out: list[str] = []
+    for m in messages:
+        text = f"{prefix}anonymeter: {m.strip()}"
+        if text not in out:
+            out.append(text)
+    return tuple(out[:MAX_KEPT_WARNINGS])
 
 
 def rate(rate: Any) -> dict[str, float] | None:
@@ -148,31 +183,6 @@ def rate(rate: Any) -> dict[str, float] | None:
     if rate is None:
         return None
     return {"value": float(rate.value), "error": float(rate.error)}
-
-
-def risk_triple(risk: Any) -> tuple[float, float, float]:
-    """Anonymeter's ``PrivacyRisk`` as ``(low, value, high)`` clamped to [0, 1] and ordered."""
-    value = clamp01(float(risk.value))
-    low = min(clamp01(float(risk.ci[0])), value)
-    high = max(clamp01(float(risk.ci[1])), value)
-    return low, value, high
-
-
-def null_upper(results: Any) -> float | None:
-    """The upper bound anonymeter would report if the attack did no better than on control.
-
-    anonymeter's risk is ``(attack - control) / (1 - control)`` with the two rates' Wilson
-    half-widths propagated; with equal rates that leaves ``sqrt(2) * e / (1 - control)``, where
-    ``e`` is the control rate's half-width. A predictable secret (control rate near 1) makes it
-    large: such a risk needs many targets to certify.
-    """
-    control = getattr(results, "control_rate", None)
-    if control is None:
-        return None
-    headroom = 1.0 - float(control.value)
-    if headroom <= 1e-9:
-        return MAX_NULL_UPPER
-    return min(MAX_NULL_UPPER, math.sqrt(2.0) * float(control.error) / headroom)
 
 
 def results_details(results: Any) -> dict[str, Any]:
@@ -188,6 +198,12 @@ def results_details(results: Any) -> dict[str, Any]:
         "n_attacks_control": int(results.n_attacks_control),
         "n_attacks_baseline": int(results.n_attacks_baseline),
     }
+
+
+def excess_counts(label: str, results: Any) -> Counts:
+    """Anonymeter's ``EvaluationResults`` as the counts core bounds (estimator ``"excess"``)."""
+    return Counts(label, "excess", float(results.n_success), int(results.n_attacks_ori),
+                  float(results.n_control or 0.0), int(results.n_attacks_control))
 
 
 def split_in_two(names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -209,7 +225,8 @@ class AnonymeterAttack(Attack):
     """Shared constructor: every parameter is checked up front (names, types, ranges)."""
 
     DEFAULTS: ClassVar[dict[str, Any]] = {}
-    #: parameters that must be integers, with their minimum
+    #: parameters that must be integers, with their minimum (``None`` allowed where the default
+    #: is ``None``: ``n_attacks`` unset attacks every row the tables allow)
     INTS: ClassVar[dict[str, int]] = {"n_attacks": 1}
     #: parameters that must be lists of column names (checked against the schema)
     COLUMN_LISTS: ClassVar[tuple[str, ...]] = ()
@@ -238,23 +255,24 @@ class AnonymeterAttack(Attack):
             if p[key] is not None:
                 column_list(self.name, schema, p[key], key)
 
-    def result(self, context: AttackContext, risk: tuple[float, float, float], *,
-               baseline: float, baseline_description: str, details: dict[str, Any],
-               results: Any, trials_planned: int, interval_method: str = INTERVAL_METHOD,
-               null: float | None = None) -> AttackResult:
-        """The attack's result from anonymeter's ``(low, value, high)`` risk and its
-        ``EvaluationResults`` (trials run, and ``null_upper`` unless ``null`` is given), with a
-        chart of the success rates in ``details``."""
-        low, value, high = risk
-        n_trials = int(results.n_attacks_ori)
+    def result(self, context: AttackContext, counts: tuple[Counts, ...], *, baseline: float,
+               baseline_description: str, details: dict[str, Any], trials_planned: int | None,
+               trials_available: int, warnings: Sequence[str] = ()) -> AttackResult:
+        """The attack's result from its counts (one per comparison): the risk and the two-sided
+        interval from the exact bounds core gates on, trials run (the largest comparison),
+        planned and available, anonymeter's warnings, and a chart of the success rates in
+        ``details``."""
+        risk, low, high, method = interval_from_counts(counts, context.confidence_level)
+        n_trials = max(c.trials for c in counts if not c.supplementary)
         return AttackResult(
-            attack=self.name, risk_kind=self.risk_kind, risk=value, ci_low=low, ci_high=high,
-            confidence_level=context.confidence_level, interval_method=interval_method,
+            attack=self.name, risk_kind=self.risk_kind, risk=risk, ci_low=low, ci_high=high,
+            confidence_level=context.confidence_level, interval_method=method,
             baseline=baseline, baseline_description=baseline_description,
-            n_trials=n_trials, details=jsonable(details),
-            null_upper=null_upper(results) if null is None else null,
-            trials_planned=max(int(trials_planned), n_trials),
-            figures=(rates_chart(details, baseline),))
+            n_trials=max(1, n_trials), details=jsonable(details),
+            trials_planned=None if trials_planned is None else max(int(trials_planned),
+                                                                   n_trials, 1),
+            trials_available=max(int(trials_available), n_trials, 1), counts=counts,
+            warnings=tuple(warnings), figures=(rates_chart(details, baseline),))
 
 
 def rates_chart(details: dict[str, Any], baseline: float) -> BarChart:

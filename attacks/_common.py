@@ -16,8 +16,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from privgate import AttackContext, Schema, params
+from privgate.certification import estimate, one_sided
 from privgate.errors import InputError
-from privgate.evidence import RocCurve
+from privgate.evidence import Counts, RocCurve
 from privgate.stats import bootstrap_ci, clamp01
 
 #: The most ROC points an attack puts in its result (reports plot them).
@@ -146,6 +147,29 @@ def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float],
                              seed=seed)
     low, high = clamp01(low), clamp01(high)
     return min(low, estimate), max(high, estimate)
+
+
+def interval_from_counts(counts: Sequence[Counts], level: float
+                         ) -> tuple[float, float, float, str]:
+    """``(risk, low, high, method)`` of an attack that reports counts: the largest estimate
+    over its comparisons (supplementary ones left out) and the two-sided interval at ``level``
+    from the exact bounds core gates on, each comparison at ``1 - (1 - level) / (2m)``
+    (Bonferroni over the ``m`` comparisons and the two sides).
+
+    Core recomputes the gate's one-sided bounds from the counts themselves
+    (:mod:`privgate.certification`); this is the attack's own figure for its entry.
+    """
+    main = [c for c in counts if not c.supplementary]
+    each = 1.0 - (1.0 - level) / (2.0 * len(main))
+    risk = max(estimate(c) for c in main)
+    ends = [one_sided(c, each) for c in main]
+    low = min(max(lo for lo, _ in ends), risk)
+    high = max(max(hi for _, hi in ends), risk)
+    kinds = sorted({c.estimator for c in main})
+    method = (f"exact ({', '.join(kinds)}) bounds from the counts, each comparison at "
+              f"{each:.4g} per side; the largest estimate and bounds over {len(main)} "
+              f"comparison(s)")
+    return risk, low, high, method
 
 
 def jsonable(value: Any) -> Any:

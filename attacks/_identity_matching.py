@@ -1,7 +1,7 @@
 """Record matching and rates behind ``identity-disclosure``: quasi-identifier keys (after
 generalisation), the sensitive-value agreement rule, the pairing of real records with the
 synthetic records that share their keys, and the chance-corrected rate with its interval (the
-estimator is explained in :mod:`privgate.attacks.identity_disclosure`).
+estimator and its bounds are explained in :mod:`privgate.attacks.identity_disclosure`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pandas as pd
 from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import InputError
 from privgate.schema import NUMERIC_KINDS, Column, Schema
-from privgate.stats import rate_ci
 
 NAME = "identity-disclosure"
 MISSING = "\x00<missing>"
@@ -178,40 +177,3 @@ def rates(k_train: np.ndarray, k_control: np.ndarray, h_train: np.ndarray,
         "control_matched_and_taught_share": float(h_control.mean()),
         "unique_in_train_rate": float(np.mean(f_s == 1)),
     }
-
-
-def chance_corrected(rates: Mapping[str, Any], each: float, method: str
-                      ) -> tuple[float, float, float, dict[str, Any]]:
-    """The chance-corrected risk with its interval, and the rates' intervals for ``details``.
-
-    A member is disclosed either because the generator leaked it (a share q of the members) or
-    by a chance match, as often as a non-member: with h the 0/1 "matched and taught" indicator,
-    mean(h) over members = q + (1 - q) * mean(h) over control, and the member rate p = truth +
-    (1 - q) * c, c the control rate. So truth = p - (1 - q) * c: exact when nothing leaked
-    (p = c) and when everything did (q = 1). The four rates' intervals are taken at the
-    Bonferroni level ``each`` = 1 - (1 - level) / 4 and combined at their extremes (truth rises
-    with p and q, falls with c), so the combined interval keeps at least the stated level.
-    """
-    h_train, h_control = rates["h_train"], rates["h_control"]
-    n, n_control = len(h_train), len(h_control)
-    t_low, t_high = rate_ci(rates["per_record"].sum(), n, each, method)
-    c_low, c_high = rate_ci(rates["control_record"].sum(), n_control, each, method)
-    ht_low, ht_high = rate_ci(int(h_train.sum()), n, each, method)
-    hc_low, hc_high = rate_ci(int(h_control.sum()), n_control, each, method)
-    leaked = _leaked_share(float(h_train.mean()), float(h_control.mean()))
-    risk = _clip01(rates["sample_rate"] - (1.0 - leaked) * rates["control_rate"])
-    low = min(_clip01(t_low - (1.0 - _leaked_share(ht_low, hc_high)) * c_high), risk)
-    high = max(_clip01(t_high - (1.0 - _leaked_share(ht_high, hc_low)) * c_low), risk)
-    return risk, low, high, {"sample_rate_ci": [t_low, t_high],
-                             "control_rate_ci": [c_low, c_high], "leaked_share": leaked}
-
-
-def _clip01(x: float) -> float:
-    return float(min(1.0, max(0.0, x)))
-
-
-def _leaked_share(member_hits: float, control_hits: float) -> float:
-    """The share q of members disclosed by a leak: ``(h_m - h_c) / (1 - h_c)``, in [0, 1]."""
-    if control_hits >= 1.0:
-        return 0.0
-    return _clip01((member_hits - control_hits) / (1.0 - control_hits))

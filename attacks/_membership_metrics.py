@@ -1,5 +1,5 @@
 """What every membership attack reports: AUROC with its interval, TPR at low FPR, the ROC curve,
-the membership advantage with a bootstrap interval, and a permutation-null baseline.
+the membership advantage with exact distribution-free bounds, and a permutation-null baseline.
 
 ``dcr-membership``, ``density-membership`` and ``shadow-membership`` score real records (higher
 score = "more likely a training member") and hand the scores and true labels to
@@ -7,17 +7,41 @@ score = "more likely a training member") and hand the scores and true labels to
 interval and the TPR at low FPR into the result's typed evidence fields, which every report
 draws. Keeping this in one place keeps the risk definition identical across attacks: ``risk`` =
 membership advantage = max over thresholds of TPR - FPR.
+
+Bounds of the advantage, both exact at every sample size and for every score distribution
+(ties and discrete scores included):
+
+* upper (:func:`hoeffding_margin`): the true advantage is the gap ``T(t*) - F(t*)`` at some
+  threshold ``t*`` (members' and non-members' shares above it), and the measured advantage is
+  at least the measured gap at that same, fixed threshold -- an average of independent terms
+  each within ``1/m`` or ``1/n``. Hoeffding's inequality bounds how far it falls short:
+  ``sqrt(ln(1/alpha) / 2 * (1/m + 1/n))``;
+* lower (:func:`dkw_margin`): the measured advantage is the gap at a threshold chosen from
+  the data, so it may exceed the truth by as much as the two empirical distributions deviate
+  anywhere: the Dvoretzky-Kiefer-Wolfowitz inequality with Massart's constant bounds each
+  one-sided deviation by ``sqrt(ln(1/a) / (2 n))``, each at ``a = alpha / 2``.
+
+A check passes on the upper bound and fails on the lower one, so a leak-free generator fails
+with probability at most alpha, and one above the threshold passes with at most alpha. (A
+percentile bootstrap of a maximum is biased upwards near zero -- a leak-free table of 5,000 rows
+showed a lower bound of 0.01 -- so it could fail an honest generator under a strict threshold;
+the Hoeffding upper bound is about 1.4 to 2 times narrower than a DKW one, enough to certify
+0.09 on tables of a few thousand rows.) The leak-free bounds are the upper margin added to the
+advantage under label permutations: their median is what a leak-free table of this size shows,
+their spread gives the power.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.neighbors import NearestNeighbors
 
-from privgate.attack import AttackResult
+from privgate.attack import AttackPlan, AttackResult
 from privgate.attacks._common import (
     advantage,
     auroc,
@@ -25,6 +49,7 @@ from privgate.attacks._common import (
     downsample_roc,
     jsonable,
     roc_arrays,
+    single_threaded,
     tpr_at_fpr,
 )
 from privgate.evidence import Estimate, Interval, RocCurve
@@ -34,6 +59,30 @@ from privgate.randomness import child_seed, rng
 LOW_FPRS: tuple[float, ...] = (0.001, 0.01)
 #: Label shuffles behind the permutation-null baseline.
 N_PERMUTATIONS = 200
+#: How the advantage's bounds are computed, in words.
+BOUND_METHOD = ("exact distribution-free bounds: upper, the advantage + Hoeffding's deviation "
+                "of the gap at the true best threshold, sqrt(ln(1/alpha)/2 * (1/m + 1/n)); "
+                "lower, the advantage - the one-sided Dvoretzky-Kiefer-Wolfowitz deviations "
+                "(Massart's constant) of the members' and non-members' score distributions, "
+                "each at alpha/2")
+
+
+def hoeffding_margin(n_members: int, n_nonmembers: int, level: float) -> float:
+    """How far below the truth the advantage can fall at ``level`` (one-sided)."""
+    if n_members <= 0 or n_nonmembers <= 0:
+        return 1.0
+    return math.sqrt(math.log(1 / (1.0 - level)) / 2 * (1 / n_members + 1 / n_nonmembers))
+
+
+def dkw_margin(n_members: int, n_nonmembers: int, level: float, sides: int = 1) -> float:
+    """How far above the truth the advantage can be at ``level``: the sum of the two one-sided
+    DKW deviations, each at ``(1 - level) / (2 * sides)`` (``sides = 2`` for a two-sided
+    interval)."""
+    a = (1.0 - level) / (2.0 * sides)
+    if n_members <= 0 or n_nonmembers <= 0:
+        return 1.0
+    return math.sqrt(math.log(1 / a) / (2 * n_members)) + math.sqrt(
+        math.log(1 / a) / (2 * n_nonmembers))
 
 
 def positions(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -60,6 +109,9 @@ class MembershipSummary:
     baseline: float
     null_p95: float
     null_upper: float
+    null_bounds: tuple[float, ...]
+    upper_margin: float
+    lower_margin: float
     n_members: int
     n_nonmembers: int
     n_resamples: int
@@ -96,26 +148,37 @@ class MembershipSummary:
             f"paired percentile bootstrap, {self.n_resamples} resamples"))
 
     def interval_method(self, unit: str) -> str:
-        """How the advantage interval was computed, naming what was resampled."""
-        return (f"paired percentile bootstrap ({self.n_resamples} resamples of the scored "
-                f"({unit}, membership) pairs, scipy.stats.bootstrap); the advantage is "
-                "recomputed (best threshold re-chosen) in every resample")
+        """How the advantage interval was computed, naming what was scored."""
+        return (f"{BOUND_METHOD}; two-sided: each end at alpha/2; over the scored "
+                f"({unit}, membership) pairs")
 
     def result(self, attack: str, risk_kind: str, *, unit: str, n_trials: int,
-               trials_planned: int, details: dict[str, Any], record_risk: pd.Series,
-               figures: tuple[Any, ...] = ()) -> AttackResult:
-        """The attack's result: the advantage with its interval, baseline and ``null_upper``
-        (the upper bound a leak-free table of this size would show), and the typed evidence:
-        ROC curve, AUROC with its interval, TPR at :data:`LOW_FPRS`, trials planned and run."""
+               trials_planned: int | None, details: dict[str, Any], record_risk: pd.Series,
+               figures: tuple[Any, ...] = (), trials_available: int | None = None
+               ) -> AttackResult:
+        """The attack's result: the advantage with its two-sided interval and its one-sided
+        bounds (exact: :func:`hoeffding_margin`, :func:`dkw_margin`), baseline, ``null_upper``
+        (the median upper bound a
+        leak-free table of this size shows) and ``null_bounds`` (one per label permutation),
+        and the typed evidence: ROC curve, AUROC with its interval, TPR at :data:`LOW_FPRS`,
+        trials planned, run and available."""
+        n_trials = int(n_trials)
         return AttackResult(
             attack=attack, risk_kind=risk_kind, risk=self.advantage,
             ci_low=self.advantage_ci[0], ci_high=self.advantage_ci[1],
             confidence_level=self.level, interval_method=self.interval_method(unit),
             baseline=self.baseline, baseline_description=self.baseline_description(),
-            n_trials=int(n_trials), details=jsonable(details), null_upper=self.null_upper,
-            record_risk=record_risk, trials_planned=max(int(trials_planned), int(n_trials)),
+            n_trials=n_trials, details=jsonable(details), null_upper=self.null_upper,
+            record_risk=record_risk,
+            trials_planned=None if trials_planned is None else max(int(trials_planned),
+                                                                   n_trials),
             roc=self.roc, auroc=self.auroc_estimate(), tpr_at_fpr=dict(self.tpr_at_fpr),
-            figures=figures)
+            figures=figures, upper_bound=min(1.0, self.advantage + self.upper_margin),
+            lower_bound=max(0.0, self.advantage - self.lower_margin),
+            bound_method=BOUND_METHOD,
+            null_bounds=self.null_bounds,
+            trials_available=None if trials_available is None else max(trials_available,
+                                                                       n_trials))
 
     @staticmethod
     def baseline_description() -> str:
@@ -128,37 +191,75 @@ def summarise(scores: np.ndarray, labels: np.ndarray, *, level: float, n_resampl
               seed: int, stream: str) -> MembershipSummary:
     """Score-based membership figures for ``scores`` (higher = member) and 0/1 ``labels``.
 
-    AUROC and advantage get paired percentile bootstrap intervals at ``level`` (the same
-    resamples for both: the random stream ``(seed, stream, "bootstrap")``, see
-    :mod:`privgate.randomness`). The baseline is the advantage under seeded permutations of the
-    labels (the random guesser on samples of this size; stream ``(seed, stream,
-    "permutations")``), and ``null_upper`` that null
-    distribution's ``(1 + level) / 2`` quantile: the upper bound a leak-free table of this size
-    would show. Both classes must be present.
+    The advantage gets exact one-sided bounds (:func:`hoeffding_margin` above,
+    :func:`dkw_margin` below) and a two-sided interval at ``level`` from the same
+    inequalities; the AUROC a paired percentile bootstrap interval at
+    ``level`` (random stream ``(seed, stream, "bootstrap")``, see :mod:`privgate.randomness`).
+    The baseline is the advantage under seeded permutations of the labels (the random guesser on
+    samples of this size; stream ``(seed, stream, "permutations")``); each permuted advantage
+    plus the upper margin is a leak-free upper bound (``null_bounds``), and their median is
+    ``null_upper``. Both classes must be present.
     """
     scores = np.asarray(scores, dtype=float)
     labels = np.asarray(labels).astype(int)
+    n_members, n_nonmembers = int(labels.sum()), int((labels == 0).sum())
     auc = auroc(scores, labels)
     adv = max(0.0, advantage(scores, labels))
-    boot = child_seed(seed, stream, "bootstrap")
-    adv_low, adv_high = bootstrap_interval(
-        lambda s, y: max(0.0, advantage(s, y)), scores, labels, estimate=adv, level=level,
-        n_resamples=n_resamples, seed=boot)
     auc_low, auc_high = bootstrap_interval(
-        auroc, scores, labels, estimate=auc, level=level, n_resamples=n_resamples, seed=boot)
+        auroc, scores, labels, estimate=auc, level=level, n_resamples=n_resamples,
+        seed=child_seed(seed, stream, "bootstrap"))
+    upper = hoeffding_margin(n_members, n_nonmembers, level)
+    lower = dkw_margin(n_members, n_nonmembers, level)
+    two_sided = (dkw_margin(n_members, n_nonmembers, level, sides=2),
+                 hoeffding_margin(n_members, n_nonmembers, (1 + level) / 2))
     perm_rng = rng(seed, stream, "permutations")
-    null = np.array([advantage(scores, perm_rng.permutation(labels))
+    null = np.array([max(0.0, advantage(scores, perm_rng.permutation(labels)))
                      for _ in range(N_PERMUTATIONS)])
+    bounds = np.minimum(1.0, null + upper)
     fpr, tpr = roc_arrays(scores, labels)
     return MembershipSummary(
         auroc=auc, auroc_ci=(auc_low, auc_high), advantage=adv,
-        advantage_ci=(adv_low, adv_high),
+        advantage_ci=(max(0.0, adv - two_sided[0]), min(1.0, adv + two_sided[1])),
         tpr_at_fpr={f: tpr_at_fpr(fpr, tpr, f) for f in LOW_FPRS},
         roc=downsample_roc(fpr, tpr), baseline=float(np.clip(null.mean(), 0.0, 1.0)),
         null_p95=float(np.quantile(null, 0.95)),
-        null_upper=float(np.quantile(null, (1 + level) / 2)),
-        n_members=int(labels.sum()), n_nonmembers=int((labels == 0).sum()),
+        null_upper=float(np.median(bounds)), null_bounds=tuple(float(x) for x in bounds),
+        upper_margin=upper, lower_margin=lower, n_members=n_members,
+        n_nonmembers=n_nonmembers,
         n_resamples=n_resamples, level=level)
+
+
+def null_plan(n_members: int, n_nonmembers: int, level: float, note: str) -> AttackPlan:
+    """What a leak-free table of this size shows, said before any generator is fitted.
+
+    Under no leak the advantage is the one-sided two-sample Kolmogorov-Smirnov statistic of
+    the two score samples, whose distribution does not depend on the scores (continuous ones;
+    ties only make it smaller): ``P(D > x) <= exp(-2 x**2 n m / (n + m))`` (Smirnov's limit).
+    Its quantiles plus the upper (Hoeffding) margin are the leak-free bounds; their median is
+    ``null_upper``.
+    """
+    effective = n_members * n_nonmembers / max(1, n_members + n_nonmembers)
+    margin = hoeffding_margin(n_members, n_nonmembers, level)
+    grid = (np.arange(N_PERMUTATIONS) + 0.5) / N_PERMUTATIONS
+    quantiles = np.sqrt(-np.log1p(-grid) / 2.0) / math.sqrt(max(effective, 1e-12))
+    bounds = tuple(float(min(1.0, q + margin)) for q in quantiles)
+    return AttackPlan((), n_members + n_nonmembers, null_upper=float(np.median(bounds)),
+                      null_bounds=bounds, notes=(note,))
+
+
+def nearest_distances(x_syn: np.ndarray, x_real: np.ndarray, metric: str = "euclidean"
+                      ) -> np.ndarray:
+    """Each real row's distance to its closest synthetic row (DCR), exact: an exact copy is
+    at 0. scikit-learn's brute-force search (chunked by its ``working_memory``) picks the
+    neighbour; the distance is recomputed directly (its fast Euclidean form leaves float
+    noise)."""
+    nn = NearestNeighbors(n_neighbors=1, metric=metric, algorithm="brute", n_jobs=1)
+    with single_threaded():
+        nn.fit(x_syn)
+        nearest = nn.kneighbors(x_real, return_distance=False)[:, 0]
+    diff = x_real - x_syn[nearest]
+    return (np.abs(diff).sum(axis=1) if metric == "manhattan"
+            else np.sqrt((diff * diff).sum(axis=1)))
 
 
 def rank_against(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> np.ndarray:

@@ -1,32 +1,47 @@
 """``anonymeter-linkability``: anonymeter's linkability attack (Giomi et al. 2023).
 
 The adversary holds two disjoint sets of columns of the same people and joins them through
-their nearest synthetic rows, against the same attack on control rows; the shared adapter code
-is in :mod:`privgate.attacks._anonymeter`.
+their nearest synthetic rows, against the same attack on control rows. Every row the tables
+allow is attacked by default (``min(train, control)`` on each side); the nearest rows come
+from :mod:`privgate.attacks._neighbours` (anonymeter's distance, found once per distinct
+target) and the links are counted by anonymeter's own ``LinkabilityIndexes``. The counts of
+linked training and control rows are the result's counts (estimator ``"excess"``). The shared
+adapter code is in :mod:`privgate.attacks._anonymeter`.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
-from anonymeter.evaluators import LinkabilityEvaluator
+import anonymeter.evaluators  # noqa: F401 -- imports anonymeter's modules in their order
+import pandas as pd
+from anonymeter.evaluators.linkability_evaluator import LinkabilityIndexes
+from anonymeter.stats.confidence import EvaluationResults
 
 from privgate import AttackContext, AttackResult, Schema, hookimpl
+from privgate.attack import AttackPlan
 from privgate.attacks._anonymeter import (
     ANONYMETER_REFERENCE,
     ARTICLE29_REFERENCE,
     AnonymeterAttack,
     column_list,
+    kept,
     prepare,
     results_details,
-    risk_triple,
     seeded,
     split_in_two,
 )
 from privgate.attacks._common import modelled_columns
+from privgate.attacks._membership_metrics import positions
+from privgate.attacks._neighbours import Neighbours, population
 from privgate.errors import InputError
-from privgate.randomness import child_seed
+from privgate.evidence import Counts
+from privgate.randomness import child_seed, rng
 from privgate.stats import clamp01
+
+#: Control rows a plan links (the control rate's standard error <= 1.2%).
+PLAN_TARGETS = 2_000
 
 
 def _random_link_probability(n_synthetic: int, k: int) -> float:
@@ -63,7 +78,7 @@ class AnonymeterLinkability(AnonymeterAttack):
         "everyone).")
     references: ClassVar[tuple[str, ...]] = (ANONYMETER_REFERENCE, ARTICLE29_REFERENCE)
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "n_attacks": 500,
+        "n_attacks": None,  # every row: min(train, control) on each side
         "n_neighbors": 1,
         "aux_cols": None,
     }
@@ -100,30 +115,35 @@ class AnonymeterLinkability(AnonymeterAttack):
         return first, second
 
     def run(self, context: AttackContext) -> AttackResult:
-        """Run anonymeter's ``LinkabilityEvaluator`` and pass its risk through."""
+        """Link every training and control row the tables allow through the synthetic rows."""
         p = self._settings()
-        n_attacks, n_neighbors = p["n_attacks"], p["n_neighbors"]
         names = modelled_columns(self.name, context)
         if len(names) < 2:
             raise InputError(f"attack {self.name!r}: needs at least two modelled columns")
         aux = self._aux_cols(context.schema, names, p["aux_cols"])
         data = prepare(context, names)
-        n_attacks = min(n_attacks, len(data.train), len(data.control))
+        available = min(len(data.train), len(data.control))
+        n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
+        draws = rng(context.seed, self.name, "targets")
+        train = data.train.iloc[positions(len(data.train), n, draws)]
+        control = data.control.iloc[positions(len(data.control), n, draws)]
+        with seeded(child_seed(context.seed, self.name)) as caught:
+            halves = [Neighbours(data.synthetic, population(train, control),
+                                 [data.safe[c] for c in half], p["n_neighbors"])
+                      for half in aux]
+            links = [_links(halves, rows, p["n_neighbors"]) for rows in (train, control)]
+        with warnings.catch_warnings():  # only for the rates in details: its baseline warning
+            warnings.simplefilter("ignore")  # would be about the placeholder count 0 below
+            results = EvaluationResults(n_attacks=(n, n, n), n_success=links[0],
+                                        n_baseline=0, n_control=links[1],
+                                        confidence_level=context.confidence_level)
         n_syn = len(data.synthetic)
-        with seeded(child_seed(context.seed, self.name)):
-            evaluator = LinkabilityEvaluator(
-                ori=data.train, syn=data.synthetic, control=data.control, n_attacks=n_attacks,
-                n_neighbors=n_neighbors,
-                aux_cols=([data.safe[c] for c in aux[0]], [data.safe[c] for c in aux[1]]))
-            evaluator.evaluate(n_jobs=1)
-            risk = evaluator.risk(confidence_level=context.confidence_level)
-            results = evaluator.results(confidence_level=context.confidence_level)
         # Anonymeter's own baseline draws random neighbour sets from an unseeded generator, so
         # its count would break reproducibility. The random-guess success probability has a
         # closed form: two independent uniform k-subsets of the n synthetic rows intersect with
         # probability 1 - C(n-k, k) / C(n, k). The risk itself does not use the baseline (it is
         # measured against the control attack), so only the reported baseline is replaced.
-        baseline = _random_link_probability(n_syn, n_neighbors)
+        baseline = _random_link_probability(n_syn, p["n_neighbors"])
         details = results_details(results)
         details["baseline_rate"] = {"value": baseline, "error": 0.0}
         details["n_baseline"] = None
@@ -131,17 +151,50 @@ class AnonymeterLinkability(AnonymeterAttack):
             "baseline_method": "closed form 1 - C(n-k,k)/C(n,k) (anonymeter's random "
                                "baseline is unseeded)",
             "aux_cols": [aux[0], aux[1]],
-            "n_neighbors": n_neighbors,
+            "n_neighbors": p["n_neighbors"],
             "n_synthetic": n_syn,
+            "neighbours": ("anonymeter's Gower distance and link rule; nearest rows found "
+                           "once per distinct target (privgate.attacks._neighbours)"),
             "params": dict(p),
         })
         return self.result(
-            context, risk_triple(risk), baseline=baseline,
+            context, (Counts("linked records", "excess", links[0], n, links[1], n),),
+            baseline=baseline,
             baseline_description=(
-                f"chance that an adversary who picks {n_neighbors} synthetic row(s) at random "
-                "for each half of a record links the two halves (a success rate, not an "
-                "excess-over-control risk)"),
-            details=details, results=results, trials_planned=p["n_attacks"])
+                f"chance that an adversary who picks {p['n_neighbors']} synthetic row(s) at "
+                "random for each half of a record links the two halves (a success rate, not "
+                "an excess-over-control risk)"),
+            details=details, trials_planned=p["n_attacks"], trials_available=available,
+            warnings=kept(caught))
+
+    def plan(self, context: AttackContext) -> AttackPlan:
+        """How often control rows link through the training rows (standing in for the
+        synthetic table), on up to 2,000 control rows."""
+        p = self._settings()
+        names = modelled_columns(self.name, context, frames=("train", "control"))
+        if len(names) < 2:
+            raise InputError(f"attack {self.name!r}: needs at least two modelled columns")
+        aux = self._aux_cols(context.schema, names, p["aux_cols"])
+        data = prepare(AttackContext(context.train, context.control, context.train,
+                                     context.schema, context.seed), names)
+        available = min(len(data.train), len(data.control))
+        n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
+        targets = data.control.iloc[positions(len(data.control), PLAN_TARGETS,
+                                              rng(context.seed, self.name, "plan"))]
+        halves = [Neighbours(data.train, targets, [data.safe[c] for c in half],
+                             p["n_neighbors"]) for half in aux]
+        rate = _links(halves, targets, p["n_neighbors"]) / len(targets)
+        return AttackPlan(
+            (Counts("linked records", "excess", rate * n, n, rate * n, n),), available,
+            notes=(f"{rate:.1%} of {len(targets):,} control rows link through the training "
+                   "rows standing in for the synthetic table",))
+
+
+def _links(halves: list[Neighbours], rows: pd.DataFrame, k: int) -> int:
+    """How many of ``rows`` have a synthetic row among the ``k`` nearest of both halves
+    (anonymeter's ``LinkabilityIndexes.count_links``)."""
+    return int(LinkabilityIndexes(idx_0=halves[0].of(rows), idx_1=halves[1].of(rows))
+               .count_links(n_neighbors=k))
 
 
 @hookimpl

@@ -1,9 +1,11 @@
 """DCR membership inference: are training rows closer to the synthetic data than unseen rows?
 
-Each real row is scored by its distance to the closest synthetic record (DCR). Training rows
-(members) and control rows (non-members, never seen by the generator) are mixed in equal numbers;
-an adversary who calls "member" whenever the distance is small succeeds more often than chance
-exactly when the generator placed synthetic records near its training rows.
+Each real row is scored by its distance to the closest synthetic record (DCR). Every training
+row (member) and every control row (non-member, never seen by the generator) is scored by
+default (``max_rows`` caps each side); an adversary who calls "member" whenever the distance
+is small succeeds more often than chance exactly when the generator placed synthetic records
+near its training rows. The advantage's bounds are exact and distribution-free
+(:mod:`privgate.attacks._membership_metrics`).
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from privgate import Attack, AttackContext, AttackResult, hookimpl, randomness
+from privgate.attack import AttackPlan
 from privgate.attacks._common import (
     check_choice,
     check_int,
     modelled_columns,
     resolve_params,
-    single_threaded,
     subsample,
 )
 from privgate.attacks._membership_metrics import (
+    nearest_distances,
+    null_plan,
     positions,
     rank_against,
     record_risk_series,
@@ -72,7 +75,7 @@ class DCRMembership(Attack):
     )
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "max_rows": 5000,
+        "max_rows": None,  # every training row against every control row
         "metric": "euclidean",
         "n_resamples": 500,
     }
@@ -81,11 +84,15 @@ class DCRMembership(Attack):
         super().__init__(**params)
         self._settings()  # a bad type, range or metric name is refused here, before any work
 
-    def _settings(self) -> tuple[dict[str, Any], int, str, int]:
+    def _settings(self) -> tuple[dict[str, Any], int | None, str, int]:
         p = resolve_params(self.name, self.DEFAULTS, self.params)
-        return (p, check_int(self.name, p, "max_rows", 10),
+        return (p, None if p["max_rows"] is None else check_int(self.name, p, "max_rows", 10),
                 check_choice(self.name, p, "metric", tuple(METRICS)),
                 check_int(self.name, p, "n_resamples", 50))
+
+    def _sizes(self, context: AttackContext, max_rows: int | None) -> tuple[int, int]:
+        cap = max_rows or max(len(context.train), len(context.control))
+        return min(len(context.train), cap), min(len(context.control), cap)
 
     def run(self, context: AttackContext) -> AttackResult:
         """Score members and non-members by DCR and report the membership advantage."""
@@ -93,27 +100,16 @@ class DCRMembership(Attack):
         modelled_columns(self.name, context)
 
         rng = randomness.rng(context.seed, self.name, "targets")
-        n = min(len(context.train), len(context.control), max_rows)
+        n, m = self._sizes(context, max_rows)
         member_pos = positions(len(context.train), n, rng)
         members = context.train.iloc[member_pos]
-        nonmembers = subsample(context.control, n, rng)
+        nonmembers = subsample(context.control, m, rng)
         encoder = TableEncoder(context.schema)
         x_syn = encoder.transform(context.synthetic).astype(np.float64)
         x_real = np.vstack([encoder.transform(members), encoder.transform(nonmembers)]
                            ).astype(np.float64)
-        labels = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
-
-        # scikit-learn's brute-force search works through the query rows in chunks of its
-        # working_memory (1 GiB by default), so memory stays bounded on large tables.
-        nn = NearestNeighbors(n_neighbors=1, metric=metric, algorithm="brute", n_jobs=1)
-        with single_threaded():
-            nn.fit(x_syn)
-            nearest = nn.kneighbors(x_real, return_distance=False)[:, 0]
-        # Recompute the distance to the chosen neighbour directly: scikit-learn's fast
-        # Euclidean search leaves float noise, and exact copies must tie at exactly 0.
-        diff = x_real - x_syn[nearest]
-        dist = (np.abs(diff).sum(axis=1) if metric == "manhattan"
-                else np.sqrt((diff * diff).sum(axis=1)))
+        labels = np.r_[np.ones(n, dtype=int), np.zeros(m, dtype=int)]
+        dist = nearest_distances(x_syn, x_real, metric)
         scores = -dist  # closer to the synthetic data => more likely a member
 
         summary = summarise(scores, labels, level=context.confidence_level,
@@ -131,9 +127,17 @@ class DCRMembership(Attack):
         }
         # exposure of each scored training row (never written to results.json)
         exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
-        return summary.result(self.name, self.risk_kind, unit="distance", n_trials=2 * n,
-                              trials_planned=2 * max_rows, details=details,
-                              record_risk=exposure)
+        return summary.result(self.name, self.risk_kind, unit="distance", n_trials=n + m,
+                              trials_planned=None if max_rows is None else 2 * max_rows,
+                              details=details, record_risk=exposure,
+                              trials_available=len(context.train) + len(context.control))
+
+    def plan(self, context: AttackContext) -> AttackPlan:
+        """The leak-free bound of the advantage at this table's sizes (no scores needed)."""
+        _, max_rows, _, _ = self._settings()
+        n, m = self._sizes(context, max_rows)
+        return null_plan(n, m, context.confidence_level,
+                         f"{n:,} training rows against {m:,} control rows")
 
 
 @hookimpl

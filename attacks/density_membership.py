@@ -35,6 +35,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KernelDensity, NearestNeighbors
 
 from privgate import Attack, AttackContext, AttackResult, hookimpl, params, randomness
+from privgate.attack import AttackPlan
 from privgate.attacks._common import (
     check_choice,
     check_int,
@@ -43,6 +44,7 @@ from privgate.attacks._common import (
     single_threaded,
 )
 from privgate.attacks._membership_metrics import (
+    null_plan,
     positions,
     rank_against,
     record_risk_series,
@@ -52,6 +54,10 @@ from privgate.encoding import TableEncoder
 from privgate.errors import InputError
 
 ESTIMATORS = ("knn", "kde")
+
+
+def _capped(n: int, m: int, cap: int | None) -> tuple[int, int]:
+    return (n, m) if cap is None else (min(n, cap), min(m, cap))
 
 
 def knn_radius(fitted: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -124,7 +130,7 @@ class DensityMembership(Attack):
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "estimator": "knn",        # "knn" (k-nearest-neighbour) or "kde" (kernel density)
         "n_neighbors": 1,          # k of the k-NN density estimate
-        "max_rows": 2000,          # members scored (and non-members, at most)
+        "max_rows": None,          # cap on members and on non-members scored (None: all)
         "max_density_rows": 50000,  # synthetic rows the synthetic density is fitted on
         "n_components": 10,        # kde: PCA dimensions the densities live in
         "bandwidth": "scott",      # kde: or a positive number (in unit-variance PCA units)
@@ -135,10 +141,10 @@ class DensityMembership(Attack):
         super().__init__(**params)
         self._check(resolve_params(self.name, self.DEFAULTS, params))
 
-    def _check(self, p: dict[str, Any]) -> tuple[int, int, int, float | None, int]:
+    def _check(self, p: dict[str, Any]) -> tuple[int | None, int, int, float | None, int]:
         check_choice(self.name, p, "estimator", ESTIMATORS)
         check_int(self.name, p, "n_neighbors", 1)
-        max_rows = check_int(self.name, p, "max_rows", 10)
+        max_rows = None if p["max_rows"] is None else check_int(self.name, p, "max_rows", 10)
         max_density = check_int(self.name, p, "max_density_rows", 100)
         n_components = check_int(self.name, p, "n_components", 1)
         n_resamples = check_int(self.name, p, "n_resamples", 50)
@@ -163,9 +169,10 @@ class DensityMembership(Attack):
         control_perm = rng.permutation(len(context.control))
         half = len(control_perm) // 2
         ref_pos, non_pos = np.sort(control_perm[:half]), np.sort(control_perm[half:])
-        n = min(len(context.train), len(non_pos), max_rows)
+        non_pos_all = non_pos
+        n, m = _capped(len(context.train), len(non_pos), max_rows)
         member_pos = positions(len(context.train), n, rng)
-        non_pos = non_pos[positions(len(non_pos), n, rng)]
+        non_pos = non_pos[positions(len(non_pos), m, rng)]
         syn_pos = positions(len(context.synthetic), max_density, rng)
 
         encoder = TableEncoder(context.schema)
@@ -177,7 +184,7 @@ class DensityMembership(Attack):
         x_syn = enc(context.synthetic.iloc[syn_pos])
         x_query = np.vstack([enc(context.train.iloc[member_pos]),
                              enc(context.control.iloc[non_pos])])
-        labels = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
+        labels = np.r_[np.ones(n, dtype=int), np.zeros(m, dtype=int)]
         with single_threaded():
             if p["estimator"] == "knn":
                 scores, info = _knn_scores(x_syn, x_ref, x_query, int(p["n_neighbors"]))
@@ -203,8 +210,20 @@ class DensityMembership(Attack):
         # exposure of each scored training row (never written to results.json)
         exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
         return summary.result(self.name, self.risk_kind, unit="log density ratio",
-                              n_trials=2 * n, trials_planned=2 * max_rows, details=details,
+                              n_trials=n + m, details=details,
+                              trials_planned=None if max_rows is None else 2 * max_rows,
+                              trials_available=len(context.train) + len(non_pos_all),
                               record_risk=exposure)
+
+    def plan(self, context: AttackContext) -> AttackPlan:
+        """The leak-free bound of the advantage at this table's sizes (half the control rows
+        are the non-members, the other half fit the reference density)."""
+        max_rows = self._check(resolve_params(self.name, self.DEFAULTS, self.params))[0]
+        n, m = _capped(len(context.train), len(context.control) - len(context.control) // 2,
+                       max_rows)
+        return null_plan(n, m, context.confidence_level,
+                         f"{n:,} training rows against {m:,} control rows (the other half of "
+                         "the control rows fits the reference density)")
 
 
 #: Added to k-NN radii before the log, so exact copies (radius 0) score finitely.

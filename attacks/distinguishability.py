@@ -129,6 +129,11 @@ class Distinguishability(Attack):
             seed=randomness.child_seed(context.seed, self.name, "bootstrap"))
         risk = _score(auc)
         ci_low, ci_high = min(_score(auc_low), risk), max(_score(auc_high), risk)
+        # one-sided bounds: the percentiles at the full alpha (5% and 95% at level 0.95)
+        one_low, one_high = bootstrap_interval(
+            auroc, scores, y, estimate=auc, level=2 * context.confidence_level - 1,
+            n_resamples=n_resamples,
+            seed=randomness.child_seed(context.seed, self.name, "bootstrap"))
         fpr, tpr = roc_arrays(scores, y)
         details = {
             "n_real": n,
@@ -160,6 +165,11 @@ class Distinguishability(Attack):
             details=jsonable(details),
             null_upper=_null_upper(y, context.confidence_level),
             trials_planned=max(2 * max_rows, int(len(y))),
+            trials_available=2 * min(len(context.train), len(context.synthetic)),
+            upper_bound=max(_score(one_high), risk), lower_bound=min(_score(one_low), risk),
+            bound_method=(f"{interval_method} of the out-of-fold AUROC at the full alpha "
+                          "(one-sided percentiles), mapped through clamp01(2*(AUROC-0.5)); the "
+                          "classifiers are not refitted per resample"),
             roc=downsample_roc(fpr, tpr),
             auroc=Estimate(auc, Interval(auc_low, auc_high, context.confidence_level,
                                          interval_method)),
@@ -197,7 +207,7 @@ class Distinguishability(Attack):
 
 
 def _null_upper(y: np.ndarray, level: float) -> float:
-    """Upper bound of the score on indistinguishable tables of this size.
+    """One-sided upper bound of the score on indistinguishable tables of this size.
 
     At AUROC 0.5 the AUROC's standard error is ``sqrt((n1 + n2 + 1) / (12 n1 n2))`` (the
     Mann-Whitney null variance); the score is ``2 * (AUROC - 0.5)``.
@@ -205,7 +215,7 @@ def _null_upper(y: np.ndarray, level: float) -> float:
     n1, n2 = int(np.sum(y == 1)), int(np.sum(y == 0))
     if n1 == 0 or n2 == 0:
         return 1.0
-    z = float(stats.norm.ppf((1 + level) / 2))
+    z = float(stats.norm.ppf(level))
     return 2.0 * z * math.sqrt((n1 + n2 + 1) / (12.0 * n1 * n2))
 
 

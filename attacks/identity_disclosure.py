@@ -32,26 +32,32 @@ share among members, the share of members disclosed by a leak is ``q = (h_m - h_
 h_c)`` and the reported risk is ``p - (1 - q) c``: the disclosure the training data caused,
 exact both when nothing leaked and when every member was copied. Its baseline is therefore 0.
 
-Interval: the training (control) records are the trials of the member (control) rates and the
-per-record probabilities their outcomes -- binomial intervals (Clopper-Pearson exact by default,
-or Wilson) with the summed probabilities as success counts; a [0, 1]-valued mean has at most the
-binomial variance, so this is conservative. The four rates' intervals are taken at the
-Bonferroni level ``1 - (1 - level) / 4`` and combined at their extremes.
+Counts and bounds: the training (control) records are the trials of the member (control) rates
+and the per-record probabilities their outcomes; the result reports the four counts (the summed
+re-identification probabilities and the numbers matched and taught, on each side) as one
+comparison with estimator ``"corrected"`` (:class:`privgate.evidence.Counts`), and core bounds
+``p - (1 - q) c`` exactly from them: Clopper-Pearson bounds of the four rates at
+``1 - alpha / 4`` each, combined at their extremes (a [0, 1]-valued mean has at most the
+binomial variance, so a summed probability bounded as a binomial count is conservative).
+With several candidate secrets each is a comparison of its own (Bonferroni over them).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from privgate import Attack, AttackContext, AttackResult, hookimpl
+from privgate.attack import AttackPlan
 from privgate.attacks._common import (
     check_choice,
     check_columns,
+    interval_from_counts,
     jsonable,
     modelled_columns,
     resolve_params,
@@ -59,16 +65,17 @@ from privgate.attacks._common import (
 from privgate.attacks._identity_matching import (
     NAME,
     SensitiveRule,
-    chance_corrected,
     generalise_spec,
     learns,
     qi_keys,
     rates,
 )
+from privgate.bounds import excess
 from privgate.errors import InputError
+from privgate.evidence import Counts
 from privgate.figures import BarChart
 from privgate.schema import Schema
-from privgate.stats import BINOMIAL_METHODS, zero_success_upper
+from privgate.stats import BINOMIAL_METHODS
 
 #: How the risk is estimated, in words (in the result's details).
 ESTIMATOR = (
@@ -114,7 +121,7 @@ class IdentityDisclosure(Attack):
         "tolerance": 0.05,
         "min_sensitive_share": 1.0,
         "population_size": None,
-        "interval": "exact",
+        "interval": "exact",  # accepted for old configs; core bounds the counts exactly
     }
 
     def __init__(self, **params: Any) -> None:
@@ -216,21 +223,20 @@ class IdentityDisclosure(Attack):
         """Match real records to synthetic ones on the QIs; count meaningful disclosures.
 
         With several candidate secrets (no sensitive column declared) the attack runs once per
-        secret and reports the worst: the highest risk, with the interval [max of the lower
-        bounds, max of the upper bounds] (the upper bound keeps at least the stated level for
-        the maximum; no multiplicity adjustment).
+        secret; each is one comparison of the result's counts (core gates on the largest, with
+        Bonferroni over the secrets) and the details name the worst.
         """
         p = resolve_params(self.name, self.DEFAULTS, self.params)
-        method = check_choice(self.name, p, "interval", tuple(BINOMIAL_METHODS))
+        check_choice(self.name, p, "interval", tuple(BINOMIAL_METHODS))
         modelled_columns(self.name, context)
         self.check_schema(context.schema)
-        runs = [self._one(context, p, method, qis, sensitive, source)
+        runs = [self._one(context, p, qis, sensitive, source)
                 for qis, sensitive, source in self._plans(context.schema, p)]
-        worst = max(runs, key=lambda r: (r.risk, r.ci_high))
         if len(runs) == 1:
-            return worst
-        low = min(max(r.ci_low for r in runs), worst.risk)
-        high = max(max(r.ci_high for r in runs), worst.risk)
+            return runs[0]
+        worst = max(runs, key=lambda r: (r.risk, r.ci_high))
+        counts = tuple(c for r in runs for c in r.counts)
+        risk, low, high, method = interval_from_counts(counts, context.confidence_level)
         details = dict(worst.details)
         details["per_secret"] = {
             ",".join(r.details["sensitive"]): {
@@ -238,19 +244,33 @@ class IdentityDisclosure(Attack):
                 "quasi_identifiers": r.details["quasi_identifiers"]} for r in runs}
         details["secrets_from"] = ("every column that is not a quasi-identifier, in turn (no "
                                    "sensitive column declared); the worst is reported")
-        return AttackResult(
-            attack=self.name, risk_kind=self.risk_kind, risk=worst.risk, ci_low=low,
-            ci_high=high, confidence_level=worst.confidence_level,
-            interval_method=worst.interval_method + "; over several candidate secrets the "
-            "highest risk is reported with the interval [max of lower bounds, max of upper "
-            "bounds] (no multiplicity adjustment)",
-            baseline=worst.baseline, baseline_description=worst.baseline_description,
-            n_trials=worst.n_trials, details=jsonable(details), null_upper=worst.null_upper,
-            record_risk=worst.record_risk, binomial_method=worst.binomial_method,
-            binomial_level=worst.binomial_level)
+        return replace(worst, risk=risk, ci_low=low, ci_high=high, counts=counts,
+                       interval_method=method + "; one comparison per candidate secret",
+                       details=jsonable(details))
 
-    def _one(self, context: AttackContext, p: Mapping[str, Any], method: str,
-             qis: list[str], sensitive: list[str], qi_source: str) -> AttackResult:
+    def plan(self, context: AttackContext) -> AttackPlan:
+        """The chance rates, measured with the training rows standing in for the synthetic
+        table (a leak-free generator discloses members as often as control records)."""
+        p = resolve_params(self.name, self.DEFAULTS, self.params)
+        modelled_columns(self.name, context, frames=("train", "control"))
+        half = len(context.train) // 2
+        stand_in = AttackContext(context.train.iloc[:half].reset_index(drop=True),
+                                 context.control, context.train.iloc[half:], context.schema,
+                                 context.seed, context.confidence_level)
+        counts = []
+        for qis, sensitive, source in self._plans(context.schema, p):
+            chance = self._one(stand_in, p, qis, sensitive, source).counts[0]
+            control = _rate(chance.control_successes, chance.control_trials)
+            hits = _rate(chance.control_hits, chance.control_trials)
+            n, m = len(context.train), len(context.control)
+            counts.append(Counts(chance.label, "corrected", control * n, n, control * m, m,
+                                 hits=round(hits * n), control_hits=round(hits * m)))
+        return AttackPlan(tuple(counts), len(context.train), notes=(
+            "chance rates measured on the control records with half the training rows "
+            "standing in for the synthetic table and the other half for the training rows",))
+
+    def _one(self, context: AttackContext, p: Mapping[str, Any], qis: list[str],
+             sensitive: list[str], qi_source: str) -> AttackResult:
         """The attack for one set of quasi-identifiers and sensitive columns."""
         schema = context.schema
         spec = p["generalise"]
@@ -275,9 +295,13 @@ class IdentityDisclosure(Attack):
         found = rates(k_train, k_control, i_train & r_train, i_control & r_control,
                        p["population_size"])
         level = context.confidence_level
-        each = 1.0 - (1.0 - level) / 4.0
-        risk, low, high, intervals = chance_corrected(found, each, method)
         n, n_control = len(train), len(control)
+        counts = Counts(f"sensitive {', '.join(sensitive)}", "corrected",
+                        float(found["per_record"].sum()), n,
+                        float(found["control_record"].sum()), n_control,
+                        hits=int(found["h_train"].sum()),
+                        control_hits=int(found["h_control"].sum()))
+        risk, low, high, method = interval_from_counts((counts,), level)
         details = {
             "quasi_identifiers": qis,
             "quasi_identifiers_source": qi_source,
@@ -289,8 +313,8 @@ class IdentityDisclosure(Attack):
             "min_sensitive_agreeing": needed,
             "estimator": ESTIMATOR,
             **{k: v for k, v in found.items() if not isinstance(v, np.ndarray)},
-            **intervals,
-            "rate_ci_level": each,
+            "leaked_share": excess(found["matched_and_taught_share"],
+                                   found["control_matched_and_taught_share"]),
             "population": ("train + control" if p["population_size"] is None else
                            f"{int(p['population_size']):,} people (F_s scaled from train + "
                            "control)"),
@@ -308,11 +332,10 @@ class IdentityDisclosure(Attack):
             ci_high=high,
             confidence_level=level,
             interval_method=(
-                f"{BINOMIAL_METHODS[method]} binomial intervals at {each:.4g} (Bonferroni over "
-                f"four rates) for the member rates ({n:,} training records as trials) and the "
-                f"control rates ({n_control:,} records), the summed per-record "
-                "re-identification probabilities as success counts (conservative: a [0, 1]-"
-                "valued mean has at most the binomial variance), combined at their extremes"),
+                f"{method}: the member rates over {n:,} training records and the control "
+                f"rates over {n_control:,} records, the summed per-record re-identification "
+                "probabilities as success counts (conservative: a [0, 1]-valued mean has at "
+                "most the binomial variance)"),
             baseline=0.0,
             baseline_description=(
                 "a generator that never saw the training rows discloses its members no more "
@@ -320,12 +343,15 @@ class IdentityDisclosure(Attack):
                 "rate, measured on control records, is in details.control_rate)"),
             n_trials=n,
             details=jsonable(details),
-            null_upper=zero_success_upper(n, each, method),
             record_risk=pd.Series(found["per_record"], index=pd.RangeIndex(n), name=self.name),
-            binomial_method=method,
-            binomial_level=each,
+            counts=(counts,),
+            trials_available=n,
             figures=(_matches_chart(details),),
         )
+
+
+def _rate(k: float | None, n: int | None) -> float:
+    return 0.0 if not n or k is None else float(k) / n
 
 
 def _matches_chart(details: Mapping[str, Any]) -> BarChart:

@@ -1,10 +1,22 @@
-"""Utility, cost and DP-SGD overhead of the DP-SGD generators on UCI Adult.
+"""Utility, cost and DP-SGD overhead of the DP-SGD generators on UCI Adult; the new user's
+default path on Adult and diabetes130.
 
 Run on demand (minutes per fit on two CPU cores; the defaults run 3 epsilons x 3 seeds plus
 one non-private fit per epsilon for every generator)::
 
     .venv/bin/python benchmarks/generators.py [--generators dpsgd-vae dpsgd-ctgan]
         [--epsilons 1 3 10] [--seeds 0 1 2] [--max-rows N] [--params JSON]
+
+    .venv/bin/python benchmarks/generators.py --default-path [--datasets adult diabetes130]
+        [--generators ...] [--epsilons 1] [--seeds 0]
+
+``--default-path`` fits each generator twice per data set (:mod:`real_tables`): on the
+declared schema (the code book's domains, nothing spent on them) and on the schema a new user
+gets (inferred from the table with only the target named; every domain released under DP from
+the generator's budget), and reports TSTR side by side, with what the domains cost and how many
+cells were mapped into the released category lists. Writes
+``benchmarks/results/generators-default-path.json`` and ``.md``. Non-private generators
+(``gmm``) may be named too: their fit time and peak memory are the figures of interest there.
 
 What it measures, per (generator, epsilon, seed), on a seeded 80/20 split of
 ``../shared/data/adult.csv`` (target ``income``; the split is the same for every fit, seed
@@ -59,13 +71,15 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distinguishability import ADULT, adult_schema  # noqa: E402 (sibling benchmark script)
+from default_path import add_arguments, run_default_path  # noqa: E402 (sibling script)
+from real_tables import TABLES, load  # noqa: E402
+
+ADULT = TABLES["adult"].path
 
 from privgate.attack import AttackContext  # noqa: E402
 from privgate.generator import PrivacyBudget  # noqa: E402
 from privgate.registry import build_registry  # noqa: E402
 from privgate.schema import Schema  # noqa: E402
-from privgate.tables import conform  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = "income"
@@ -82,36 +96,21 @@ def dpsgd_generators() -> list[str]:
                   if isinstance(p.obj, type) and issubclass(p.obj, DPSGDGenerator))
 
 
-def load_adult(max_rows: int | None, split_seed: int
-               ) -> tuple[pd.DataFrame, pd.DataFrame, Schema]:
-    """Adult (optionally a seeded subsample), conformed to its declared schema, split 80/20."""
-    df = pd.read_csv(ADULT).drop(columns=["split"])
-    schema = adult_schema(df)
-    df = conform(df, schema, where=str(ADULT))
-    if max_rows is not None and max_rows < len(df):
-        df = df.sample(n=max_rows, random_state=split_seed).reset_index(drop=True)
-    # The benchmark's own split (a permutation by numpy's default_rng(split_seed), 20% control),
-    # fixed here so that results stay comparable when privgate.tables.split changes.
-    order = np.random.default_rng(split_seed).permutation(len(df))
-    n_control = max(1, int(round(len(df) * 0.2)))
-    control = df.iloc[order[:n_control]].reset_index(drop=True)
-    train = df.iloc[order[n_control:]].reset_index(drop=True)
-    return train, control, schema
-
-
 def auroc_on_control(train_rows: pd.DataFrame, control: pd.DataFrame, schema: Schema,
-                     seed: int) -> float:
+                     seed: int, target: str = TARGET, positive: str | None = ">50K") -> float:
     """AUROC on the real control rows of the ``tstr`` metric's classifier trained on
-    ``train_rows`` (synthetic for TSTR, real for TRTR)."""
+    ``train_rows`` (synthetic for TSTR, real for TRTR): for class ``positive``, or the macro
+    one-vs-rest average over the classes (``positive=None``, as the ``tstr`` metric does)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
     from privgate.plugins.metrics._common import FeatureEncoder, binary_auroc, labels
+    from privgate.plugins.metrics.tstr import auroc
 
-    features = [c for c in schema.modelled if c.name != TARGET]
+    features = [c for c in schema.modelled if c.name != target]
     encoder = FeatureEncoder(features, train_rows)
-    y = labels(train_rows[TARGET])
-    y_test = labels(control[TARGET])
+    y = labels(train_rows[target])
+    y_test = labels(control[target])
     keep, keep_test = y != None, y_test != None  # noqa: E711 (object arrays)
     if len(set(y[keep])) < 2:
         return 0.5  # a single class predicts nothing
@@ -120,9 +119,10 @@ def auroc_on_control(train_rows: pd.DataFrame, control: pd.DataFrame, schema: Sc
     with threadpool_limits(limits=1, user_api="openmp"):
         model.fit(encoder.transform(train_rows)[keep], y[keep])
         proba = model.predict_proba(encoder.transform(control)[keep_test])
-    positive = ">50K"
-    k = [str(c) for c in model.classes_].index(positive)
-    return binary_auroc(y_test[keep_test] == positive, proba[:, k])
+    classes = [str(c) for c in model.classes_]
+    if positive is not None:
+        return binary_auroc(y_test[keep_test] == positive, proba[:, classes.index(positive)])
+    return auroc(y_test[keep_test], proba, classes)
 
 
 def _rss_mb() -> float:
@@ -131,10 +131,12 @@ def _rss_mb() -> float:
 
 def worker(job: dict[str, Any]) -> dict[str, Any]:
     """One fit, sample and evaluation (run in a fresh process for a clean peak memory)."""
-    train, control, schema = load_adult(job["max_rows"], job["split_seed"])
+    table = TABLES[job.get("dataset", "adult")]
+    train, control, schema = load(table.name, default_path=job.get("default_path", False),
+                                  split_seed=job["split_seed"], max_rows=job["max_rows"])
     registry = build_registry()
     cls = registry.generator(job["generator"])
-    budget = PrivacyBudget(job["epsilon"], DELTA)
+    budget = PrivacyBudget(job["epsilon"], DELTA) if cls.is_private else None
     rss_before = _rss_mb()
     start, cpu_start = time.perf_counter(), time.process_time()
     gen = cls(**job["params"]).fit(train, schema, budget, seed=job["seed"])
@@ -149,10 +151,15 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     stats = getattr(gen, "fit_stats_", None)
     return {
         "generator": job["generator"], "epsilon": job["epsilon"], "seed": job["seed"],
-        "params": job["params"],
+        "params": job["params"], "dataset": table.name,
+        "schema": "default" if job.get("default_path") else "declared",
+        "n_train": len(train), "n_control": len(control),
         "epsilon_spent": spent.epsilon if math.isfinite(spent.epsilon) else None,
         "delta_spent": spent.delta, "accountant": spent.accountant,
-        "tstr_auroc": auroc_on_control(synthetic, control, schema, job["seed"]),
+        "domain_marginal_epsilon": spent.details.get("domain_marginal_epsilon"),
+        "domain_cells_mapped": spent.details.get("domain_cells_mapped"),
+        "tstr_auroc": auroc_on_control(synthetic, control, schema, job["seed"], table.target,
+                                       table.positive),
         "hellinger": registry.metrics["hellinger"].obj().compute(ctx).value,
         "correlation_diff": registry.metrics["correlation"].obj().compute(ctx).value,
         "fit_seconds": round(fit_seconds, 2), "fit_cpu_seconds": round(fit_cpu_seconds, 2),
@@ -172,6 +179,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         return {**{k: job[k] for k in ("generator", "epsilon", "seed", "params")},
+                "dataset": job.get("dataset", "adult"),
+                "schema": "default" if job.get("default_path") else "declared",
                 "error": " | ".join(tail)}
     return dict(json.loads(lines[-1]))
 
@@ -299,10 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--render", metavar="JSON",
                     help="only rewrite the markdown table next to an existing results JSON")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    add_arguments(ap)
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))), flush=True)
         return 0
+    if args.default_path:
+        return run_default_path(args, run_job, auroc_on_control)
     if args.render:
         path = Path(args.render)
         path.with_suffix(".md").write_text(markdown(json.loads(path.read_text())))
@@ -312,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     names = args.generators or dpsgd_generators()
     extra = json.loads(args.params)
-    train, control, schema = load_adult(args.max_rows, args.split_seed)
+    train, control, schema = load("adult", default_path=False, split_seed=args.split_seed,
+                                  max_rows=args.max_rows)
     load_before = os.getloadavg()
     trtr = auroc_on_control(train, control, schema, args.split_seed)
     print(f"TRTR AUROC {trtr:.4f} ({len(train)} train, {len(control)} control rows)", flush=True)

@@ -1,31 +1,39 @@
 """The attack contract: simulate an adversary on (train, control, synthetic) and report a risk.
 
 Every attack result carries the estimate, a confidence interval with its stated level and
-method, the baseline the estimate is measured against, and the number of attack trials planned
-and run. A policy compares the interval's upper bound with its threshold. Typed evidence (ROC
-curve, AUROC with its interval, TPR at fixed false-positive rates, figures) is what reports
-draw, for built-in and third-party attacks alike; ``details`` is free and never read by a report.
+method, the baseline the estimate is measured against, and the number of attack trials planned,
+run and available. Where it can, an attack also reports the raw counts behind its risk
+(:class:`~privgate.evidence.Counts`): core then computes the estimate, its one-sided exact
+bounds, the trials a leak-free result needs and the power itself
+(:mod:`privgate.certification`); otherwise the attack states one-sided bounds and what a
+leak-free table of this size would show. Typed evidence (ROC curve, AUROC with its interval,
+TPR at fixed false-positive rates, figures) is what reports draw, for built-in and third-party
+attacks alike; ``details`` is free and never read by a report. An attack may also say, before
+any generator is fitted, what this table allows (:class:`AttackPlan`, ``privgate plan``).
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
 from privgate.evidence import (
+    Counts,
     Estimate,
     PlainError,
     RocCurve,
+    counts_from_plain,
     probability_estimate,
     tpr_at_fpr_from_plain,
     tpr_at_fpr_to_plain,
 )
 from privgate.figures import Figure, figures_from_plain, to_plain
+from privgate.plain import number, numbers_of, texts
 from privgate.schema import Schema
 
 if TYPE_CHECKING:
@@ -34,7 +42,11 @@ if TYPE_CHECKING:
 
 #: Risk kinds that policies know how to threshold.
 RISK_KINDS = ("singling-out", "linkability", "inference", "membership", "distinguishability",
-              "identity-disclosure")
+              "identity-disclosure", "verbatim-copy", "membership-low-fpr")
+#: The most warnings one result may carry, and the longest one (characters).
+MAX_WARNINGS, MAX_WARNING_CHARS = 50, 2_000
+#: The most leak-free bounds an attack may give for the power of a check.
+MAX_NULL_BOUNDS = 2_000
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,23 @@ class AttackResult:
         tpr_at_fpr: ``{false-positive rate: true-positive rate}`` at fixed low rates (e.g.
             0.001 and 0.01); reports show them as a table.
         figures: tables and charts (:mod:`privgate.figures`) the report shows with the attack.
+        counts: the raw counts behind the risk, one :class:`~privgate.evidence.Counts` per
+            comparison (per secret column, say). When given, core gates on them alone: it
+            computes the risk (the largest over the gated comparisons), one-sided exact bounds
+            at the audit's level (Bonferroni over the comparisons), the trials a leak-free
+            result needs and the power, and reads none of ``risk``, ``ci_low``, ``ci_high``,
+            ``upper_bound`` or ``lower_bound`` for the decision.
+        warnings: plain sentences the console and the report must show with the check (a
+            library's own warnings, shortfalls such as "only 22 of 500 queries could be
+            built"). At most :data:`MAX_WARNINGS`.
+        upper_bound, lower_bound: one-sided bounds of ``risk`` at ``confidence_level`` each
+            (e.g. a bootstrap percentile at the full alpha, or a distribution-free bound), for
+            evidence that has no counts; ``bound_method`` says how they were computed.
+        null_bounds: upper bounds this attack would report on leak-free tables of this size
+            (e.g. one per label permutation); core takes the share at or below a threshold as
+            the power of the check.
+        trials_available: the most trials this table could supply to this attack (``n_trials``
+            at most that); ``None`` means ``n_trials``.
     """
 
     attack: str
@@ -138,6 +167,13 @@ class AttackResult:
     auroc: Estimate | None = None
     tpr_at_fpr: Mapping[float, float] = field(default_factory=dict)
     figures: tuple[Figure, ...] = ()
+    counts: tuple[Counts, ...] = ()
+    warnings: tuple[str, ...] = ()
+    upper_bound: float | None = None
+    lower_bound: float | None = None
+    bound_method: str | None = None
+    null_bounds: tuple[float, ...] = ()
+    trials_available: int | None = None
 
     def __post_init__(self) -> None:
         if self.risk_kind not in RISK_KINDS:
@@ -178,8 +214,35 @@ class AttackResult:
             probability_estimate(self.auroc, "auroc")
             tpr_at_fpr_from_plain(self.tpr_at_fpr)
             figures_from_plain(self.figures)
+            if not all(isinstance(c, Counts) for c in self.counts):
+                raise PlainError("counts must be privgate.evidence.Counts")
+            counts_from_plain(self.counts)
+            self._check_bounds()
         except PlainError as exc:
             raise ValueError(f"attack {self.attack!r}: {exc}") from None
+
+    def _check_bounds(self) -> None:
+        """Warnings are short text; one-sided bounds enclose the risk, with their method;
+        leak-free bounds lie in [0, 1]; trials available are at least the trials run."""
+        warnings = texts("warnings", self.warnings, MAX_WARNINGS)
+        if any(len(w) > MAX_WARNING_CHARS for w in warnings):
+            raise PlainError(f"a warning is longer than {MAX_WARNING_CHARS} characters")
+        low = number("lower_bound", self.lower_bound, allow_none=True)
+        high = number("upper_bound", self.upper_bound, allow_none=True)
+        if low is not None and not 0.0 <= low <= self.risk:
+            raise PlainError(f"lower_bound {low} must lie in [0, risk {self.risk}]")
+        if high is not None and not self.risk <= high <= 1.0:
+            raise PlainError(f"upper_bound {high} must lie in [risk {self.risk}, 1]")
+        if (low is not None or high is not None) and not (self.bound_method or "").strip():
+            raise PlainError("one-sided bounds need their bound_method")
+        nulls = numbers_of("null_bounds", self.null_bounds, MAX_NULL_BOUNDS)
+        if any(x is None or not 0.0 <= x <= 1.0 for x in nulls):
+            raise PlainError("null_bounds must lie in [0, 1]")
+        if self.trials_available is not None and not (
+                isinstance(self.trials_available, int) and not isinstance(
+                    self.trials_available, bool) and self.trials_available >= self.n_trials):
+            raise PlainError(f"trials_available ({self.trials_available!r}) must be an integer "
+                             f"no smaller than n_trials ({self.n_trials})")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,8 +264,41 @@ class AttackResult:
             "auroc": None if self.auroc is None else self.auroc.to_dict(),
             "tpr_at_fpr": tpr_at_fpr_to_plain(self.tpr_at_fpr),
             "figures": [to_plain(f) for f in self.figures],
+            "counts": [c.to_dict() for c in self.counts],
+            "warnings": list(self.warnings),
+            "upper_bound": self.upper_bound,
+            "lower_bound": self.lower_bound,
+            "bound_method": self.bound_method,
+            "null_bounds": list(self.null_bounds),
+            "trials_available": self.trials_available,
             "details": self.details,
         }
+
+
+@dataclass(frozen=True)
+class AttackPlan:
+    """What an attack can certify on this table, said before any generator is fitted.
+
+    Returned by :meth:`Attack.plan` (``privgate plan`` and the first step of ``audit``).
+
+    Attributes:
+        counts: the counts a leak-free result would give on this table: one
+            :class:`~privgate.evidence.Counts` per comparison, with the trials the attack
+            would run and successes at the rate a leak-free generator gives (for an
+            excess-over-control risk: the control rate, measured without a generator where
+            possible, e.g. with the training rows standing in for the synthetic table).
+        trials_available: the most trials this table can supply to the attack.
+        null_upper: for evidence without counts: the upper bound a leak-free table of this
+            size would show (core assumes it narrows as one over the square root of the
+            trials), and ``null_bounds`` a sample of such bounds (for the power).
+        notes: plain sentences: how the baselines were measured, what limits the trials.
+    """
+
+    counts: tuple[Counts, ...] = ()
+    trials_available: int = 0
+    null_upper: float | None = None
+    null_bounds: tuple[float, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 class Attack(ABC):
@@ -239,3 +335,21 @@ class Attack(ABC):
     @abstractmethod
     def run(self, context: AttackContext) -> AttackResult:
         """Run the attack and return its result (must not modify the context's tables)."""
+
+    def plan(self, context: AttackContext) -> AttackPlan | None:
+        """What this attack could certify on this table, before any generator is fitted.
+
+        ``context.synthetic`` holds the training rows as a stand-in (no generator is fitted;
+        an attack may use them to measure a baseline, e.g. how often a control row's secret
+        is guessed from its quasi-identifiers, but must not read them as synthetic output) and
+        ``context.generator`` is ``None``. Keep it quick: a plan runs before every audit. The
+        default says nothing (``None``): ``privgate plan`` then reports the attack as
+        unplanned.
+        """
+        return None
+
+    def params_without(self, labels: Sequence[str], schema: Schema) -> dict[str, Any] | None:
+        """Parameters that run this attack without the comparisons ``labels`` (say, the
+        secret columns a table cannot certify), or ``None`` when it cannot drop them. The
+        planner suggests them as a config line and re-checks the result."""
+        return None

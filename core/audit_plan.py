@@ -121,6 +121,23 @@ def plan_audit(config: AuditConfig, registry: Registry, where: str, data: AuditD
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise InputError(f"{where}: a generator is listed twice: {names}")
+    attacks, inapplicable = resolve_attacks(config, registry, where, schema, has_external)
+    metric_refs = config.refs("metrics")
+    metrics = [(ref.name, _instantiate(registry.metric(ref.name), ref.params,
+                                       f"{where}: metric {ref.name!r}"))
+               for ref in (_all(registry.metrics) if metric_refs is None else metric_refs)]
+    for p in config.policies:
+        registry.policy(p)
+    return Plan(runs, attacks, metrics, inapplicable)
+
+
+def resolve_attacks(config: AuditConfig, registry: Registry, where: str, schema: Schema,
+                    has_external: bool = False
+                    ) -> tuple[list[tuple[str, Attack]], dict[str, str]]:
+    """Every attack the config names (or every default one), instantiated and checked against
+    the schema, and the default attacks that cannot run on this table's shape (name ->
+    reason). An attack the user named that cannot run is refused (exit 2), as is an empty
+    list."""
     refs = config.refs("attacks")
     attacks: list[tuple[str, Attack]] = []
     inapplicable: dict[str, str] = {}
@@ -142,13 +159,7 @@ def plan_audit(config: AuditConfig, registry: Registry, where: str, data: AuditD
     if refs is not None and not attacks:
         raise InputError(f"{where}: 'attacks' is an empty list, which would certify nothing; "
                          "omit it to run every default attack")
-    metric_refs = config.refs("metrics")
-    metrics = [(ref.name, _instantiate(registry.metric(ref.name), ref.params,
-                                       f"{where}: metric {ref.name!r}"))
-               for ref in (_all(registry.metrics) if metric_refs is None else metric_refs)]
-    for p in config.policies:
-        registry.policy(p)
-    return Plan(runs, attacks, metrics, inapplicable)
+    return attacks, inapplicable
 
 
 def _all(table: dict[str, Any]) -> list[PluginRef]:
@@ -157,4 +168,4 @@ def _all(table: dict[str, Any]) -> list[PluginRef]:
             if getattr(table[n].obj, "default", True) is not False]
 
 
-__all__ = ["EXTERNAL", "GeneratorRun", "Plan", "plan_audit"]
+__all__ = ["EXTERNAL", "GeneratorRun", "Plan", "plan_audit", "resolve_attacks"]

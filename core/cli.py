@@ -12,16 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from privgate.cli_audit import cmd_audit, cmd_demo
-from privgate.cli_commands import cmd_ledger, cmd_plugins, cmd_report, cmd_synth, cmd_verify
+from privgate.cli_commands import cmd_ledger, cmd_plugins, cmd_report, cmd_synth
 from privgate.cli_parser import build_parser
+from privgate.cli_plan import cmd_plan
+from privgate.cli_sign import cmd_keygen, cmd_sign, cmd_verify
 from privgate.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL_ERROR,
     PrivgateError,
 )
+from privgate.schema_draft import cmd_schema
 
 COMMANDS = {"demo": cmd_demo, "audit": cmd_audit, "synth": cmd_synth, "plugins": cmd_plugins,
-            "report": cmd_report, "verify": cmd_verify, "ledger": cmd_ledger}
+            "report": cmd_report, "verify": cmd_verify, "ledger": cmd_ledger,
+            "keygen": cmd_keygen, "sign": cmd_sign, "schema": cmd_schema, "plan": cmd_plan}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

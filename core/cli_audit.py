@@ -1,5 +1,6 @@
-"""``privgate audit`` and ``privgate demo``: run the audit, write the reports, print the
-verdict (recomputed by core from the checks) and return the exit code."""
+"""``privgate audit`` and ``privgate demo``: run the audit, write the reports and the released
+synthetic tables, sign them when asked (``--sign KEY --signer NAME``), print the verdict
+(recomputed by core from the checks) in the report's language and return the exit code."""
 
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from privgate.cli_config import apply_flags, demo_config, raw_config, registry_for
+from privgate.cli_config import config_from_args, demo_config, registry_for
 from privgate.config import (
     AuditConfig,
-    check_paths_inside,
-    config_paths,
-    parse_config,
 )
 from privgate.errors import (
     InputError,
 )
+from privgate.i18n import Translator
 from privgate.progress import ConsoleProgress
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "cannot-certify": "bold yellow",
@@ -47,82 +46,116 @@ def _audit_lang(args: argparse.Namespace) -> None:
                                 if getattr(p.obj, "on_audit", True)])
 
 
-def _policy_label(policy: dict[str, Any]) -> str:
+def _policy_label(policy: dict[str, Any], tr: Translator) -> str:
     """A policy's name, marked when it comes from another distribution than privgate."""
     name = str(policy.get("name"))
     if policy.get("builtin", True):
         return name
-    dist = policy.get("distribution") or "not installed"
-    return f"{name} (third-party policy from {dist} {policy.get('version') or ''})".rstrip()
+    return tr.gettext("%(name)s (third-party policy from %(dist)s %(version)s)", name=name,
+                      dist=policy.get("distribution") or tr.gettext("not installed"),
+                      version=policy.get("version") or "").replace(" )", ")")
+
+
+def _plain(value: Any) -> Text:
+    """Text that may come from a plugin or the data: no rich markup, no control sequences."""
+    from privgate.redact import strip_controls
+
+    return Text(strip_controls(str(value)))
+
+
+def _status_word(status: str, tr: Translator) -> str:
+    words = {"pass": tr.gettext("pass"), "fail": tr.gettext("fail"),
+             "cannot-certify": tr.gettext("cannot certify"), "error": tr.gettext("error")}
+    return words.get(status, status)
+
+
+def _policy_table(result: dict[str, Any], policy: dict[str, Any], tr: Translator) -> Table:
+    """One policy's checks as a table (baselines dimmed)."""
+    status = str(policy["verdict"])
+    table = Table(title=_plain(f"{_policy_label(policy, tr)}: "
+                               f"{_status_word(status, tr).upper()}"),
+                  title_justify="left", title_style=STATUS_STYLE.get(status, ""))
+    heads = (("generator", tr.gettext("generator")), ("attack", tr.gettext("attack")),
+             ("risk", tr.gettext("risk")), ("interval", tr.gettext("interval")),
+             ("threshold", tr.gettext("threshold")), ("status", tr.gettext("status")))
+    for key, col in heads:
+        table.add_column(col, justify="right" if key in ("risk", "threshold") else "left",
+                         no_wrap=key != "status")
+    for c in result["checks"]:
+        if c["policy"] != policy["name"]:
+            continue
+        risk = "-" if c["risk"] is None else f"{c['risk']:.4f}"
+        interval = "-" if c["ci_low"] is None else f"[{c['ci_low']:.4f}, {c['ci_high']:.4f}]"
+        text = _status_word(c["status"], tr) + ("" if c["gated"] else
+                                                 " " + tr.gettext("(baseline)"))
+        table.add_row(_plain(c["generator"]), _plain(c["attack"]), risk, interval,
+                      f"{c['threshold']:.4g}", _plain(text), style=None if c["gated"] else "dim")
+    return table
+
+
+def _generator_line(g: dict[str, Any], tr: Translator) -> str:
+    """The privacy spent by one generator, in words."""
+    spent = g.get("spent") or {}
+    eps = spent.get("epsilon")
+    if g["status"] == "error":
+        return tr.gettext("ERROR: %(error)s", error=g["error"])
+    if not g.get("is_private"):
+        return tr.gettext("not differentially private")
+    if eps is None:
+        return tr.gettext("no accounting")
+    return tr.gettext("epsilon spent %(eps)s (delta %(delta)s, %(accountant)s)",
+                      eps=f"{eps:.3f}", delta=f"{spent.get('delta'):.0e}",
+                      accountant=spent.get("accountant"))
 
 
 def _print_verdict(result: dict[str, Any], written: dict[str, Path], console: Console, *,
-                   verdict: str, exit_code: int) -> None:
-    """One verdict table per policy, the privacy spent per generator, and the files.
+                   verdict: str, exit_code: int, tr: Translator) -> None:
+    """One verdict table per policy, the privacy spent per generator, the files written (the
+    released synthetic tables with their SHA-256), all in the report's language.
 
     Every string that may come from a plugin or the data is printed as plain text (no rich
     markup) after terminal control sequences were stripped.
     """
-    from privgate.redact import strip_controls
-
-    def plain(value: Any) -> Text:
-        return Text(strip_controls(str(value)))
-
-    console.print(plain(result.get("title", "privgate audit")), style="bold")
+    console.print(_plain(result.get("title", "privgate audit")), style="bold")
     for policy in result["policies"]:
-        name = policy["name"]
-        status = str(policy["verdict"])
-        table = Table(title=plain(f"{_policy_label(policy)}: {status.upper()}"),
-                      title_justify="left", title_style=STATUS_STYLE.get(status, ""))
-        for col in ("generator", "attack", "risk", "interval", "threshold", "status"):
-            table.add_column(col, justify="right" if col in ("risk", "threshold") else "left",
-                             no_wrap=col != "status")
-        for c in result["checks"]:
-            if c["policy"] != name:
-                continue
-            risk = "-" if c["risk"] is None else f"{c['risk']:.4f}"
-            interval = ("-" if c["ci_low"] is None else
-                        f"[{c['ci_low']:.4f}, {c['ci_high']:.4f}]")
-            status_text = c["status"] + ("" if c["gated"] else " (baseline)")
-            table.add_row(plain(c["generator"]), plain(c["attack"]), risk, interval,
-                          f"{c['threshold']:.4g}", plain(status_text),
-                          style=None if c["gated"] else "dim")
-        console.print(table)
+        console.print(_policy_table(result, policy, tr))
     levels = {c["confidence_level"] for c in result["checks"] if c["confidence_level"]}
     if levels:
-        console.print("intervals: " + ", ".join(f"{lv:.0%}" for lv in sorted(levels)) +
-                      " confidence; a check passes when the upper bound is at or below the "
-                      "threshold; baselines are reported, not gated", markup=False)
+        console.print(tr.gettext(
+            "intervals: %(levels)s confidence; a check passes when the upper bound is at or "
+            "below the threshold; baselines are reported, not gated",
+            levels=", ".join(f"{lv:.0%}" for lv in sorted(levels))), markup=False)
     for g in result["generators"]:
-        spent = g.get("spent") or {}
-        eps = spent.get("epsilon")
-        budget = "not differentially private" if not g.get("is_private") else (
-            f"epsilon spent {eps:.3f} (delta {spent.get('delta'):.0e}, "
-            f"{spent.get('accountant')})" if eps is not None else "no accounting")
-        if g["status"] == "error":
-            budget = f"ERROR: {g['error']}"
-        console.print(plain(f"  {g['name']}: {budget}"))
+        console.print(_plain(f"  {g['name']}: {_generator_line(g, tr)}"))
     if result.get("data_dependent_domains"):
-        console.print(plain(
-            "  warning: domains of " + ", ".join(result["data_dependent_domains"]) +
-            " were read off the data and are not privacy-protected (DP generators "
-            "re-estimate them under DP from their budget; non-private baselines and "
-            "the attacks use them as read); declare them in the schema"))
-    console.print(f"verdict: [{STATUS_STYLE.get(verdict, '')}]{verdict.upper()}[/] "
-                  f"(exit code {exit_code})")
+        console.print(_plain("  " + tr.gettext(
+            "warning: domains of %(names)s were read off the data and are not "
+            "privacy-protected (DP generators re-estimate them under DP from their budget; "
+            "non-private baselines and the attacks use them as read); declare them in the "
+            "schema", names=", ".join(result["data_dependent_domains"]))))
+    word = _status_word(verdict, tr).upper()
+    console.print(tr.gettext("verdict: %(verdict)s (exit code %(code)s)",
+                             verdict=f"[{STATUS_STYLE.get(verdict, '')}]{word}[/]",
+                             code=exit_code))
     for fmt, path in written.items():
-        console.print(plain(f"  {fmt}: {path}"))
+        console.print(_plain(f"  {fmt}: {path}"))
+    for item in result.get("released") or []:
+        if "json" in written:
+            console.print(_plain("  " + tr.gettext(
+                "synthetic data audited: %(file)s (SHA-256 %(sha)s)",
+                file=written["json"].parent / str(item["file"]), sha=item["sha256"])))
     vuln = result.get("vulnerability") or {}
     if vuln.get("file") and "json" in written:
         csv = written["json"].parent / str(vuln["file"])
-        console.print(plain(f"  PERSONAL DATA: {csv} ranks the most exposed training records "
-                            "(owner-only permissions); keep it as private as the training "
-                            "data"))
+        console.print(_plain("  " + tr.gettext(
+            "PERSONAL DATA: %(file)s ranks the most exposed training records (owner-only "
+            "permissions); keep it as private as the training data", file=csv)))
 
 
 def _run_and_report(config: AuditConfig, where: str, args: argparse.Namespace | None = None,
                     registry: Any = None) -> int:
-    from privgate.outputs import check_output_dir, write_reports
+    from privgate.cli_sign import sign_folder, translator
+    from privgate.outputs import check_output_dir, write_released, write_reports
     from privgate.pipeline import audit
     from privgate.results import recompute_verdict
 
@@ -130,20 +163,33 @@ def _run_and_report(config: AuditConfig, where: str, args: argparse.Namespace | 
     check_lang(config.report.lang, [p.obj for p in registry.reporters.values()
                                      if getattr(p.obj, "on_audit", True)],
                 f"{where}: 'report.lang'")
+    tr = translator(config.report.lang)
+    key = getattr(args, "sign", None)
+    if key is not None:  # the key is read now, not after minutes of training
+        from privgate.signing import load_private_key
+
+        load_private_key(Path(key))
+        if not (getattr(args, "signer", None) or "").strip():
+            raise InputError("--sign needs --signer NAME (who signs)")
     out = Path(config.output)
     # checked now (nothing created), created once the inputs are checked, before any training
     check_output_dir(out, overwrite=bool(getattr(args, "overwrite", False)))
     stderr = Console(stderr=True, highlight=False)
-    stderr.print(f"privgate: auditing ({where}); writing to {out}", markup=False)
+    stderr.print(tr.gettext("privgate: auditing (%(where)s); writing to %(out)s", where=where,
+                            out=out), markup=False)
     run = audit(config, registry, where=where, progress=ConsoleProgress(stderr), out_dir=out)
     # plugins (reporters, report sections) only ever see read-only copies of run.result; the
     # verdict and the exit code are recomputed here from core's own checks
     verdict, exit_code = recompute_verdict(run.result)
+    run.result["released"] = write_released(run.runs, out, private=verdict != "pass")
     written = write_reports(run.result, registry, out, guard=run.guard)
+    if key is not None:
+        sign_folder(out, Path(key), args.signer, tr)  # type: ignore[union-attr]
+        written["signature"] = out / "signature.json"
     stdout = Console(highlight=False)
     if not stdout.is_terminal:
         stdout = Console(highlight=False, width=120)
-    _print_verdict(run.result, written, stdout, verdict=verdict, exit_code=exit_code)
+    _print_verdict(run.result, written, stdout, verdict=verdict, exit_code=exit_code, tr=tr)
     return exit_code
 
 
@@ -170,15 +216,5 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise InputError(f"--{flag.replace('_', '-')}: give column name(s), got "
                              f"{value!r}")
     _audit_lang(args)
-    raw, where, base = raw_config(args.config)
-    if args.config is None and not (args.data or args.train):
-        raise InputError("give a config file (privgate audit gate.toml) or --data CSV")
-    from_file = config_paths(raw)
-    raw = apply_flags(raw, args)
-    if args.config is not None and not args.allow_paths_outside_config:
-        # only the paths the file itself names: command-line paths are the user's own
-        merged = config_paths(raw)
-        check_paths_inside({k: v for k, v in from_file.items() if merged.get(k) == v},
-                           where=where, base_dir=base)
-    config = parse_config(raw, where=where, base_dir=base)
+    config, _, where, _ = config_from_args(args, "audit")
     return _run_and_report(config, where, args)

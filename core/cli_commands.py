@@ -1,5 +1,5 @@
-"""The other ``privgate`` commands: ``synth``, ``plugins``, ``report`` (and ``--compare``),
-``verify`` and ``ledger``."""
+"""The other ``privgate`` commands: ``synth``, ``plugins``, ``report`` (and ``--compare``)
+and ``ledger`` (``verify``, ``sign`` and ``keygen``: :mod:`privgate.cli_sign`)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from privgate.outputs import write_atomic
     from privgate.pipeline import _origin
     from privgate.redact import DataGuard
-    from privgate.sources import _schema_for
+    from privgate.sources import _schema_for, schema_hint, with_target
     from privgate.tables import conform, fingerprint, read_table
 
     data_path, out = Path(args.data), Path(args.out)
@@ -50,17 +50,19 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise InputError(f"{out}: the folder {out.parent} does not exist; create it or choose "
                          "another --out")
-    base = parse_config({}, where="command line")
+    base = parse_config(with_target({}, args.target), where="command line")
     if args.config:
         raw, where, folder = raw_config(args.config)
         if not args.allow_paths_outside_config:  # synth uses only the config's ledger path
             check_paths_inside({k: v for k, v in config_paths(raw).items()
                                 if k == "ledger.path"}, where=where, base_dir=folder)
-        base = parse_config(raw, where=where, base_dir=folder)
+        base = parse_config(with_target(raw, args.target), where=where, base_dir=folder)
     registry = registry_for(args)
     cls = registry.generator(args.generator)
     df = read_table(data_path)
     schema = _schema_for(base, df, args.config or "command line")
+    if schema.source == "inferred":
+        print(f"note: {schema_hint(args.data)}", file=sys.stderr)
     df = conform(df, schema, where=args.data)
     modelled = [c.name for c in schema.modelled]
     budget = None
@@ -185,6 +187,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     html = registry.get("reporters", "html")
     check_lang(args.lang, [html])
     result = load_result(path)
+    from privgate.cli_sign import check_renderable  # contradictions, failed verification
+
+    check_renderable(path, result, key=None if args.key is None else Path(args.key))
     out = _html_target(args.out, path.parent / "report.html", [path], "report.html")
     # the language override reaches sections through a copy: results.json's hash is unchanged
     view = readonly({**result, "lang": args.lang} if args.lang else result)
@@ -206,6 +211,10 @@ def _compare(args: argparse.Namespace, registry: Any) -> int:
     compare = registry.get("reporters", "compare")
     check_lang(args.lang, [compare])
     old, new = load_result(old_path), load_result(new_path)
+    from privgate.cli_sign import check_renderable  # each input must pass verification
+
+    for p, doc in ((old_path, old), (new_path, new)):
+        check_renderable(p, doc, key=None if args.key is None else Path(args.key))
     doc = {"comparison": {"old": old, "new": new, "old_label": str(old_path),
                           "new_label": str(new_path),
                           "old_sha256": hashlib.sha256(old_path.read_bytes()).hexdigest(),
@@ -216,15 +225,6 @@ def _compare(args: argparse.Namespace, registry: Any) -> int:
     write_atomic(out, reporter.render(readonly(doc), []).encode("utf-8"))
     print(f"wrote {out}")
     return EXIT_PASS
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    """``privgate verify report.html results.json``: 0 match, 1 mismatch (why), 2 unreadable."""
-    from privgate.verify import verify
-
-    outcome = verify(Path(args.report_html), Path(args.results_json))
-    print(outcome.reason, file=sys.stdout if outcome.ok else sys.stderr)
-    return outcome.exit_code
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:

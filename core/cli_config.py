@@ -11,9 +11,12 @@ from typing import Any
 
 from privgate.config import (
     AuditConfig,
+    check_paths_inside,
+    config_paths,
     parse_config,
     read_toml,
 )
+from privgate.errors import InputError
 
 
 def raw_config(path: str | None) -> tuple[dict[str, Any], str, Path]:
@@ -98,6 +101,24 @@ def apply_flags(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
     if args.out is not None:
         raw["output"] = str(Path(cwd, args.out))
     return raw
+
+
+def config_from_args(args: argparse.Namespace, command: str
+                     ) -> tuple[AuditConfig, dict[str, Any], str, Path]:
+    """The config a command line asks for (``audit``, ``plan``): the file, if any, with the
+    flags applied, the paths the file itself names checked to stay inside its folder (unless
+    ``--allow-paths-outside-config``; command-line paths are the user's own), validated.
+    Returns the config, its raw mapping, where it came from and its folder."""
+    raw, where, base = raw_config(args.config)
+    if args.config is None and not (args.data or args.train):
+        raise InputError(f"give a config file (privgate {command} gate.toml) or --data CSV")
+    from_file = config_paths(raw)
+    raw = apply_flags(raw, args)
+    if args.config is not None and not args.allow_paths_outside_config:
+        merged = config_paths(raw)
+        check_paths_inside({k: v for k, v in from_file.items() if merged.get(k) == v},
+                           where=where, base_dir=base)
+    return parse_config(raw, where=where, base_dir=base), raw, where, base
 
 
 def demo_config(args: argparse.Namespace, registry: Any = None) -> AuditConfig:

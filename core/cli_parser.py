@@ -123,6 +123,10 @@ def _audit(sub: Any) -> None:
                        "restricted")
     audit.add_argument("--overwrite", action="store_true", help="replace the report an earlier "
                        "audit left in the --out folder (refused otherwise)")
+    audit.add_argument("--sign", metavar="KEY.pem", help="sign the report, results.json and "
+                       "the released synthetic files with this Ed25519 private key (see "
+                       "privgate keygen); needs --signer")
+    audit.add_argument("--signer", metavar="NAME", help="the name of the person who signs")
 
 
 def _synth(sub: Any) -> None:
@@ -135,6 +139,8 @@ def _synth(sub: Any) -> None:
                        "(default: as many as the input)")
     synth.add_argument("--seed", type=_ranged("seed", int), default=0)
     synth.add_argument("--config", metavar="TOML", help="take the schema from this config")
+    synth.add_argument("--target", metavar="COL", help="prediction target (a conditional "
+                       "generator conditions on it; for a schema inferred from --data)")
     synth.add_argument(ALLOW_OUTSIDE_FLAG, action="store_true", help="let --config name a "
                        "ledger path outside its own folder")
     synth.add_argument("--out", metavar="CSV", required=True)
@@ -153,16 +159,24 @@ def _report(sub: Any) -> None:
     report.add_argument("--lang", metavar="LANG", help="report language, one the reporter "
                         "writes, e.g. en or ko (default: the one "
                         "the audit used)")
+    report.add_argument("--key", metavar="PUB.pem", help="refuse results whose report beside "
+                        "them is not signed with this Ed25519 public key")
 
 
 def _inspect(sub: Any) -> None:
     plugins = sub.add_parser("plugins", help="list registered generators, attacks, metrics, "
                              "policies and report formats, and which plugin provides each")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    verify = sub.add_parser("verify", help="confirm that a report.html and a results.json "
-                            "belong together and neither was edited")
+    verify = sub.add_parser("verify", help="confirm that a report.html, its results.json and "
+                            "the synthetic files it released belong together and none was "
+                            "edited; with --key, that it was signed by that key")
     verify.add_argument("report_html", metavar="REPORT.html")
-    verify.add_argument("results_json", metavar="RESULTS.json")
+    verify.add_argument("results_json", metavar="RESULTS.json", nargs="?")
+    verify.add_argument("--synthetic", metavar="FILE", action="append", help="a synthetic "
+                        "file the audit released (repeatable)")
+    verify.add_argument("--key", metavar="PUB.pem", help="the signer's Ed25519 public key: "
+                        "the report must be signed with it")
+    verify.add_argument("--lang", metavar="LANG", help="language of the messages (en, ko)")
     ledger = sub.add_parser("ledger", help="show the privacy ledger: every fit per data set "
                             "and the epsilon spent")
     ledger.add_argument("--ledger", metavar="PATH", help="ledger file (default: "
@@ -175,8 +189,54 @@ def _inspect(sub: Any) -> None:
     ledger.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _signing(sub: Any) -> None:
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing reports "
+                            "(encrypted with $PRIVGATE_KEY_PASSPHRASE when set)")
+    keygen.add_argument("--private", metavar="KEY.pem", required=True,
+                        help="where to write the private key (owner-only; never overwritten)")
+    keygen.add_argument("--public", metavar="PUB.pem", required=True,
+                        help="where to write the public key (give it to whoever verifies)")
+    keygen.add_argument("--lang", metavar="LANG", help="language of the messages (en, ko)")
+    sign = sub.add_parser("sign", help="sign an audit folder's report.html, results.json and "
+                          "released synthetic files with an Ed25519 key")
+    sign.add_argument("folder", metavar="OUT_DIR", help="the audit's output folder")
+    sign.add_argument("--key", metavar="KEY.pem", required=True, help="the private key")
+    sign.add_argument("--signer", metavar="NAME", required=True, help="who signs")
+    sign.add_argument("--lang", metavar="LANG", help="language of the messages (en, ko)")
+
+
+def _schema(sub: Any) -> None:
+    schema = sub.add_parser("schema", help="draft a schema (a TOML audit config) from a table")
+    actions = schema.add_subparsers(dest="schema_command", required=True,
+                                    parser_class=type(schema))
+    draft = actions.add_parser("draft", help="write a TOML audit config whose schema is read "
+                               "off DATA: roles guessed, every domain marked for review")
+    draft.add_argument("data", metavar="DATA", help="the table (CSV or Parquet)")
+    draft.add_argument("--target", metavar="COL", help="the prediction target column")
+    draft.add_argument("--out", metavar="TOML", help="write here (default: stdout)")
+    draft.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    draft.add_argument("--max-categories", type=int, default=50, metavar="N", help="a text "
+                       "column with more distinct values, nearly one per row, is an "
+                       "identifier (default 50)")
+
+
+def _plan(sub: Any) -> None:
+    plan = sub.add_parser("plan", help="say which checks of the chosen policies this table can "
+                          "certify, before any generator is fitted or budget spent, and what "
+                          "would change that")
+    plan.add_argument("config", nargs="?", help="audit config (TOML)")
+    _audit_flags(plan)
+    plan.add_argument("--train", metavar="CSV", help="the rows a generator would be fitted on")
+    plan.add_argument("--control", metavar="CSV", help="real rows held out from it")
+    plan.add_argument(ALLOW_OUTSIDE_FLAG, action="store_true", help="let the config file name "
+                      "paths outside its own folder")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--no-suggestions", action="store_true", help="do not re-plan changed "
+                      "configs to suggest what would certify the checks (quicker)")
+
+
 #: The subcommands, in the order ``privgate --help`` lists them.
-SUBCOMMANDS = (_demo, _audit, _synth, _inspect, _report)
+SUBCOMMANDS = (_demo, _audit, _synth, _inspect, _report, _signing, _schema, _plan)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,14 @@
-"""Typed evidence of an attack: ROC curve, AUROC with its interval, TPR at fixed FPRs.
+"""Typed evidence of an attack: raw counts, ROC curve, AUROC with its interval, TPR at fixed FPRs.
 
 These are the figures a report draws for *any* attack, built-in or third-party: an attack fills
-the fields of :class:`privgate.attack.AttackResult` with them (``roc``, ``auroc``,
+the fields of :class:`privgate.attack.AttackResult` with them (``counts``, ``roc``, ``auroc``,
 ``tpr_at_fpr``), core checks them, writes them to ``results.json`` as plain JSON and reports
 rebuild them from there (:meth:`from_plain`). No report reads an attack's private ``details``.
+
+:class:`Counts` are what the gate decides on where an attack can give them: the successes and
+trials behind a risk (and those of the same attack on control rows), from which core computes
+the estimate, its one-sided exact bounds, the trials a leak-free result needs and the power
+(:mod:`privgate.certification`), trusting no bound the attack states itself.
 
 Every type checks itself on construction (finite, in range, ordered, lengths consistent; a ROC
 curve monotone from (0, 0) to (1, 1)) and rebuilds itself from an untrusted object or a JSON
@@ -16,15 +21,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from privgate.plain import PlainError, items_of, number, numbers_of, read, text
+from privgate.plain import PlainError, integer, items_of, number, numbers_of, read, text
 
-__all__ = ["MAX_ROC_POINTS", "Estimate", "Interval", "PlainError", "RocCurve",
-           "probability_estimate", "tpr_at_fpr_from_plain", "tpr_at_fpr_to_plain"]
+__all__ = ["ESTIMATORS", "MAX_COMPARISONS", "MAX_ROC_POINTS", "Counts", "Estimate", "Interval",
+           "PlainError", "RocCurve", "counts_from_plain", "probability_estimate",
+           "tpr_at_fpr_from_plain", "tpr_at_fpr_to_plain"]
 
 #: The most points a ROC curve may carry (attacks thin theirs; reports draw about 150).
 MAX_ROC_POINTS = 5_000
 #: The most false-positive rates an attack may report TPR at.
 MAX_TPR_POINTS = 20
+#: The most comparisons (count sets) one attack result may carry (one per secret column, say).
+MAX_COMPARISONS = 500
+#: How a risk is computed from its counts, in words (the keys are :attr:`Counts.estimator`).
+ESTIMATORS = {
+    "rate": "successes / trials",
+    "difference": "attack success rate - control success rate",
+    "excess": "(attack rate - control rate) / (1 - control rate) (anonymeter's risk)",
+    "corrected": ("rate - (1 - q) * control rate, q = (hit share - control hit share) / "
+                  "(1 - control hit share) (identity disclosure, El Emam et al. 2020)"),
+}
 
 
 @dataclass(frozen=True)
@@ -192,3 +208,136 @@ def _rate_key(field: str, key: Any) -> float:
 def tpr_at_fpr_to_plain(values: Mapping[float, float]) -> list[dict[str, float]]:
     """``{fpr: tpr}`` as the JSON list ``[{"fpr": ..., "tpr": ...}, ...]``, by rate."""
     return [{"fpr": float(f), "tpr": float(t)} for f, t in sorted(values.items())]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The raw counts behind one comparison of an attack; core computes the risk from them.
+
+    Attributes:
+        label: what was counted, e.g. ``"secret income"`` or ``"records unique on all columns"``.
+        estimator: how the risk follows from the counts, one of :data:`ESTIMATORS`: ``"rate"``
+            (``successes / trials``), ``"difference"`` (attack rate minus control rate),
+            ``"excess"`` (anonymeter's ``(p_a - p_c) / (1 - p_c)``) or ``"corrected"`` (the
+            chance-corrected identity-disclosure rate, which also needs ``hits`` and
+            ``control_hits``).
+        successes, trials: the attack's successes on members (training rows) and its trials.
+            ``successes`` may be fractional where each trial's outcome is a probability (a sum
+            of probabilities is bounded conservatively as a binomial count).
+        control_successes, control_trials: the same attack on control rows (non-members);
+            required by every estimator but ``"rate"``.
+        hits, control_hits: ``"corrected"`` only -- members and control rows that were
+            matched and taught something (whole counts).
+        supplementary: a comparison that refines another one of the same result (e.g. the same
+            count over a subset of its records). Core gates it only where this table's trials
+            can certify it, and otherwise reports it with a warning; every other comparison
+            is always gated.
+    """
+
+    label: str
+    estimator: str
+    successes: float
+    trials: int
+    control_successes: float | None = None
+    control_trials: int | None = None
+    hits: int | None = None
+    control_hits: int | None = None
+    supplementary: bool = False
+
+    def __post_init__(self) -> None:
+        text("counts.label", self.label)
+        if len(self.label) > 200:
+            raise PlainError("counts.label is longer than 200 characters")
+        if self.estimator not in ESTIMATORS:
+            raise PlainError(f"counts.estimator must be one of {sorted(ESTIMATORS)}, got "
+                             f"{self.estimator!r}")
+        trials = integer("counts.trials", self.trials)
+        object.__setattr__(self, "trials", trials)
+        object.__setattr__(self, "successes", _count("counts.successes", self.successes, trials))
+        controlled = self.estimator != "rate"
+        for name in ("control_successes", "control_trials"):
+            if (getattr(self, name) is None) == controlled:
+                need = "is required" if controlled else "must be None"
+                raise PlainError(f"counts.{name} {need} for the estimator {self.estimator!r}")
+        if controlled:
+            m = integer("counts.control_trials", self.control_trials)
+            object.__setattr__(self, "control_trials", m)
+            object.__setattr__(self, "control_successes",
+                               _count("counts.control_successes", self.control_successes, m))
+        corrected = self.estimator == "corrected"
+        for name, n in (("hits", self.trials), ("control_hits", self.control_trials)):
+            value = getattr(self, name)
+            if (value is None) == corrected:
+                raise PlainError(f"counts.{name} is {'required' if corrected else 'only'} for "
+                                 f"the estimator 'corrected'")
+            if corrected:
+                hits = integer(f"counts.{name}", value)
+                assert hits is not None and n is not None
+                if hits > n:
+                    raise PlainError(f"counts.{name} ({hits}) exceeds its trials ({n})")
+                object.__setattr__(self, name, hits)
+        if corrected and (self.successes > float(self.hits or 0) + 1e-9 or float(
+                self.control_successes or 0) > float(self.control_hits or 0) + 1e-9):
+            raise PlainError("counts: a re-identification count exceeds its hit count")
+        if not isinstance(self.supplementary, bool):
+            raise PlainError("counts.supplementary must be true or false")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "estimator": self.estimator, "successes": self.successes,
+                "trials": self.trials, "control_successes": self.control_successes,
+                "control_trials": self.control_trials, "hits": self.hits,
+                "control_hits": self.control_hits, "supplementary": self.supplementary}
+
+    @classmethod
+    def from_plain(cls, value: Any, field: str = "counts") -> Counts:
+        """Checked counts from a :class:`Counts` (any subclass) or its JSON mapping."""
+        names = ("label", "estimator", "successes", "trials", "control_successes",
+                 "control_trials", "hits", "control_hits", "supplementary")
+        f = read(value, names, field)
+        try:
+            return cls(
+                text(f"{field}.label", f["label"]) or "",
+                text(f"{field}.estimator", f["estimator"]) or "",
+                number(f"{field}.successes", f["successes"]) or 0.0,
+                integer(f"{field}.trials", f["trials"]) or 0,
+                number(f"{field}.control_successes", f["control_successes"], allow_none=True),
+                integer(f"{field}.control_trials", f["control_trials"], allow_none=True),
+                integer(f"{field}.hits", f["hits"], allow_none=True),
+                integer(f"{field}.control_hits", f["control_hits"], allow_none=True),
+                _flag(f"{field}.supplementary", f["supplementary"]))
+        except PlainError as exc:
+            raise PlainError(str(exc).replace("counts.", f"{field}.", 1)) from None
+
+
+def _flag(field: str, value: Any) -> bool:
+    """A boolean flag (absent: ``False``)."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise PlainError(f"{field} must be true or false, got {type(value).__name__}")
+    return bool(value)
+
+
+def _count(field: str, value: Any, trials: int | None) -> float:
+    """A success count: finite, in ``[0, trials]`` (fractional allowed)."""
+    out = number(field, value)
+    assert out is not None and trials is not None
+    if not 0.0 <= out <= trials + 1e-9:
+        raise PlainError(f"{field} must be in [0, {trials}], got {out}")
+    return min(out, float(trials))
+
+
+def counts_from_plain(value: Any, field: str = "counts") -> tuple[Counts, ...]:
+    """A result's comparisons (at most :data:`MAX_COMPARISONS`), each rebuilt and checked;
+    labels must differ (a report names each comparison by its label)."""
+    if value is None:
+        return ()
+    out = tuple(Counts.from_plain(v, f"{field}[{i}]")
+                for i, v in enumerate(items_of(field, value, MAX_COMPARISONS)))
+    labels = [c.label for c in out]
+    if len(set(labels)) != len(labels):
+        raise PlainError(f"{field}: two comparisons share a label")
+    if out and all(c.supplementary for c in out):
+        raise PlainError(f"{field}: every comparison is supplementary; at least one must be "
+                         "gated")
+    return out

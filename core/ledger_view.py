@@ -38,6 +38,26 @@ def _num(value: Any, spec: str) -> str:
         return str(value)
 
 
+def split_by_operator(entries: list[dict[str, Any]], operator: str, host: str
+                      ) -> tuple[float, float]:
+    """Epsilon booked by ``operator`` on ``host`` and by everyone else (non-private fits and
+    released reservations count nothing), so that one person's fits never read as another's."""
+    mine = others = 0.0
+    for e in entries:
+        eps = e.get("epsilon")
+        if eps is None or e.get("status") == "released":
+            continue
+        try:
+            value = float(eps)
+        except (TypeError, ValueError):
+            continue
+        if e.get("operator") == operator and e.get("host") == host:
+            mine += value
+        else:
+            others += value
+    return mine, others
+
+
 def show_ledger(path: str | Path | None, fingerprint: str | None, *, as_json: bool,
                 url: str | None = None) -> int:
     """Print the ledger; exit code 0 (an empty or absent ledger is not an error)."""
@@ -53,6 +73,9 @@ def show_ledger(path: str | Path | None, fingerprint: str | None, *, as_json: bo
         console.print(f"privacy ledger {doc['path']}: no fits recorded{which}", markup=False)
         return EXIT_PASS
     console.print(f"privacy ledger {doc['path']}", style="bold", markup=False)
+    from privgate.ledger_rules import _host, _operator  # who the ledger books fits to
+
+    user, host = _operator(), _host()
     for ds in doc["datasets"]:
         extra = (f"; {ds['non_private_fits']} non-private fit(s) (no DP guarantee)"
                  if ds["non_private_fits"] else "")
@@ -70,4 +93,7 @@ def show_ledger(path: str | Path | None, fingerprint: str | None, *, as_json: bo
             table.add_row(*(Text(str(c)) for c in cells),
                           style="dim" if e["status"] == "released" else None)
         console.print(table)
+        mine, others = split_by_operator(ds["entries"], user, host)
+        console.print(f"  yours ({user}@{host}): epsilon {_num(mine, '.4g')}; everyone "
+                      f"else's: epsilon {_num(others, '.4g')}", markup=False)
     return EXIT_PASS

@@ -8,6 +8,11 @@ Rules (what a user relies on):
   leaves nothing behind, an unwritable folder is found before minutes of training.
 * ``results.json`` is core's record. Core serialises its own copy of the result document and
   writes it; no plugin writes it.
+* The synthetic table each gated generator produced -- what the verdict is about, and what
+  would be released -- is written beside the reports as ``synthetic-<generator>.csv`` and
+  ``.parquet`` (:func:`write_released`), each with its SHA-256 in ``results.json``
+  (``released``) and in the report, so ``privgate verify --synthetic FILE`` tells whether a
+  file is the one that was audited. Until the verdict is a pass they are owner-only.
 * Every reporter -- built-in or third-party -- receives a fresh read-only copy of the document
   (:func:`privgate.views.readonly`) and writes into its own empty staging folder. Core then
   moves each file into the output folder, refusing a file name another writer already
@@ -17,12 +22,15 @@ Rules (what a user relies on):
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from privgate.errors import InputError, PluginError
 from privgate.figures import map_block
@@ -31,6 +39,9 @@ from privgate.registry import Registry
 from privgate.reporting import ReportSection
 from privgate.results import dumps
 from privgate.views import readonly
+
+if TYPE_CHECKING:
+    from privgate.audit_plan import GeneratorRun
 
 RESULTS_NAME = "results.json"
 #: Files an audit writes into its folder; one of them present means "holds a report".
@@ -101,6 +112,43 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> Path:
     return path
 
 
+def released_name(generator: str, fmt: str) -> str:
+    """The file name of a generator's released table: ``synthetic-<generator>.<fmt>``, the
+    generator's name reduced to letters, digits, dots, dashes and underscores."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", generator).strip(".-") or "generator"
+    return f"synthetic-{safe}.{fmt}"
+
+
+def write_released(runs: Sequence[GeneratorRun], out_dir: Path, *, private: bool = True
+                   ) -> list[dict[str, Any]]:
+    """Write the synthetic table of every gated generator that produced one, as CSV and as
+    Parquet, into ``out_dir``; return the ``released`` block of the result document (per
+    file: generator, file name, format, SHA-256, rows and columns). ``private``: owner-only
+    permissions (the verdict is not a pass)."""
+    out: list[dict[str, Any]] = []
+    for run in runs:
+        if not run.gated or run.synthetic is None or run.error:
+            continue
+        table = run.synthetic
+        for fmt in ("csv", "parquet"):
+            if fmt == "csv":
+                data = table.to_csv(index=False).encode("utf-8")
+            else:
+                buf = io.BytesIO()
+                table.to_parquet(buf, index=False)
+                data = buf.getvalue()
+            name = released_name(run.name, fmt)
+            try:
+                write_atomic(Path(out_dir) / name, data, mode=0o600 if private else 0o644)
+            except OSError as exc:
+                raise InputError(f"{out_dir}: cannot write {name} ({exc.strerror}); choose "
+                                 "another --out") from None
+            out.append({"generator": run.name, "file": name, "format": fmt,
+                        "sha256": hashlib.sha256(data).hexdigest(), "rows": len(table),
+                        "columns": len(table.columns)})
+    return out
+
+
 def guard_sections(sections: Iterable[ReportSection], guard: DataGuard) -> list[ReportSection]:
     """Sections with every string and number passed through ``guard`` (controls stripped,
     real values withheld), charts included (:func:`privgate.figures.map_block`)."""
@@ -126,6 +174,8 @@ def write_reports(result: Mapping[str, Any], registry: Registry, out_dir: Path, 
     claimed: dict[str, str] = {RESULTS_NAME: CORE}
     for name in ("vulnerable_records.csv", "vulnerable_records.README.txt"):
         claimed[name] = CORE
+    for item in result.get("released") or []:  # the synthetic tables: core's, not a plugin's
+        claimed[str(item.get("file"))] = CORE
     sections = guard_sections(registry.sections(result), guard or NoGuard())
     on_audit = [f for f, p in registry.reporters.items() if getattr(p.obj, "on_audit", True)]
     problems: list[str] = []
@@ -180,4 +230,5 @@ def write_reports(result: Mapping[str, Any], registry: Registry, out_dir: Path, 
 
 
 __all__ = ["REPORT_FILES", "RESULTS_NAME", "check_output_dir", "guard_sections",
-           "prepare_output_dir", "write_atomic", "write_reports"]
+           "prepare_output_dir", "released_name", "write_atomic", "write_released",
+           "write_reports"]

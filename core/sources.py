@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from privgate import progress
 from privgate.config import AuditConfig
 from privgate.errors import InputError
 from privgate.schema import Role, Schema, complete_schema, infer_schema
@@ -122,6 +123,21 @@ def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str,
     return declared
 
 
+def with_target(raw: dict[str, object], target: str | None) -> dict[str, object]:
+    """The raw config ``raw`` with ``schema.target = target`` (``--target``; unchanged when
+    ``None``)."""
+    if target is None:
+        return raw
+    schema = raw.get("schema")
+    return {**raw, "schema": {**(schema if isinstance(schema, dict) else {}), "target": target}}
+
+
+def schema_hint(data: str) -> str:
+    """The one line audit and synth print when they infer the schema of the table ``data``."""
+    return (f"the schema was inferred from the data; `privgate schema draft {data}` writes one "
+            "to review, declare and reuse (--target COL names the target)")
+
+
 def _check_data_keys(config: AuditConfig, where: str) -> bool:
     """Refuse a ``[data]`` table that names no table or two; ``True`` for separate train and
     control files."""
@@ -167,6 +183,8 @@ def _separate_parts(config: AuditConfig, where: str) -> _Parts:
                          f"{list(raw_control.columns)} vs {list(raw_train.columns)}")
     both = pd.concat([raw_train, raw_control], ignore_index=True)
     schema = _schema_for(config, both, where, table=f"{train_path} + {control_path}")
+    if schema.source == "inferred":  # through the running progress step (the console)
+        progress.note(schema_hint(str(train_path)))
     train = conform(raw_train, schema, where=str(train_path)).reset_index(drop=True)
     control = conform(raw_control, schema, where=str(control_path)).reset_index(drop=True)
     return _Parts(config.data.name or train_path.stem, f"{train_path} + {control_path}",
@@ -194,6 +212,8 @@ def _split_parts(config: AuditConfig, where: str) -> _Parts:
         positions = raw.index.to_numpy(dtype=np.int64)
         raw = raw.reset_index(drop=True)
     schema = _schema_for(config, raw, where, table=at)
+    if schema.source == "inferred" and d.path is not None:
+        progress.note(schema_hint(at))
     full = conform(raw, schema, where=at)
     if len(full) < MIN_ROWS:
         sampled = " (after data.max_rows / --max-rows)" if d.max_rows is not None else ""

@@ -3,11 +3,11 @@
 A DP generator (``is_private = True``), built on :class:`privgate.dp.DPTrainer` or not, must
 report in ``privacy_spent.details`` the inputs of its accountant
 (:class:`privgate.dp.AccountingInputs`: ``accountant`` and ``accountant_history``, or
-``noise_multiplier``, ``sample_rate`` and ``steps``; plus ``train_delta``, ``domain_epsilon``,
-``domain_delta`` and ``release_epsilon`` where they apply). The check fits it and recomputes the
-epsilon independently from those inputs with opacus' accountant; the reported figure must be
-that one, and neither may exceed the budget by more than opacus' calibration tolerance.
-"""
+``noise_multiplier``, ``sample_rate`` and ``steps``; plus ``train_delta``, ``domain_epsilon``
+or ``domain_entries``, ``domain_delta`` and ``release_epsilon`` where they apply). The check
+fits it and recomputes the epsilon independently from those inputs with opacus' accountant; the
+reported figure must be that one, and neither may exceed the budget by more than opacus'
+calibration tolerance. """
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ class DPAccountingReport:
     Attributes:
         reported_epsilon, recomputed_epsilon: on the declared table (budget epsilon 1).
         accountant: the accountant named in the details.
-        domain_epsilon: what the fit on a table with undeclared domains spent on them;
+        domain_epsilon: what the fit on a table with undeclared domains spent on them (for a
+            release in the accountant's history, what it adds to the accountant's epsilon);
             ``None`` when the generator declined that table (with a PrivgateError).
         round_trip: whether the record was checked through ``save``/``load`` (``False`` for
             a generator without persistence).
@@ -137,11 +138,13 @@ def _domain_spend(owner: str, cls: type[Generator], params: Mapping[str, Any] | 
         raise violation(owner, f"fit() on a table with undeclared domains raised "
                                f"{type(exc).__name__}: {exc}") from exc
     inputs, _ = _recompute(owner, _spent(owner, gen), budget)
-    if not inputs.domain_epsilon > 0:
+    if not (inputs.domain_epsilon > 0 or inputs.domain_entries > 0):
         raise violation(owner, "fitted a table whose domains were read off the data but "
-                               "reports domain_epsilon = 0: the domains must be estimated "
-                               "under DP and their epsilon composed in (or the fit declined)")
-    return inputs.domain_epsilon
+                               "reports domain_epsilon = 0 and no domain release in its "
+                               "accountant history (domain_entries = 0): the domains must be "
+                               "estimated under DP and their cost composed in (or the fit "
+                               "declined)")
+    return inputs.domain_cost()
 
 
 def _round_trip(owner: str, gen: Generator, spent: PrivacySpent) -> bool:

@@ -9,10 +9,11 @@ kind ``"malformed"``; the pipeline records it as ``error`` and the gate fails cl
 
 * :func:`attack_result` -- numbers finite and in range, the interval containing the estimate,
   the level no lower than the audit's, a known risk kind equal to the attack's declared one,
-  trials run no more than planned, per-record exposure indexed by training rows, and the typed
-  evidence rebuilt (:mod:`privgate.evidence`: a ROC curve monotone from (0, 0) to (1, 1), an
-  AUROC and its interval in [0, 1], TPR at FPR ordered; :mod:`privgate.figures`: lengths
-  consistent, sizes bounded);
+  trials run no more than planned or available, per-record exposure indexed by training rows,
+  and the typed evidence rebuilt (:mod:`privgate.evidence`: counts with successes within their
+  trials and a known estimator, a ROC curve monotone from (0, 0) to (1, 1), an AUROC and its
+  interval in [0, 1], TPR at FPR ordered; one-sided bounds around the risk with their method;
+  warnings as short text; :mod:`privgate.figures`: lengths consistent, sizes bounded);
 * :func:`metric_result` -- a finite value or ``None`` with an interval containing it, figures
   rebuilt, JSON-ready details;
 * :func:`privacy_spent` -- a private fit's epsilon finite, non-negative and within its budget
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from privgate import evidence, figures, plain
-from privgate.attack import RISK_KINDS, AttackResult
+from privgate.attack import MAX_NULL_BOUNDS, MAX_WARNINGS, RISK_KINDS, AttackResult
 from privgate.encoding import to_numeric
 from privgate.errors import InputError
 from privgate.generator import PrivacyBudget, PrivacySpent
@@ -171,9 +172,21 @@ def _details(origin: Origin, details: Any) -> Any:
 
 
 def _attack_evidence(origin: Origin, f: Mapping[str, Any]) -> dict[str, Any]:
-    """The typed evidence of an attack result, rebuilt from plain values and checked."""
+    """The typed evidence of an attack result, rebuilt from plain values and checked (the
+    result's constructor checks how the fields fit together)."""
     planned = f["trials_planned"]
+    available = f["trials_available"]
     return {
+        "counts": _plain(origin, evidence.counts_from_plain, f["counts"]),
+        "warnings": _plain(origin, plain.texts, "warnings", f["warnings"], MAX_WARNINGS),
+        "upper_bound": _number(origin, "upper_bound", f["upper_bound"], allow_none=True),
+        "lower_bound": _number(origin, "lower_bound", f["lower_bound"], allow_none=True),
+        "bound_method": _text(origin, "bound_method", f["bound_method"], allow_none=True),
+        "null_bounds": tuple(x for x in _plain(origin, plain.numbers_of, "null_bounds",
+                                               f["null_bounds"], MAX_NULL_BOUNDS)
+                             if x is not None),
+        "trials_available": None if available is None else _integer(
+            origin, "trials_available", available, 1),
         "trials_planned": None if planned is None else _integer(origin, "trials_planned",
                                                                 planned, 1),
         "roc": None if f["roc"] is None else _plain(origin, evidence.RocCurve.from_plain,

@@ -11,7 +11,7 @@ or on an axis whose name says it counts records are suppressed below the minimum
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from privgate.figures import (
     BarChart,
@@ -22,6 +22,7 @@ from privgate.figures import (
     Paragraph,
     Table,
     from_plain,
+    map_block,
 )
 from privgate.plain import PlainError
 from privgate.reporting import ReportSection
@@ -37,6 +38,9 @@ from privgate.reports.common import (
 from privgate.reports.i18n import Lang
 from privgate.reports.plots import bar_chart, heatmap, line_chart
 
+#: Longest summary of a contributed section (its first paragraph, cut at a word).
+SUMMARY_CHARS = 400
+
 
 def _cell(header: str, value: Any, lang: Lang, minimum: int) -> str:
     if small_count(header, value, minimum):
@@ -50,19 +54,34 @@ def _chart(svg: Any, caption: str, title: str) -> dict[str, Any]:
     return {"type": "chart", "svg": svg, "title": title.rstrip(". "), "caption": caption}
 
 
+B = TypeVar("B", bound=Block)
+
+
+def _translated(block: B, lang: Lang) -> B:
+    """``block`` with every plugin text in it translated through the plugin catalogs (text
+    cells too; numbers stay as they are)."""
+    return cast(B, map_block(block, lang.plugin,
+                             lambda v: lang.plugin(v) if isinstance(v, str) else v))
+
+
 def block_view(block: Block | Any, lang: Lang, minimum: int = DEFAULT_MIN_CELL_SIZE
                ) -> dict[str, Any]:
-    """One figure or section block as the template's dict (unknown objects become text)."""
-    if isinstance(block, Paragraph):
-        return {"type": "p", "text": as_text(block.text)}
+    """One figure or section block as the template's dict (unknown objects become text).
+
+    Small counts are suppressed by the names the plugin gave (before translation), then the
+    texts are translated (:meth:`Lang.plugin`)."""
     if isinstance(block, Table):
-        headers = [as_text(h) for h in block.headers]
-        return {"type": "table", "caption": as_text(block.caption), "headers": headers,
-                "rows": [[_cell(headers[j] if j < len(headers) else "", c, lang, minimum)
-                          for j, c in enumerate(row)] for row in block.rows]}
+        original = [as_text(h) for h in block.headers]
+        block = _translated(Table(block.headers, [[
+            _cell(original[j] if j < len(original) else "", c, lang, minimum)
+            for j, c in enumerate(row)] for row in block.rows], block.caption), lang)
+        return {"type": "table", "caption": as_text(block.caption),
+                "headers": [as_text(h) for h in block.headers],
+                "rows": [[as_text(c) for c in row] for row in block.rows]}
     if isinstance(block, KeyValues):
-        return {"type": "kv", "pairs": [(as_text(k), _cell(as_text(k), v, lang, minimum))
-                                        for k, v in block.items]}
+        pairs = [(lang.plugin(as_text(k)), lang.plugin(_cell(as_text(k), v, lang, minimum)))
+                 for k, v in block.items]
+        return {"type": "kv", "pairs": pairs}
     if isinstance(block, BarChart):
         counts = block.axis_label.strip().replace(" ", "_")
         if is_count(counts):  # bars of record counts: a small count is left blank
@@ -70,7 +89,12 @@ def block_view(block: Block | Any, lang: Lang, minimum: int = DEFAULT_MIN_CELL_S
                              tuple(None if small_count(counts, v, minimum) else v
                                    for v in block.values),
                              block.caption, block.axis_label, block.max_value)
+        block = _translated(block, lang)
         return _chart(bar_chart(block, lang), block.caption, block.title)
+    if isinstance(block, Paragraph | LineChart | HeatMap):
+        block = _translated(block, lang)
+    if isinstance(block, Paragraph):
+        return {"type": "p", "text": as_text(block.text)}
     if isinstance(block, LineChart):
         return _chart(line_chart(block, lang), block.caption, block.title)
     if isinstance(block, HeatMap):
@@ -99,6 +123,9 @@ def section_view(section: ReportSection, index: int, lang: Lang,
                  minimum: int = DEFAULT_MIN_CELL_SIZE) -> dict[str, Any]:
     """A contributed section as a list of typed blocks."""
     blocks: Sequence[Any] = section.blocks if isinstance(section.blocks, list | tuple) else ()
-    return {"anchor": f"section-{index}", "title": as_text(section.title),
-            "plugin": as_text(section.plugin),
-            "blocks": [block_view(b, lang, minimum) for b in blocks]}
+    views = [block_view(b, lang, minimum) for b in blocks]
+    summary = next((v["text"] for v in views if v["type"] == "p"), "")
+    return {"anchor": f"section-{index}", "title": lang.plugin(as_text(section.title)),
+            "plugin": as_text(section.plugin), "blocks": views,
+            "summary": summary if len(summary) <= SUMMARY_CHARS else
+            summary[:SUMMARY_CHARS].rsplit(" ", 1)[0] + " …"}

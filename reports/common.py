@@ -8,7 +8,6 @@ the minimum cell size are suppressed wherever a name says it is a count.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from functools import lru_cache
@@ -76,19 +75,33 @@ def status_view(value: Any, lang: Lang) -> dict[str, str]:
             "symbol": STATUS_SYMBOLS[status], "cls": f"st-{status}"}
 
 
+def _readable(value: Any, lang: Lang, depth: int = 0) -> str:
+    """A nested detail as words, not JSON: ``key: value; key: value`` and ``a, b, c``."""
+    if depth > 3:
+        return "…"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_readable(v, lang, depth + 1)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        inner = ", ".join(_readable(v, lang, depth + 1) for v in value)
+        return f"({inner})" if depth else inner
+    if isinstance(value, bool) or value is None:
+        return {True: lang.gettext("yes"), False: lang.gettext("no"),
+                None: lang.gettext("none")}[value]
+    if isinstance(value, int | float):
+        return lang.num(value, 4)
+    return str(value)
+
+
 def fmt_detail(value: Any, lang: Lang) -> str:
-    """A technical detail value as short text (compact JSON for nested values)."""
+    """A technical detail value as short text (nested values as words, never raw JSON)."""
     if isinstance(value, str):
         text = value
     elif isinstance(value, bool) or value is None:
-        text = json.dumps(value)
+        text = _readable(value, lang)
     elif isinstance(value, int | float):
         text = lang.num(value, 4)
     else:
-        try:
-            text = json.dumps(value, default=str, ensure_ascii=False)
-        except (TypeError, ValueError):
-            text = str(value)
+        text = _readable(value, lang)
     if len(text) > MAX_DETAIL_CHARS:
         text = text[:MAX_DETAIL_CHARS] + lang.gettext(
             "… (%(n)s characters, cut)", n=lang.count(len(text)))
@@ -165,7 +178,17 @@ def _environment(code: str) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True,
                              extensions=["jinja2.ext.i18n"])
     env.install_gettext_translations(lang._t, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(_=_template_gettext(lang), gettext=_template_gettext(lang))
     return env
+
+
+def _template_gettext(lang: Lang) -> Any:
+    """The templates' ``_()``: translated, placeholders escaped and filled (as Jinja's
+    newstyle gettext does), then Korean particles chosen by the value before them."""
+    def gettext(message: str, **values: Any) -> Markup:
+        text = Markup(lang._t.gettext(message))
+        return Markup(lang.finish(str(text % values)))
+    return gettext
 
 
 def render_page(template: str, lang: Lang, context: Mapping[str, Any]) -> str:

@@ -6,11 +6,14 @@ string concatenation: ``{{ _("...%(name)s...", name=x) }}`` in templates and
 with named placeholders. English is the source language (msgids are English); Korean lives in
 ``reports/locale/ko/LC_MESSAGES/privgate.po``.
 
-The ``.po`` file is read with Babel and compiled to an in-memory ``.mo`` when first needed. We
-ship only the text ``.po`` (no compiled binary to keep in sync); compiling one small catalog
-takes milliseconds. Numbers, percentages and dates go through :mod:`babel.numbers` and
-:mod:`babel.dates` for the report's locale. Plugin-provided text (attack explanations, policy
-descriptions) is shown as the plugin gave it.
+The catalogs are read and compiled by :mod:`privgate.i18n` (shared with the command line);
+Korean particles are chosen by the final syllable of the word before them
+(:mod:`privgate.particles`), so a translation writes ``%(value)s이(가)``. Numbers, percentages
+and dates go through :mod:`babel.numbers` and :mod:`babel.dates` for the report's locale.
+Plugin-provided text (attack explanations, policy descriptions, captions) is translated through
+the plugin catalogs (:meth:`Lang.plugin`, the ``PRIVGATE_TRANSLATIONS`` contract of
+:mod:`privgate.i18n`); privgate's own built-in plugins' texts are in
+``reports/locale/<lang>/LC_MESSAGES/privgate-plugins.po``.
 """
 
 from __future__ import annotations
@@ -20,51 +23,56 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib import resources
-from io import BytesIO
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_datetime
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent, format_scientific
+
+from privgate import i18n as core_i18n
+from privgate.i18n import DEFAULT_LANG, TextCatalog, known_lang, plugin_catalog
+from privgate.particles import resolve_particles
 
 #: Magnitudes :meth:`Lang.num` writes out in full; outside them (an absurd epsilon such as
 #: 1e300 in an old ledger row, or 1e-300) it uses scientific notation, which never overflows.
 SMALLEST_PLAIN, LARGEST_PLAIN = 1e-6, 1e15
 
 #: Languages the reports are translated into (``[report] lang`` / ``--lang``).
-LANGS = ("en", "ko")
-DEFAULT_LANG = "en"
+LANGS = core_i18n.LANGS
 DOMAIN = "privgate"
+#: privgate's own translations of its built-in plugins' texts (attack explanations, policy
+#: and metric texts, captions), keyed by the exact English: ``locale/<lang>/LC_MESSAGES/``
+#: ``privgate-plugins.po``, shipped through the plugin contract by :mod:`.reporters`.
+PLUGIN_DOMAIN = "privgate-plugins"
 PACKAGE = "privgate.reports"
 
 #: Babel keywords that mark translatable strings (templates and Python), for extraction.
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = core_i18n.KEYWORDS
 
 
-def po_path(lang: str) -> Any:
+def po_path(lang: str, domain: str = DOMAIN) -> Any:
     """The ``.po`` catalog of ``lang`` inside the installed package (a Traversable)."""
-    return resources.files(PACKAGE).joinpath("locale", lang, "LC_MESSAGES", f"{DOMAIN}.po")
+    return core_i18n.po_path(PACKAGE, lang, domain)
 
 
-def read_catalog(lang: str) -> Catalog:
+def read_catalog(lang: str, domain: str = DOMAIN) -> Any:
     """The Babel catalog of ``lang`` as written in its ``.po`` file."""
-    with po_path(lang).open("rb") as fh:
-        return read_po(fh, locale=lang, domain=DOMAIN)
+    return core_i18n.read_catalog(PACKAGE, lang, domain)
+
+
+def translations(lang: str) -> _gettext.NullTranslations:
+    """gettext translations for ``lang`` (English: the msgids themselves)."""
+    return core_i18n.translations(PACKAGE, lang, DOMAIN)
 
 
 @lru_cache(maxsize=8)
-def translations(lang: str) -> _gettext.NullTranslations:
-    """gettext translations for ``lang`` (English: the msgids themselves)."""
-    if lang == DEFAULT_LANG:
-        return _gettext.NullTranslations()
-    buf = BytesIO()
-    write_mo(buf, read_catalog(lang), use_fuzzy=False)
-    buf.seek(0)
-    return _gettext.GNUTranslations(buf)
+def plugin_texts(lang: str) -> TextCatalog:
+    """Translations of plugin-provided texts for ``lang``: privgate's own catalog of its
+    built-in plugins' texts first, then those of every loaded plugin
+    (:data:`privgate.i18n.TRANSLATIONS_ATTR`)."""
+    from privgate.reports import reporters
+
+    return plugin_catalog(lang, first=[reporters])
 
 
 def _num(value: Any) -> float | None:
@@ -85,20 +93,32 @@ class Lang:
     @classmethod
     def get(cls, code: Any) -> Lang:
         """The language ``code``; English for anything unknown (older results, typos)."""
-        text = str(code) if code else DEFAULT_LANG
-        text = text if text in LANGS else DEFAULT_LANG
+        text = known_lang(code)
         return cls(text, translations(text))
 
     # -- messages -------------------------------------------------------------------------
 
     def gettext(self, message: str, **values: Any) -> str:
-        """``message`` translated, with ``%(name)s`` placeholders filled from ``values``."""
-        return self._t.gettext(message) % values
+        """``message`` translated, ``%(name)s`` filled from ``values``, Korean particles
+        chosen by the word before them (:mod:`privgate.particles`)."""
+        return self.finish(self._t.gettext(message) % values)
 
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
         """Singular or plural form for ``n`` (available as ``%(num)s``), translated."""
         values.setdefault("num", self.num(n))
-        return self._t.ngettext(singular, plural, n) % values
+        return self.finish(self._t.ngettext(singular, plural, n) % values)
+
+    def finish(self, text: str) -> str:
+        """``text`` with its Korean particles resolved (unchanged in other languages)."""
+        return resolve_particles(text) if self.code == "ko" else text
+
+    def plugin(self, text: Any) -> str:
+        """A text a plugin supplied, translated when a catalog has it, else as given."""
+        english = "" if text is None else str(text)
+        if not english:
+            return english
+        found = plugin_texts(self.code).lookup(english)
+        return english if found is None else self.finish(found)
 
     # -- numbers and dates ----------------------------------------------------------------
 
@@ -152,16 +172,31 @@ class Lang:
         return text
 
     def datetime(self, value: Any) -> str:
-        """An ISO timestamp for the locale, in UTC when it has a zone ('unknown' if absent)."""
+        """An ISO timestamp for the locale, in UTC when it has a zone ('unknown' if absent):
+        the locale's long date and short time, the day period written out (오후, not PM)."""
         if not value:
             return self.gettext("unknown")
         try:
             stamp = datetime.fromisoformat(str(value))
         except ValueError:
             return str(value)
-        if stamp.tzinfo is None:
-            return format_datetime(stamp, "long", locale=self.code).replace(" +0000", "")
-        return format_datetime(stamp.astimezone(UTC), "long", tzinfo=UTC, locale=self.code)
+        zone = stamp.tzinfo is not None
+        if zone:
+            stamp = stamp.astimezone(UTC)
+        locale = Locale.parse(self.code)
+        pattern = locale.time_formats["short"].pattern.replace("a", "aaaa")
+        time = format_time(stamp, pattern, tzinfo=UTC if zone else None, locale=self.code)
+        day = format_date(stamp.date(), "long", locale=self.code)
+        text = str(locale.datetime_formats["medium"]).format(time, day)
+        return f"{text} UTC" if zone else text
+
+    def date(self, value: Any) -> str:
+        """The date of an ISO timestamp for the locale ('unknown' if absent)."""
+        try:
+            return format_date(datetime.fromisoformat(str(value)).date(), "long",
+                               locale=self.code)
+        except ValueError:
+            return self.gettext("unknown") if not value else str(value)
 
     @property
     def display_name(self) -> str:
@@ -171,71 +206,24 @@ class Lang:
 
 #: Files whose messages the catalogs must cover (relative to the reports package).
 SOURCES = ("html.py", "common.py", "svg.py", "charts.py", "plots.py", "blocks.py",
-           "view_checks.py", "view_attacks.py", "view_generators.py", "sections.py",
-           "compare.py", "i18n.py", "templates/report.html.j2", "templates/_macros.html.j2",
-           "templates/_attacks.html.j2", "templates/_generators.html.j2",
-           "templates/_closing.html.j2", "templates/compare.html.j2")
+           "view_checks.py", "view_attacks.py", "view_generators.py", "view_front.py",
+           "sections.py", "compare.py", "i18n.py", "words.py", "templates/report.html.j2",
+           "templates/_macros.html.j2", "templates/_front.html.j2", "templates/_attacks.html.j2",
+           "templates/_generators.html.j2", "templates/_closing.html.j2",
+           "templates/compare.html.j2")
 
 
 def extract_messages() -> dict[str | tuple[str, str], list[str]]:
-    """Every msgid used by the reports' Python modules and templates, with where it is used.
-
-    Plural messages are ``(singular, plural)`` tuples. Used to build the catalogs and by the
-    test that no English leaks into a translated report.
-    """
-    from babel.messages.extract import extract_from_file
-
-    root = resources.files(PACKAGE)
-    found: dict[str | tuple[str, str], list[str]] = {}
-    for rel in SOURCES:
-        path = str(root.joinpath(rel))
-        method = "jinja2.ext:babel_extract" if rel.endswith(".j2") else "python"
-        options = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
-                   "lstrip_blocks": "true"} if method != "python" else {}
-        for lineno, message, _comments, _ctx in extract_from_file(
-                method, path, keywords=KEYWORDS, options=options):
-            key: str | tuple[str, str] = message if isinstance(message, str) else (
-                str(message[0]), str(message[1]))
-            if key:
-                found.setdefault(key, []).append(f"{rel}:{lineno}")
-    return found
+    """Every msgid used by the reports' Python modules and templates, with where it is used
+    (:func:`privgate.i18n.extract_messages`). Used to build the catalogs and by the test that
+    no English leaks into a translated report."""
+    return core_i18n.extract_messages(PACKAGE, SOURCES)
 
 
 def update_catalog(lang: str, path: str | None = None) -> list[str | tuple[str, str]]:
-    """Rewrite ``lang``'s ``.po`` from the messages in use, keeping existing translations.
-
-    Messages no longer used are dropped; new ones are added with an empty translation for a
-    translator to fill in (the test suite fails until they are). Returns the untranslated
-    msgids. Run from a source checkout::
+    """Rewrite ``lang``'s ``.po`` from the messages in use, keeping existing translations;
+    returns the untranslated msgids. Run from a source checkout::
 
         .venv/bin/python -c "from privgate.reports.i18n import update_catalog as u; print(u('ko'))"
     """
-    from babel.messages.pofile import write_po
-
-    target = path or str(po_path(lang))
-    old = read_catalog(lang)
-    have = {m.id: m.string for m in old if m.id}
-    from importlib.metadata import version
-
-    catalog = Catalog(locale=lang, domain=DOMAIN, project="privgate",
-                      version=version("privgate"), copyright_holder="privgate contributors",
-                      msgid_bugs_address="privgate contributors",
-                      last_translator="privgate contributors",
-                      language_team="privgate contributors",
-                      revision_date=datetime.now(UTC), fuzzy=False,
-                      header_comment=(f"# {Locale.parse(lang).english_name} messages of the "
-                                      "privgate reports.\n# Source language: English (the "
-                                      "msgids). Update with i18n.update_catalog()."))
-    missing: list[str | tuple[str, str]] = []
-    for msgid, where in extract_messages().items():
-        text = have.get(msgid)
-        if not text or (isinstance(text, tuple | list) and not all(text)):
-            missing.append(msgid)
-            text = ("", "") if isinstance(msgid, tuple) else ""
-        locations = [(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where]
-        flags = ("python-format",) if "%(" in str(msgid) else ()
-        catalog.add(msgid, tuple(text) if isinstance(msgid, tuple) else text,
-                    locations=locations, flags=flags)
-    with open(target, "wb") as fh:
-        write_po(fh, catalog, width=100, sort_output=False)
-    return missing
+    return core_i18n.update_catalog(PACKAGE, lang, DOMAIN, SOURCES, path)

@@ -16,3 +16,10 @@ from privgate.reports.junit import JUnitReporter
 def privgate_reporters() -> list[type[Reporter]]:
     """privgate's built-in output formats."""
     return [HtmlReporter, JUnitReporter, ComparisonReporter]
+
+
+#: privgate's translations of its built-in plugins' texts (attack explanations, policy, metric
+#: and generator texts, captions), keyed by the exact English: the gettext catalogs
+#: ``locale/<lang>/LC_MESSAGES/privgate-plugins.po`` of this package, declared through the
+#: same ``PRIVGATE_TRANSLATIONS`` contract a third-party plugin uses (:mod:`privgate.i18n`).
+PRIVGATE_TRANSLATIONS = ("locale", "privgate-plugins")

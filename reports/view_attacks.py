@@ -33,6 +33,7 @@ from privgate.reports.common import (
 )
 from privgate.reports.i18n import Lang
 from privgate.reports.view_checks import check_view
+from privgate.reports.words import column_values, on_this_table, plugin_text
 
 #: Results schema versions whose attacks kept their evidence in ``details``.
 LEGACY_SCHEMAS = ("1.0",)
@@ -72,15 +73,28 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
         "Can an attacker tell whether a particular person's record was used to train the "
         "generator? Knowing that someone is in a hospital's data can itself be "
         "sensitive."), _(
-        "The attacker holds a full record and the synthetic data, and scores how close "
-        "the synthetic rows come to it. Training records are members, control records "
-        "non-members; the ROC curve shows every trade-off between hits and false "
-        "alarms.")),
+        "The attacker holds a full record and the synthetic data (some attacks also "
+        "real records it knows were not used for training) and scores how likely the "
+        "record is to have been a member; each attack's own description says how. "
+        "Training records are members, control records non-members; the ROC curve shows "
+        "every trade-off between hits and false alarms.")),
     "identity-disclosure": (_("Identity disclosure"), _(
         "Could an attacker match synthetic records back to real individuals and so learn "
         "who is in the data and what is recorded about them?"), _(
         "The attacker matches records on quasi-identifiers; how many matches are correct "
         "is measured on the training records against control records.")),
+    "verbatim-copy": (_("Verbatim copies"), _(
+        "Does the synthetic data contain exact copies of real training records, beyond what "
+        "chance gives? A copy of a record that is unique gives that whole person away."), _(
+        "The attacker looks for synthetic rows identical, in every column, to a training "
+        "record no other training record shares; control records show how often that "
+        "happens by chance.")),
+    "membership-low-fpr": (_("Membership at few false alarms"), _(
+        "Can an attacker pick out some training members while almost never wrongly accusing "
+        "an outsider? An attack that is rarely but surely right harms the few it finds, even "
+        "when its average advantage is small."), _(
+        "The attacker sets its bar on control records so that about 1 outsider in 1,000 is "
+        "flagged, then counts the training members and the other outsiders above it.")),
     "distinguishability": (_("Distinguishability"), _(
         "How easily can a computer tell real rows from synthetic ones? A score near zero "
         "means the synthetic rows look like real ones; this measures realism more than "
@@ -160,9 +174,10 @@ def attack_entry(att: Mapping[str, Any], gen_name: str, checks: list[Mapping[str
             "unknown error")),
         "risk": lang.num(att.get("risk")), "risk_pct": lang.pct(att.get("risk")),
         "interval": lang.interval(att.get("ci_low"), att.get("ci_high"), level),
-        "interval_method": as_text(att.get("interval_method"), lang.gettext("not stated")),
+        "interval_method": lang.plugin(as_text(att.get("interval_method")))
+        or lang.gettext("not stated"),
         "baseline": lang.num(att.get("baseline")),
-        "baseline_description": as_text(att.get("baseline_description")),
+        "baseline_description": lang.plugin(as_text(att.get("baseline_description"))),
         "trials": _trials(att, lang),
         "has_auroc": auroc is not None,
         "auroc": "" if auroc is None else lang.num(auroc.value),
@@ -181,6 +196,7 @@ def families(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: L
              minimum: int) -> list[dict[str, Any]]:
     """Attack results grouped by risk kind, then attack, then generator."""
     old = legacy(result)
+    values = column_values(result, lang)
     catalog = as_map(as_map(result.get("catalog")).get("attacks"))
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for g_index, gen in enumerate(as_list(result.get("generators"))):
@@ -193,8 +209,8 @@ def families(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: L
             kind = as_text(att.get("risk_kind") or info.get("risk_kind"), "")
             attacks = by_kind.setdefault(kind, {})
             entry = attacks.setdefault(name, {
-                "name": name, "description": as_text(info.get("description")),
-                "explanation": as_text(info.get("explanation")),
+                "name": name, "description": plugin_text(info.get("description"), lang, values),
+                "explanation": plugin_text(info.get("explanation"), lang, values),
                 "references": [as_text(r) for r in as_list(info.get("references"))], "runs": []})
             entry["runs"].append(attack_entry(att, gname, checks, lang, minimum, old))
     order = [k for k in FAMILIES if k in by_kind] + sorted(
@@ -203,6 +219,7 @@ def families(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: L
     for i, kind in enumerate(order):
         title, text, assumptions = family_text(kind, lang)
         out.append({"kind": kind, "anchor": f"family-{i}", "title": title, "text": text,
+                    "on_table": on_this_table(kind, lang, values),
                     "assumptions": assumptions, "attacks": list(by_kind[kind].values())})
     return out
 
@@ -223,11 +240,13 @@ def methodology(result: Mapping[str, Any], families: list[dict[str, Any]], lang:
                             "baselines": "; ".join(baselines) or lang.gettext("not stated"),
                             "references": att["references"]})
     metrics = []
+    values = column_values(result, lang)
     for name, info in as_map(as_map(result.get("catalog")).get("metrics")).items():
         info = as_map(info)
-        metrics.append({"name": as_text(name), "title": as_text(info.get("title")) or name,
-                        "description": as_text(info.get("description")),
-                        "assumptions": as_text(info.get("assumptions")) or lang.gettext(
-                            "See the metric's description."),
+        metrics.append({"name": as_text(name),
+                        "title": plugin_text(as_text(info.get("title")) or name, lang, values),
+                        "description": plugin_text(info.get("description"), lang, values),
+                        "assumptions": plugin_text(info.get("assumptions"), lang, values)
+                        or lang.gettext("See the metric's description."),
                         "references": [as_text(r) for r in as_list(info.get("references"))]})
     return {"attacks": attacks, "metrics": metrics}

@@ -13,6 +13,10 @@ from privgate.reports import charts
 from privgate.reports.common import as_list, as_map, as_number, as_text, status_of, status_view
 from privgate.reports.i18n import Lang
 
+#: A check whose power (the chance that a table leaking nothing passes it) is below this is
+#: marked as having too little power to certify anything.
+POWER_ENOUGH = 0.8
+
 
 def verdict_sentence(status: str, lang: Lang) -> str:
     """What the overall verdict means, in one or two plain sentences."""
@@ -35,12 +39,22 @@ def verdict_sentence(status: str, lang: Lang) -> str:
         "conclusion can be drawn. Do not release on the basis of this report.")
 
 
+def _first(check: Mapping[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` the check's ``certification`` block (or the check) holds."""
+    cert = as_map(check.get("certification"))
+    for key in keys:
+        for where in (cert, check):
+            if where.get(key) is not None:
+                return where.get(key)
+    return None
+
+
 def check_message(check: Mapping[str, Any], lang: Lang) -> str:
     """Why a check has its status, in the report's language (built from the numbers)."""
     status = status_of(check.get("status"))
     level = lang.level(check.get("confidence_level"))
-    hi, thr = lang.num(check.get("ci_high")), lang.num(check.get("threshold"))
-    cert = as_map(check.get("certification"))
+    hi = lang.num(_first(check, "ci_high", "upper_bound"))
+    thr = lang.num(check.get("threshold"))
     if status == "pass":
         return lang.gettext("pass: the upper %(level)s bound %(high)s is at or below the "
                             "threshold %(thr)s", level=level, high=hi, thr=thr)
@@ -51,18 +65,76 @@ def check_message(check: Mapping[str, Any], lang: Lang) -> str:
         return lang.gettext("fail: the upper %(level)s bound %(high)s is above the threshold "
                             "%(thr)s", level=level, high=hi, thr=thr)
     if status == "cannot-certify":
-        need = as_number(cert.get("trials_needed", check.get("trials_needed")))
-        have = as_number(cert.get("trials_available", check.get("n_trials")))
+        if check.get("certifiable_on_table") is False:
+            return lang.gettext(
+                "cannot be certified on this table: even a table that leaks nothing would "
+                "show an upper bound above the threshold %(thr)s with all the records this "
+                "table has", thr=thr)
+        need = as_number(_first(check, "trials_needed"))
+        have = as_number(_first(check, "trials_run", "trials_available", "n_trials"))
         if need is not None and have is not None and need > have:
             return lang.gettext(
                 "cannot certify: the upper %(level)s bound %(high)s is above the threshold "
                 "%(thr)s, and with %(have)s trials no result could get below it; it needs "
                 "about %(need)s records", level=level, high=hi, thr=thr,
                 have=lang.count(have), need=lang.count(need))
+        if as_number(check.get("ci_high")) is None:
+            text = as_text(check.get("message"))
+            return lang.plugin(text) if text else lang.gettext("cannot certify")
         return lang.gettext("cannot certify: the upper %(level)s bound %(high)s is above the "
                             "threshold %(thr)s", level=level, high=hi, thr=thr)
     message = as_text(check.get("message"))
-    return message or lang.gettext("the check could not be evaluated")
+    return lang.plugin(message) or lang.gettext("the check could not be evaluated")
+
+
+def short_message(check: Mapping[str, Any], lang: Lang) -> str:
+    """Why a check has its status in a few words, for the checks table of page 2 (its
+    numbers stand in the other columns)."""
+    status = status_of(check.get("status"))
+    thr = as_number(check.get("threshold"))
+    if status == "pass":
+        return lang.gettext("upper bound ≤ threshold")
+    if status == "fail":
+        if thr is not None and (as_number(check.get("ci_low")) or 0) > thr:
+            return lang.gettext("even the lower bound > threshold")
+        return lang.gettext("upper bound > threshold")
+    if status == "cannot-certify":
+        if check.get("certifiable_on_table") is False:
+            return lang.gettext("cannot be certified on this table")
+        need = as_number(_first(check, "trials_needed"))
+        have = as_number(_first(check, "trials_run", "trials_available", "n_trials"))
+        if need is not None and have is not None and need > have:
+            return lang.gettext("too few trials: needs about %(need)s",
+                                need=lang.count(need))
+    return check_message(check, lang)
+
+
+def power_view(check: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
+    """Trials run and needed, the power and whether the table can certify the check at all
+    (results written before these keys existed show what they have)."""
+    run = as_number(_first(check, "trials_run", "n_trials"))
+    planned = as_number(check.get("trials_planned"))
+    need = as_number(_first(check, "trials_needed"))
+    power = as_number(check.get("power"))
+    certifiable = check.get("certifiable_on_table")
+    trials = lang.count(run)
+    if planned is not None and run is not None and planned > run:
+        trials = lang.gettext("%(run)s of %(planned)s planned", run=lang.count(run),
+                              planned=lang.count(planned))
+    if power is None:
+        verdict = ""
+    elif power >= POWER_ENOUGH:
+        verdict = lang.gettext("enough power")
+    else:
+        verdict = lang.gettext("too little power")
+    return {
+        "trials": trials, "run": lang.count(run),
+        "needed": lang.count(need) if need is not None else "",
+        "power": lang.pct(power) if power is not None else "", "power_word": verdict,
+        "underpowered": power is not None and power < POWER_ENOUGH,
+        "certifiable": certifiable if isinstance(certifiable, bool) else None,
+        "warnings": [lang.plugin(as_text(w)) for w in as_list(check.get("warnings"))],
+    }
 
 
 def check_view(check: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
@@ -75,10 +147,12 @@ def check_view(check: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         "risk": lang.num(check.get("risk")),
         "interval": lang.interval(check.get("ci_low"), check.get("ci_high"),
                                   check.get("confidence_level")),
+        "bounds": lang.interval(check.get("ci_low"), check.get("ci_high")),
         "threshold": lang.num(check.get("threshold")), "n_trials": lang.count(
             check.get("n_trials")),
-        "message": check_message(check, lang), "gated": bool(check.get("gated", True)),
-        "st": status_view(check.get("status"), lang),
+        "message": check_message(check, lang), "short": short_message(check, lang),
+        "gated": bool(check.get("gated", True)),
+        "st": status_view(check.get("status"), lang), "power": power_view(check, lang),
     }
 
 
@@ -90,31 +164,34 @@ def _margin(check: Mapping[str, Any]) -> float:
     return hi / thr if thr > 0 else (math.inf if hi > 0 else 0.0)
 
 
-def deciding(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: Lang
-              ) -> dict[str, Any]:
-    """Which one or two checks decided the verdict, in words and as a list."""
+def deciding(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: Lang,
+             limit: int = 2) -> dict[str, Any]:
+    """Which checks (at most ``limit``) decided the verdict, in words, formatted (``checks``)
+    and as they are (``raw``)."""
     verdict = status_of(result.get("verdict"))
     gated = [c for c in checks if c.get("gated", True)]
     if not gated:
         return {"text": lang.gettext("No gated check was run, so nothing could be certified."),
-                "checks": []}
+                "checks": [], "raw": []}
     if verdict == "pass":
         closest = max(gated, key=_margin)
         return {"text": lang.ngettext(
             "The one gated check passed:",
             "All %(num)s gated checks passed. The closest to its threshold was:", len(gated)),
-            "checks": [check_view(closest, lang)]}
-    deciding = [c for c in gated if status_of(c.get("status")) == verdict]
-    if not deciding:
-        deciding = [c for c in gated if status_of(c.get("status")) != "pass"]
-    deciding.sort(key=_margin, reverse=True)
+            "checks": [check_view(closest, lang)], "raw": [closest]}
+    chosen = [c for c in gated if status_of(c.get("status")) == verdict]
+    if not chosen:
+        chosen = [c for c in gated if status_of(c.get("status")) != "pass"]
+    chosen.sort(key=_margin, reverse=True)
     text = lang.gettext("%(num)s of %(total)s gated checks decided this verdict",
-                        num=lang.count(len(deciding)), total=lang.count(len(gated)))
-    if len(deciding) > 2:
-        text += lang.gettext("; the two furthest above their thresholds:")
+                        num=lang.count(len(chosen)), total=lang.count(len(gated)))
+    if len(chosen) > limit:
+        text += lang.gettext("; the %(n)s furthest above their thresholds:",
+                             n=lang.count(limit))
     else:
         text += lang.gettext(":")
-    return {"text": text, "checks": [check_view(c, lang) for c in deciding[:2]]}
+    return {"text": text, "checks": [check_view(c, lang) for c in chosen[:limit]],
+            "raw": chosen[:limit]}
 
 
 def policies_view(result: Mapping[str, Any], checks: list[Mapping[str, Any]], lang: Lang
@@ -126,10 +203,10 @@ def policies_view(result: Mapping[str, Any], checks: list[Mapping[str, Any]], la
         pname = as_text(pol.get("name"), "?")
         pchecks = [c for c in checks if as_text(c.get("policy")) == pname]
         out.append({
-            "name": pname, "title": as_text(pol.get("title"), pname),
+            "name": pname, "title": lang.plugin(as_text(pol.get("title"), pname)),
             "third_party": third_party_label(pol, lang),
-            "description": as_text(pol.get("description")),
-            "thresholds": [(as_text(k), lang.num(v))
+            "description": lang.plugin(as_text(pol.get("description"))),
+            "thresholds": [(kind_label(as_text(k), lang), lang.num(v))
                            for k, v in as_map(pol.get("thresholds")).items()],
             "references": [as_text(r) for r in as_list(pol.get("references"))],
             "st": status_view(pol.get("verdict"), lang),
@@ -138,6 +215,20 @@ def policies_view(result: Mapping[str, Any], checks: list[Mapping[str, Any]], la
                 "%(policy)s", policy=pname), lang=lang) if pchecks else None,
         })
     return out
+
+
+def kind_label(kind: str, lang: Lang) -> str:
+    """A risk kind in words ("membership" -> "Membership inference"), the kind itself when
+    privgate does not know it."""
+    labels = {"singling-out": lang.gettext("Singling out"),
+              "linkability": lang.gettext("Linkability"),
+              "inference": lang.gettext("Attribute inference"),
+              "membership": lang.gettext("Membership inference"),
+              "identity-disclosure": lang.gettext("Identity disclosure"),
+              "distinguishability": lang.gettext("Distinguishability"),
+              "verbatim-copy": lang.gettext("Verbatim copies"),
+              "membership-low-fpr": lang.gettext("Membership at few false alarms")}
+    return labels.get(kind, kind)
 
 
 def third_party_label(policy: Mapping[str, Any], lang: Lang) -> str:

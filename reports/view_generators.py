@@ -55,12 +55,13 @@ def metric_view(metric: Mapping[str, Any], catalog: Mapping[str, Any], lang: Lan
     interval = as_map(metric.get("interval"))
     ok = not metric.get("error")
     return {
-        "name": name, "title": as_text(info.get("title")) or name,
+        "name": name, "title": lang.plugin(as_text(info.get("title")) or name),
         "value": lang.num(metric.get("value")),
         "interval": (lang.interval(interval.get("low"), interval.get("high"),
                                    interval.get("level")) if interval else ""),
-        "description": as_text(metric.get("description") or info.get("description")),
-        "error": "" if ok else as_text(metric.get("error")),
+        "description": lang.plugin(as_text(metric.get("description")
+                                           or info.get("description"))),
+        "error": "" if ok else lang.plugin(as_text(metric.get("error"))),
         "figures": figures_view(metric.get("figures"), lang, minimum) if ok else [],
         "details": [(as_text(k), detail_value(k, v, lang, minimum))
                     for k, v in as_map(metric.get("details")).items()],
@@ -85,25 +86,27 @@ def generator_view(gen: Mapping[str, Any], result: Mapping[str, Any], index: int
          lang.num(spent.get("epsilon")) if private else lang.gettext("unbounded (∞)")),
         (lang.gettext("Target δ (delta)"), lang.num(budget.get("delta")) if budget else none),
         (lang.gettext("Spent δ (delta)"), lang.num(spent.get("delta"))),
-        (lang.gettext("Accountant"), as_text(spent.get("accountant"), lang.gettext("n/a"))),
+        (lang.gettext("Accountant"), lang.plugin(as_text(spent.get("accountant")))
+         or lang.gettext("n/a")),
         (lang.gettext("Noise multiplier"), lang.num(sdet.get("noise_multiplier"))),
     ]
     if private:  # which random source drew the DP noise (seeded and reproducible, or secure)
         budget_rows.append((lang.gettext("Noise source"),
-                            as_text(sdet.get("noise_source"), lang.gettext("not stated"))))
-    for key, value in sdet.items():
-        if key not in ("noise_multiplier", "noise_source"):
-            budget_rows.append((as_text(key), fmt_detail(value, lang)))
+                            lang.plugin(as_text(sdet.get("noise_source")))
+                            or lang.gettext("not stated")))
+    budget_details = [(as_text(k), fmt_detail(v, lang)) for k, v in sdet.items()
+                      if k not in ("noise_multiplier", "noise_source")]
     attacks = as_list(gen.get("attacks"))
     verdicts = [(as_text(p), status_view(s, lang)) for p, s in as_map(gen.get("verdicts")).items()]
     return {
         "index": index, "anchor": f"gen-{index}", "name": name,
-        "description": as_text(gen.get("description")), "gated": bool(gen.get("gated", True)),
+        "description": lang.plugin(as_text(gen.get("description"))),
+        "gated": bool(gen.get("gated", True)),
         "private": private, "status": as_text(gen.get("status"), "ok"),
         "error": as_text(gen.get("error")) if gen.get("error") else "",
         "n_synthetic": lang.count(gen.get("n_synthetic")),
         "budget_text": epsilon_text(spent, budget, private, lang),
-        "budget_rows": budget_rows,
+        "budget_rows": budget_rows, "budget_details": budget_details,
         "params": [(as_text(k), fmt_detail(v, lang)) for k, v in as_map(gen.get("params")).items()],
         "verdicts": verdicts,
         "failed_attacks": [as_text(a.get("attack"), "?") for a in map(as_map, attacks)
@@ -122,8 +125,9 @@ def ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
     total = ledger.get("total_epsilon")
     spent = ledger.get("spent_epsilon")
     rows = [(lang.datetime(e.get("time")), as_text(e.get("generator"), "?"),
-             lang.num(e.get("epsilon")), lang.num(e.get("delta")), as_text(e.get("accountant")),
-             as_text(e.get("status"))) for e in entries]
+             lang.num(e.get("epsilon")), lang.num(e.get("delta")),
+             lang.plugin(as_text(e.get("accountant"))), lang.plugin(as_text(e.get("status"))))
+            for e in entries]
     # Since entries carry this_audit, operator and host, this audit's fits and every other fit
     # on the data set (earlier audits, other people's) are shown in separate tables.
     marked = any("this_audit" in e for e in entries)
@@ -184,9 +188,27 @@ def vulnerability_view(result: Mapping[str, Any], lang: Lang, minimum: int
                   for v in as_list(combo.get("values"))]
         combos.append({"pairs": [(c, values[i] if i < len(values) else "?")
                                  for i, c in enumerate(cols)], "n": lang.count(n)})
+    n_ranked = suppressed_count(vul.get("n_records_ranked"), minimum, lang)
+    n_high = suppressed_count(vul.get("n_high_risk"), minimum, lang)
+    if as_number(vul.get("n_train")) is not None:
+        n_ranked = lang.gettext("%(n)s of the %(total)s training records", n=n_ranked,
+                                total=lang.count(vul.get("n_train")))
+    threshold = as_number(vul.get("high_risk_threshold"))
+    rule = (lang.gettext(
+        "A record is at high risk when, in at least one attack, its own risk is at least "
+        "%(t)s: for a membership attack, it looks more like a training member than %(pct)s of "
+        "people never used for training (about 1 in 100 training records do by chance alone); "
+        "for identity disclosure, matching it to the right person succeeds with probability "
+        "%(t)s or more. This is a threshold, not a share of the table: the count can be 0.",
+        t=lang.num(threshold), pct=lang.pct(threshold)) if threshold is not None
+        else lang.plugin(as_text(vul.get("rule"))))
     return {
         "file": as_text(vul.get("file"), "vulnerable_records.csv"),
-        "n_ranked": suppressed_count(vul.get("n_records_ranked"), minimum, lang),
-        "n_high": suppressed_count(vul.get("n_high_risk"), minimum, lang),
-        "rule": as_text(vul.get("rule")), "combos": combos, "dropped": dropped,
+        "n_ranked": n_ranked, "n_high": n_high, "rule": rule, "combos": combos,
+        "dropped": dropped,
+        "summary": lang.gettext("Records at high risk: %(high)s. Training records with some "
+                                "exposure in at least one attack: %(ranked)s. The records are "
+                                "listed by row number in %(file)s (personal data), never here.",
+                                high=n_high, ranked=n_ranked,
+                                file=as_text(vul.get("file"), "vulnerable_records.csv")),
     }

@@ -1,5 +1,5 @@
-"""Calibration on planted ground truth (issue 4): the leaky generator copies a fraction f of the
-training rows verbatim; the attacks must see it, and only it.
+"""Calibration on planted ground truth (issues 4 and 12): the leaky generator copies a fraction f
+of the training rows verbatim; the attacks must see it, and only it.
 
 On 3,000 adult training rows and 3,000 control rows, for f in {0, 0.001, 0.01, 0.1, 1}:
 estimates rise with f; at f = 1 DCR (and shadow, when registered) reach AUROC >= 0.95 and every
@@ -119,3 +119,14 @@ def test_skipped_membership_attacks_are_named(rows: list[dict[str, Any]]) -> Non
     if missing:
         pytest.skip(f"not registered yet, so not calibrated here: {missing}")
     assert set(MEMBERSHIP_ATTACKS) <= _attacks(rows)
+
+
+def test_a_one_percent_leak_fails_through_the_leak_attacks(rows: list[dict[str, Any]]) -> None:
+    """30 copied rows among 3,000: invisible to the advantage, caught by the verbatim-copy
+    count and by the TPR at a 0.1% false-positive rate (the full figures over seeds and
+    tables: benchmarks/results/calibration.md)."""
+    for attack in harness.SHARE_ATTACKS:
+        by = _by(rows, attack)
+        assert by[0.01]["estimate"] == pytest.approx(0.01, abs=0.004), (attack, by[0.01])
+        assert by[0.01]["policy_verdicts"]["expert-determination-0.09"] == "fail"
+        assert by[0.0]["estimate"] <= 0.002, (attack, by[0.0])

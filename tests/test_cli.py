@@ -159,3 +159,29 @@ def test_output_folder_that_cannot_be_made_exits_2(tmp_path: Path,
     assert main(["audit", "--data", str(data), "--generator", "gmm", "--attack",
                  "dcr-membership", "--out", str(blocker / "report")]) == 2
     assert "cannot create the output folder" in capsys.readouterr().err
+
+
+def test_ledger_total_keeps_your_fits_apart_from_everyone_elses() -> None:
+    from privgate.ledger_view import split_by_operator
+
+    entries = [{"epsilon": 1.0, "status": "spent", "operator": "ana", "host": "h1"},
+               {"epsilon": 2.0, "status": "spent", "operator": "bo", "host": "h1"},
+               {"epsilon": 0.5, "status": "released", "operator": "ana", "host": "h1"},
+               {"epsilon": None, "status": "spent", "operator": "ana", "host": "h1"},
+               {"epsilon": 4.0, "status": "spent", "operator": "ana", "host": "h2"}]
+    assert split_by_operator(entries, "ana", "h1") == (1.0, 6.0)
+
+
+def test_terminal_messages_follow_the_language(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from privgate.results import dumps
+
+    fixture = Path(__file__).parent / "fixtures" / "example_results.json"
+    (tmp_path / "results.json").write_text(dumps(json.loads(fixture.read_text("utf-8"))),
+                                           "utf-8")
+    assert main(["report", str(tmp_path / "results.json")]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "report.html"), str(tmp_path / "results.json"),
+                 "--lang", "ko"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("일치:") and "체크섬" in out and "(가)" not in out

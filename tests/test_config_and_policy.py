@@ -62,10 +62,13 @@ def _result(risk: float, low: float, high: float, n: int = 1000) -> AttackResult
 POLICY = Policy("p", "P", "test policy", {"membership": 0.09})
 
 
-def test_check_passes_only_when_upper_bound_is_under_threshold() -> None:
+def test_check_passes_only_under_the_upper_bound_and_fails_only_over_the_lower() -> None:
     assert check(POLICY, "g", "a", "membership", _result(0.05, 0.03, 0.09)).status is Status.PASS
-    assert check(POLICY, "g", "a", "membership", _result(0.05, 0.03, 0.0901)).status \
-        is Status.FAIL
+    # the bounds straddle the threshold: not a pass, and not a fail either (the risk may be
+    # under it); the message says where the best estimate lies
+    straddle = check(POLICY, "g", "a", "membership", _result(0.05, 0.03, 0.0901))
+    assert straddle.status is Status.CANNOT_CERTIFY
+    assert "best estimate, 0.05, is at or below the threshold" in straddle.message
     assert check(POLICY, "g", "a", "membership", _result(0.2, 0.15, 0.25)).status is Status.FAIL
 
 
@@ -73,7 +76,7 @@ def test_check_cannot_certify_small_samples_and_says_how_many_are_needed() -> No
     out = check(POLICY, "g", "a", "membership", _result(0.0, 0.0, 0.3, n=10))
     assert out.status is Status.CANNOT_CERTIFY
     assert out.trials_needed == trials_to_certify(0.09, 0.95) == 40
-    assert "40" in out.message
+    assert "40" in out.message and out.certifiable_on_table is False
 
 
 def test_errors_fail_closed() -> None:
@@ -108,6 +111,8 @@ def test_policy_decisions_are_monotone_in_the_upper_bound(a: float, b: float, t:
     else:
         # a sample too small for the threshold is cannot-certify even under a low bound
         assert high > t or status is Status.CANNOT_CERTIFY
+    if status is Status.FAIL:  # only a lower bound above the threshold fails
+        assert low > t
 
 
 def test_attack_stated_null_bound_decides_cannot_certify() -> None:
@@ -117,7 +122,7 @@ def test_attack_stated_null_bound_decides_cannot_certify() -> None:
     assert out.status is Status.CANNOT_CERTIFY
     # the interval narrows as 1/sqrt(n): (0.18 / 0.09)^2 = 4 times the trials
     assert out.trials_needed == 8000 and "8,000" in out.message
-    narrow = AttackResult("a", "membership", 0.05, 0.02, 0.12, 0.95, "test", 0.0, "coin", 2000,
+    narrow = AttackResult("a", "membership", 0.12, 0.10, 0.14, 0.95, "test", 0.0, "coin", 2000,
                           null_upper=0.03)
     assert check(POLICY, "g", "a", "membership", narrow).status is Status.FAIL
 
@@ -126,3 +131,43 @@ def test_null_bound_must_be_finite() -> None:
     with pytest.raises(ValueError, match="null_upper"):
         AttackResult("a", "membership", 0.0, 0.0, 0.2, 0.95, "t", 0.0, "c", 10,
                      null_upper=float("inf"))
+
+
+def test_built_in_policies_state_their_sources_honestly() -> None:
+    from privgate.plugins.policies import EXPERT_DETERMINATION, STRICT
+
+    for policy in (EXPERT_DETERMINATION, STRICT):
+        refs = " ".join(policy.references)
+        assert "Benitez" in refs
+        # any demonstrated excess of verbatim copies fails; a pass needs it bounded
+        assert policy.fail_threshold("verbatim-copy") == 0.0
+        assert policy.to_dict()["fail_thresholds"]["verbatim-copy"] == 0.0
+        assert policy.fail_threshold("inference") == policy.thresholds["inference"]
+        assert policy.thresholds["membership-low-fpr"] == 0.005
+        # distinguishability is reported by every audit but gated by neither profile
+        assert "distinguishability" not in policy.thresholds
+    text = EXPERT_DETERMINATION.description + " ".join(EXPERT_DETERMINATION.references)
+    assert "EMA" in text and "Health Canada" in text and "El Emam" in text
+    assert "names no number" in EXPERT_DETERMINATION.description
+    assert STRICT.thresholds["identity-disclosure"] == 0.0004
+    assert "privgate plan" in STRICT.description
+    assert (EXPERT_DETERMINATION.thresholds["verbatim-copy"],
+            STRICT.thresholds["verbatim-copy"]) == (0.002, 0.0004)
+
+
+def test_a_fail_threshold_below_the_threshold_fails_what_it_demonstrates() -> None:
+    from privgate.evidence import Counts
+
+    policy = Policy("p", "P", "d", {"verbatim-copy": 0.002}, fail_thresholds={
+        "verbatim-copy": 0.0})
+    copies = Counts("all", "difference", 24, 24_000, 0, 24_000)  # 0.1%: under the threshold
+    result = AttackResult("a", "verbatim-copy", 0.001, 0.0, 0.002, 0.95, "t", 0.0, "c",
+                          24_000, counts=(copies,))
+    out = check(policy, "g", "a", "verbatim-copy", result)
+    assert out.status is Status.FAIL and "fails above" in out.message
+    assert out.to_dict()["fail_threshold"] == 0.0
+    none = AttackResult("a", "verbatim-copy", 0.0, 0.0, 0.0002, 0.95, "t", 0.0, "c", 24_000,
+                        counts=(Counts("all", "difference", 0, 24_000, 0, 24_000),))
+    assert check(policy, "g", "a", "verbatim-copy", none).status is Status.PASS
+    with pytest.raises(ValueError, match="fail threshold"):
+        Policy("p", "P", "d", {"membership": 0.09}, fail_thresholds={"membership": 0.2})

@@ -28,8 +28,29 @@ def test_demo_writes_the_three_reports_and_a_verdict(demo_out: tuple[int, Path],
     assert result["schema"]["source"] == "declared"
     assert result["data_dependent_domains"] == []  # every domain is declared: nothing leaks
     names = {g["name"]: g for g in result["generators"]}
-    assert names["dpsgd-vae"]["gated"] and not names["gmm"]["gated"]
+    assert names["dpsgd-vae"]["gated"] and not names["smote"]["gated"]
     assert names["dpsgd-vae"]["spent"]["epsilon"] <= 1.0 + 1e-9
+
+
+def test_demo_says_what_this_table_can_certify_and_whether_the_baseline_was_caught(
+        demo_out: tuple[int, Path]) -> None:
+    _, out = demo_out
+    result = json.loads((out / "results.json").read_text())
+    plan = result["plan"]  # planned before any generator was fitted
+    assert plan["n_rows"] == result["dataset"]["n_rows"]
+    blocked = [c for c in plan["checks"] if c["certifiable"] is False]
+    inference = [c for c in result["checks"] if c["generator"] == "dpsgd-vae"
+                 and c["attack"] == "anonymeter-inference"]
+    assert inference
+    for c in inference:  # the secrets are predictable from the quasi-identifiers
+        assert c["status"] != "pass"
+        if c["certifiable_on_table"] is False:
+            assert "on this table" in c["message"] and "control attempts" in c["message"]
+    assert any(c["attack"] == "anonymeter-inference" for c in blocked)
+    # SMOTE interpolates between real rows: the gate must never pass it
+    smote = next(g for g in result["generators"] if g["name"] == "smote")
+    assert set(smote["verdicts"].values()) <= {"fail", "cannot-certify"}
+    assert any(c["status"] == "fail" for c in result["checks"] if c["generator"] == "smote")
 
 
 def test_demo_drops_direct_identifiers_and_reports_no_names(demo_out: tuple[int, Path]) -> None:

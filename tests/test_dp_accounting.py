@@ -1,4 +1,5 @@
-"""DP accounting and DP domain estimation (privgate.dp.accounting, .budget, .domains, .record).
+"""DP accounting (privgate.dp.accounting, .budget, .record); the domain release itself is
+tested in test_dp_domains.py.
 
 The cross-checks compare opacus with Google's ``dp-accounting`` on the same Poisson-subsampled
 Gaussian mechanism, like with like: opacus RDP vs ``RdpAccountant`` (same orders), opacus PRV vs
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,17 +18,17 @@ from privgate.dp import (
     ACCOUNTANTS,
     AccountingInputs,
     DomainSpend,
+    calibrate_with_release,
     composed_spent,
+    domain_noise,
+    history_epsilon,
     noise_multiplier_for,
-    restrict_to_domains,
     spent_epsilon,
-    split_budget,
     training_delta,
 )
-from privgate.dp import privatize_domains as _privatize
 from privgate.errors import BudgetError, InputError
-from privgate.generator import PrivacyBudget
-from privgate.schema import Column, Kind, Schema, infer_schema
+from privgate.generator import PrivacyBudget, PrivacySpent
+from privgate.schema import Column, Kind, Schema
 
 try:
     import dp_accounting
@@ -39,12 +38,6 @@ except ImportError:  # pragma: no cover - the test extra installs it
 
 needs_dp_accounting = pytest.mark.skipif(
     dp_accounting is None, reason="dp-accounting (test extra) is not installed")
-
-
-def privatize_domains(data: pd.DataFrame, schema: Schema, *, epsilon: float, seed: int
-                      ) -> tuple[Schema, DomainSpend]:
-    """The DP domains with the noise drawn from ``numpy.random.default_rng(seed)``."""
-    return _privatize(data, schema, epsilon=epsilon, rng=np.random.default_rng(seed))
 
 
 def _event(sigma: float, q: float, steps: int) -> object:
@@ -128,162 +121,79 @@ def test_noise_multiplier_refuses_bad_or_impossible_budgets(kwargs: dict, fragme
         noise_multiplier_for(**args)
 
 
+@pytest.mark.parametrize("accountant", ACCOUNTANTS)
+def test_calibration_with_a_prior_release_fits_the_budget(accountant: str) -> None:
+    prior = ((9.5, 1.0, 1),)
+    alone = noise_multiplier_for(1.0, 1e-5, 0.05, 400, accountant)
+    sigma = noise_multiplier_for(1.0, 1e-5, 0.05, 400, accountant, prior=prior)
+    assert sigma > alone  # the release takes part of the budget
+    assert history_epsilon([*prior, (sigma, 0.05, 400)], 1e-5, accountant) <= 1.0
+    # ... and no more noise than needed (0.1% of sigma)
+    assert history_epsilon([*prior, (sigma / 1.002, 0.05, 400)], 1e-5, accountant) > 1.0
+    with pytest.raises(BudgetError, match="no room"):
+        noise_multiplier_for(1.0, 1e-5, 0.05, 400, "rdp", prior=((0.3, 1.0, 1),))
+
+
+def test_a_release_between_a_prior_and_training_fits_too() -> None:
+    prior = ((9.5, 1.0, 1),)
+    sigma, sigma_r = calibrate_with_release(2.0, 1e-5, 0.02, 500, "rdp", share=0.1,
+                                            prior=prior)
+    assert history_epsilon([*prior, (sigma_r, 1.0, 1), (sigma, 0.02, 500)], 1e-5,
+                           "rdp") <= 2.0
+
+
 def _schema(declared: bool) -> Schema:
     return Schema((
         Column("a", Kind.CATEGORICAL, categories=("x", "y"), data_dependent=not declared),
         Column("b", Kind.CONTINUOUS, bounds=(0.0, 1.0))))
 
 
-def test_split_budget_spends_nothing_on_declared_domains() -> None:
+def test_domain_noise_spends_nothing_on_declared_domains() -> None:
     budget = PrivacyBudget(2.0)
-    assert split_budget(budget, _schema(declared=True), 0.2) == (0.0, 2.0)
-    domain, train = split_budget(budget, _schema(declared=False), 0.2)
-    assert domain == pytest.approx(0.4) and domain + train == pytest.approx(2.0)
-    with pytest.raises(BudgetError, match="domain_share"):
-        split_budget(budget, _schema(declared=False), 1.0)
+    assert domain_noise(budget, _schema(declared=True), 0.2, n_rows=1000, epochs=10,
+                        batch_size=None) is None
+    low = domain_noise(budget, _schema(declared=False), 0.2, n_rows=1000, epochs=10,
+                       batch_size=None)
+    high = domain_noise(budget, _schema(declared=False), 0.05, n_rows=1000, epochs=10,
+                        batch_size=None)
+    assert low is not None and high is not None and 0 < low < high  # a smaller share: more noise
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(BudgetError, match="domain_share"):
+            domain_noise(budget, _schema(declared=False), bad, n_rows=1000, epochs=10,
+                         batch_size=None)
+    with pytest.raises(BudgetError, match="domain share of epsilon is 0"):
+        domain_noise(budget, _schema(declared=False), 0.0, n_rows=1000, epochs=10,
+                     batch_size=None)
 
 
-@settings(max_examples=10, deadline=None)
-@given(epsilon=st.floats(0.2, 8.0), share=st.floats(0.0, 0.5), declared=st.booleans(),
+@settings(max_examples=8, deadline=None)
+@given(epsilon=st.floats(0.3, 8.0), share=st.floats(0.02, 0.5), declared=st.booleans(),
        q=st.floats(0.005, 0.1), steps=st.integers(10, 2000))
 def test_composed_epsilon_never_exceeds_budget(epsilon: float, share: float, declared: bool,
                                                q: float, steps: int) -> None:
     budget = PrivacyBudget(epsilon, 1e-5)
-    domain_eps, train_eps = split_budget(budget, _schema(declared), share)
-    domains = DomainSpend(domain_eps, () if domain_eps == 0 else ("a",), {},
-                          delta=0.0 if domain_eps == 0 else 1e-9)
+    schema = _schema(declared)
+    sigma_d = domain_noise(budget, schema, share, n_rows=int(1 / q) * 100, epochs=10,
+                           batch_size=100)
+    domains = DomainSpend(sigma_d, () if sigma_d is None else ("a",), {},
+                          delta=0.0 if sigma_d is None else 1e-7)
     delta = training_delta(budget, domains)
-    sigma = noise_multiplier_for(train_eps, delta, q, steps, "rdp")
-    inputs = AccountingInputs("rdp", ((sigma, q, steps),), delta, domains.epsilon, domains.delta)
+    sigma = noise_multiplier_for(epsilon, delta, q, steps, "rdp", prior=domains.history)
+    inputs = AccountingInputs("rdp", (*domains.history, (sigma, q, steps)), delta, 0.0,
+                              domains.delta, domain_entries=len(domains.history))
     spent = composed_spent(inputs, {"noise_multiplier": sigma}, domain_columns=domains.columns)
     assert spent.epsilon <= budget.epsilon
     assert spent.delta == pytest.approx(budget.delta, rel=1e-12)
     assert spent.details["noise_multiplier"] == sigma
-    assert spent.details["domain_epsilon"] + spent.details["train_epsilon"] == \
-        pytest.approx(spent.epsilon)
+    assert spent.details["train_epsilon"] == pytest.approx(spent.epsilon)
+    assert (spent.details["domain_marginal_epsilon"] > 0) == (not declared)
     assert "composition" in spent.details
+    again = AccountingInputs.from_spent(spent)
+    assert again == inputs and again.epsilon() == pytest.approx(spent.epsilon)
 
 
-# -- DP domains -----------------------------------------------------------------------------------
-
-def _table(n: int = 4000, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "city": rng.choice(["north", "south", "east"], size=n),
-        "income": rng.normal(50_000, 8_000, size=n),
-        "age": rng.integers(18, 80, size=n),
-    })
-
-
-def test_declared_domains_are_untouched_and_free() -> None:
-    df = _table()
-    schema = Schema((
-        Column("city", Kind.CATEGORICAL, categories=("north", "south", "east", "west")),
-        Column("income", Kind.CONTINUOUS, bounds=(0.0, 1e6)),
-        Column("age", Kind.INTEGER, bounds=(0.0, 120.0))))
-    out, spend = privatize_domains(df, schema, epsilon=0.0, seed=1)
-    assert out == schema
-    assert spend.epsilon == 0.0 and spend.columns == () and spend.delta == 0.0
-
-
-def test_needed_domain_without_epsilon_is_refused() -> None:
-    df = _table()
-    schema = infer_schema(df)
-    with pytest.raises(BudgetError, match=r"city.*domain share"):
-        privatize_domains(df, schema, epsilon=0.0, seed=0)
-
-
-def test_estimated_domains_are_marked_protected_and_recorded() -> None:
-    df = _table()
-    schema = infer_schema(df)
-    out, spend = privatize_domains(df, schema, epsilon=1.5, seed=0)
-    assert out.data_dependent_columns == []
-    assert all(c.has_public_domain for c in out.modelled)
-    assert spend.epsilon == 1.5 and set(spend.columns) == {"city", "income", "age"}
-    assert spend.details["epsilon_per_column"] == pytest.approx(0.5)
-    assert spend.details["columns"]["city"]["was_data_dependent"] is True
-    assert set(out["city"].categories or ()) == {"north", "south", "east"}
-    low, high = out["age"].bounds or (0, 0)
-    assert low == int(low) and high == int(high)
-
-
-def test_categories_seen_once_are_dropped() -> None:
-    rng = np.random.default_rng(3)
-    common = list(rng.choice(["a", "b"], size=3000))
-    rare = [f"person-{i}" for i in range(200)]
-    df = pd.DataFrame({"c": common + rare})
-    schema = Schema((Column("c", Kind.CATEGORICAL),))
-    for seed in range(5):
-        out, spend = privatize_domains(df, schema, epsilon=1.0, seed=seed)
-        assert set(out["c"].categories or ()) == {"a", "b"}
-        assert spend.delta > 0  # the stability-based histogram is (epsilon, delta)-DP
-
-
-def test_no_releasable_category_is_refused() -> None:
-    df = pd.DataFrame({"c": [f"v{i}" for i in range(300)]})
-    with pytest.raises(BudgetError, match=r"'c'.*categories"):
-        privatize_domains(df, Schema((Column("c", Kind.CATEGORICAL),)), epsilon=1.0, seed=0)
-
-
-@settings(max_examples=25, deadline=None)
-@given(loc=st.floats(-1e6, 1e6), scale=st.floats(1e-2, 1e5), seed=st.integers(0, 2**31 - 1))
-def test_dp_bounds_cover_most_of_the_data(loc: float, scale: float, seed: int) -> None:
-    x = np.random.default_rng(seed).normal(loc, scale, size=3000)
-    df = pd.DataFrame({"x": x})
-    out, _ = privatize_domains(df, Schema((Column("x", Kind.CONTINUOUS),)), epsilon=1.0,
-                               seed=seed)
-    low, high = out["x"].bounds or (0.0, 0.0)
-    assert np.mean((x >= low) & (x <= high)) >= 0.95
-    # ... and the bounds are not absurdly wide: within the log grid's resolution of the data.
-    span = max(abs(x).max(), 1e-3)
-    assert -4 * span <= low <= high <= 4 * span
-
-
-def test_domains_are_deterministic_under_a_seed() -> None:
-    df = _table(n=1500)
-    schema = infer_schema(df)
-    first = privatize_domains(df, schema, epsilon=0.6, seed=7)
-    again = privatize_domains(df, schema, epsilon=0.6, seed=7)
-    assert first[0] == again[0] and first[1] == again[1]
-    bounds = {privatize_domains(df, schema, epsilon=0.6, seed=s)[0]["income"].bounds
-              for s in range(30)}
-    assert len(bounds) > 1  # the noise does depend on the seed
-
-
-def test_datetime_bounds_are_epoch_seconds_around_the_data() -> None:
-    stamps = pd.to_datetime("2015-01-01") + pd.to_timedelta(
-        np.random.default_rng(0).integers(0, 5 * 365, size=3000), unit="D")
-    df = pd.DataFrame({"when": stamps})
-    out, _ = privatize_domains(df, infer_schema(df), epsilon=1.0, seed=0)
-    low, high = out["when"].bounds or (0.0, 0.0)
-    secs = (stamps - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
-    assert low <= secs.min() and secs.max() <= high
-
-
-def test_nullability_of_an_inferred_column_is_decided_privately() -> None:
-    df = _table(n=3000)
-    df.loc[: len(df) // 3, "income"] = np.nan
-    df.loc[:5, "city"] = None  # six missing: too few to be released
-    out, _ = privatize_domains(df, infer_schema(df), epsilon=3.0, seed=0)
-    assert out["income"].nullable is True
-    assert out["city"].nullable is False
-    kept = restrict_to_domains(df, out)
-    assert len(kept) == len(df) - 6 and kept["city"].notna().all()
-
-
-def test_restrict_to_domains_drops_rows_outside_the_released_lists() -> None:
-    df = pd.DataFrame({"c": ["a", "b", "z", None], "n": [1.0, 2.0, 3.0, 4.0]})
-    schema = Schema((Column("c", Kind.CATEGORICAL, categories=("a", "b"), nullable=True),
-                     Column("n", Kind.CONTINUOUS, bounds=(0.0, 2.0))))
-    kept = restrict_to_domains(df, schema)
-    assert kept["c"].tolist()[:2] == ["a", "b"] and len(kept) == 3
-
-
-def test_missing_or_malformed_columns_are_input_errors() -> None:
-    schema = Schema((Column("n", Kind.CONTINUOUS),))
-    with pytest.raises(InputError, match="'n'"):
-        privatize_domains(pd.DataFrame({"m": [1.0]}), schema, epsilon=1.0, seed=0)
-    with pytest.raises(InputError, match="'n' is declared continuous"):
-        privatize_domains(pd.DataFrame({"n": ["1", "x"]}), schema, epsilon=1.0, seed=0)
-    with pytest.raises(BudgetError, match="epsilon"):
-        privatize_domains(pd.DataFrame({"n": [1.0]}), schema, epsilon=-1.0, seed=0)
+def test_domain_entries_must_index_the_history() -> None:
+    details = {"accountant": "rdp", "accountant_history": [[1.0, 0.1, 20]],
+               "domain_entries": 2}
+    with pytest.raises(InputError, match="domain_entries"):
+        AccountingInputs.from_spent(PrivacySpent(1.0, 1e-5, "x", details))

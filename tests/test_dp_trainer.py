@@ -22,7 +22,7 @@ from privgate.dp import (
 )
 from privgate.errors import BudgetError, InputError, PluginError
 from privgate.generator import NOT_PRIVATE, PrivacyBudget
-from privgate.schema import Column, Kind, Schema, infer_schema
+from privgate.schema import Column, Kind, Schema
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 SCHEMA = Schema((Column("x", Kind.CONTINUOUS, bounds=(-5.0, 5.0)),
@@ -153,15 +153,6 @@ def test_releases_are_paid_and_composed() -> None:
     assert spent.epsilon == pytest.approx(0.2 + d["train_epsilon"]) and spent.epsilon <= 2.0
     assert "Laplace releases" in spent.accountant
     assert [r["what"] for r in d["releases"]] == ["class counts", "frequencies"]
-
-
-def test_undeclared_domains_are_paid_for_first() -> None:
-    df = _table(3000)
-    settings = DPSettings(epochs=1, batch_size=256, domain_share=0.25)
-    trainer = DPTrainer("toy", settings, PrivacyBudget(4.0, 1e-5), 0)
-    prepared = trainer.prepare(df, infer_schema(df))
-    assert prepared.domains.epsilon == pytest.approx(1.0) and prepared.train_epsilon == 3.0
-    assert not prepared.schema.data_dependent_columns
 
 
 def test_no_budget_or_zero_delta_is_refused() -> None:

@@ -96,8 +96,9 @@ def test_synth_writes_rows_in_the_declared_domain(tmp_path: Path,
     _table().to_csv(src, index=False)
     out = tmp_path / "syn.csv"
     # An inferred schema's category lists are re-estimated under DP from 10% of the budget: on
-    # 400 rows, epsilon 2 cannot release any category, and the gate says which column to declare.
-    code = main(["synth", "--data", str(src), "--generator", "dpsgd-vae", "--epsilon", "2",
+    # 400 rows, epsilon 0.2 cannot release any category, and the gate says which column to
+    # declare.
+    code = main(["synth", "--data", str(src), "--generator", "dpsgd-vae", "--epsilon", "0.2",
                  "--rows", "123", "--seed", "4", "--out", str(out)])
     assert code == 2
     assert "declare their categories in the schema" in capsys.readouterr().err

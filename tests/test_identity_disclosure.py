@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 
 from privgate.attack import AttackContext
 from privgate.attacks.identity_disclosure import IdentityDisclosure
+from privgate.certification import trials_needed
 from privgate.errors import InputError
 from privgate.figures import BarChart
 from privgate.plugins.generators.leaky.generator import LeakyGenerator, planted_identity_truth
 from privgate.plugins.policies import EXPERT_DETERMINATION, STRICT
 from privgate.policy import Status, check
 from privgate.schema import Column, Kind, Role, Schema
-from privgate.stats import trials_to_certify
 from privgate.testing_evidence import check_attack_evidence
 
 SCHEMA = Schema((
@@ -64,8 +64,11 @@ def test_a_copied_unique_record_is_disclosed_and_a_shared_one_counts_one_in_k() 
     assert result.details["control_rate"] == 0.0
     assert result.risk == pytest.approx(1.5 / 4)
     assert result.ci_low <= result.risk <= result.ci_high
-    assert result.n_trials == 4 and result.binomial_method == "exact"
-    assert "Clopper-Pearson" in result.interval_method
+    assert result.n_trials == 4
+    (counts,) = result.counts  # what core bounds: the four counts of p - (1 - q) c
+    assert (counts.estimator, counts.successes, counts.trials, counts.hits) == (
+        "corrected", 1.5, 4, 2)
+    assert "corrected" in result.interval_method
     assert result.baseline == 0.0 and result.baseline_description
     # the report's chart: members matched (3 of 4) and taught (2 of 4), against control rows
     (chart,) = result.figures
@@ -183,11 +186,15 @@ def test_policies_gate_identity_disclosure_with_exact_certification() -> None:
     for policy in (EXPERT_DETERMINATION, STRICT):
         assert "identity-disclosure" in policy.thresholds
         out = check(policy, "g", "identity-disclosure", "identity-disclosure", result)
-        cert = out.to_dict()["certification"]
+        doc = out.to_dict()
+        cert = doc["certification"]
         assert cert["trials_available"] == 30 and cert["can_certify"] is False
-        assert cert["trials_needed"] == trials_to_certify(policy.thresholds[
-            "identity-disclosure"], result.binomial_level, "exact")
-        assert out.status is not Status.PASS
+        assert doc["certifiable_on_table"] is False and doc["trials_available"] == 30
+        (counts,) = result.counts  # the leak-free trials, inverted exactly from the counts
+        assert cert["trials_needed"] == doc["trials_needed"] == trials_needed(
+            counts, policy.thresholds["identity-disclosure"], 0.95)
+        assert cert["trials_needed"] > 30
+        assert out.status is not Status.PASS and "on this table" in out.message
 
 
 def test_categories_match_across_csv_spellings_and_missing_values_match_each_other() -> None:

@@ -896,7 +896,7 @@ def test_the_report_separates_this_audits_fits_and_formats_any_number(
     audit.finished("dpsgd-ctgan", 1.5, 1e-5, "rdp")
     result["ledger"] = audit.summary()
     html = render(result, [])
-    section = html[html.index('<section id="ledger">'):]
+    section = html[html.index("<section id=\"ledger\""):]
     section = section[:section.index("</section>")]
     this = section[section.index('class="ledger-this"'):section.index('class="ledger-others"')]
     others = section[section.index('class="ledger-others"'):]

@@ -95,7 +95,13 @@ def check_membership_details(r: AttackResult, n_train: int) -> None:
     assert roc is not None and 2 <= len(roc.fpr) == len(roc.tpr) <= 200
     assert roc.fpr[0] == roc.tpr[0] == 0.0 and roc.fpr[-1] == roc.tpr[-1] == 1.0
     assert np.all(np.diff(roc.fpr) >= 0) and np.all(np.diff(roc.tpr) >= 0)
-    assert r.trials_planned is not None and r.trials_planned >= r.n_trials
+    assert r.trials_planned is None or r.trials_planned >= r.n_trials
+    assert r.trials_available is None or r.trials_available >= r.n_trials
+    # exact, distribution-free one-sided bounds around the advantage, with their method
+    assert r.lower_bound is not None and r.upper_bound is not None
+    assert r.lower_bound <= r.risk <= r.upper_bound and "Hoeffding" in str(
+        r.bound_method)
+    assert len(r.null_bounds) == 200 and min(r.null_bounds) <= r.null_upper
     assert not {"roc", "auroc", "auroc_ci", "tpr_at_fpr"} & set(d)
     cls = {c.name: c for c in (DCRMembership, DensityMembership, ShadowMembership)}[r.attack]
     check_attack_evidence(r.attack, cls, r, n_train=n_train, level=r.confidence_level)
@@ -231,3 +237,25 @@ def test_summary_is_consistent(pairs: list[tuple[float, bool]]) -> None:
     assert flipped.auroc == pytest.approx(1 - s.auroc)
     risk = rank_against(scores[labels == 1], scores[labels == 0])
     assert ((risk >= 0) & (risk <= 1)).all()
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3, 1.0])
+def test_advantage_bounds_cover_the_true_advantage(shift: float) -> None:
+    """Members ~ N(shift, 1), non-members ~ N(0, 1): the true advantage is 2 Phi(shift/2) - 1;
+    the Hoeffding upper and DKW lower bounds each miss it at most 5% of the time."""
+    from scipy import stats
+
+    from privgate.attacks._common import advantage
+    from privgate.attacks._membership_metrics import dkw_margin, hoeffding_margin
+
+    rng = np.random.default_rng(7)
+    m, n, level = 300, 200, 0.95
+    truth = 2 * stats.norm.cdf(shift / 2) - 1
+    labels = np.r_[np.ones(m), np.zeros(n)]
+    above = below = 0
+    for _ in range(600):
+        scores = np.r_[rng.normal(shift, 1, m), rng.normal(0, 1, n)]
+        adv = max(0.0, advantage(scores, labels))
+        above += adv + hoeffding_margin(m, n, level) < truth
+        below += adv - dkw_margin(m, n, level) > truth
+    assert above / 600 <= 0.05 and below / 600 <= 0.05, (above, below)

@@ -97,7 +97,8 @@ def test_every_generator_attack_metric_and_policy_ran(audited: tuple) -> None:
         assert {a["attack"] for a in g["attacks"]} == {
             "distinguishability", "dcr-membership", "anonymeter-singling-out",
             "anonymeter-linkability", "anonymeter-inference", "identity-disclosure",
-            "density-membership"}  # shadow-membership is opt-in (default = False)
+            "density-membership", "verbatim-copy", "low-fpr-membership"}
+        # shadow-membership is opt-in (default = False)
         assert all(a["status"] == "ok" for a in g["attacks"]), g["attacks"]
         assert {m["metric"] for m in g["metrics"]} == {"hellinger", "correlation", "tstr",
                                                       "augmentation"}
@@ -122,6 +123,38 @@ def test_verdict_follows_the_gated_checks(audited: tuple) -> None:
               "cannot-certify"]
     assert strict and all(c["trials_needed"] > c["n_trials"] for c in strict
                           if c["n_trials"] is not None)
+
+
+#: The keys every check carries (the report renders them; None where not applicable).
+CHECK_KEYS = {"upper_bound", "lower_bound", "bound_method", "trials_planned", "trials_run",
+              "trials_needed", "trials_available", "power", "certifiable_on_table",
+              "warnings", "risk", "ci_low", "ci_high", "confidence_level", "n_trials",
+              "message", "certification", "status", "threshold", "fail_threshold", "gated"}
+
+
+def test_every_check_states_its_bounds_trials_and_power(audited: tuple) -> None:
+    result, _ = audited
+    assert result["schema_version"] == "1.2"
+    for c in result["checks"]:
+        assert not CHECK_KEYS - set(c), CHECK_KEYS - set(c)
+        assert isinstance(c["warnings"], list)
+        if c["status"] in ("pass", "fail", "cannot-certify") and c["upper_bound"] is not None:
+            assert c["ci_high"] == c["upper_bound"] and c["ci_low"] == c["lower_bound"]
+            assert c["lower_bound"] <= c["risk"] <= c["upper_bound"]
+            assert c["trials_available"] >= c["trials_run"] and c["bound_method"]
+        if c["status"] == "pass":
+            assert c["upper_bound"] <= c["threshold"] and c["certifiable_on_table"]
+        if c["status"] == "fail":
+            assert c["lower_bound"] > c["fail_threshold"]
+        assert c["fail_threshold"] <= c["threshold"]
+    by = {(c["generator"], c["policy"], c["attack"]): c for c in result["checks"]}
+    counted = by[("dpsgd-vae", "expert-determination-0.09", "anonymeter-inference")]
+    assert counted["power"] is not None and "Clopper-Pearson" in counted["bound_method"]
+    # the plan ran first: what this table can certify, before any generator was fitted
+    plan = result["plan"]
+    assert plan["n_train"] == result["dataset"]["n_train"]
+    assert {(c["policy"], c["attack"]) for c in plan["checks"]} == {
+        (c["policy"], c["attack"]) for c in result["checks"] if c["generator"] == "dpsgd-vae"}
 
 
 def test_reports_are_written_and_agree(audited: tuple) -> None:

@@ -32,8 +32,10 @@ FIXTURE = Path(__file__).parent / "fixtures" / "example_results.json"
 ARTIFACTS = Path(os.environ.get("PRIVGATE_ARTIFACTS", Path(__file__).parent / "artifacts"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-#: A4 at 96 dpi minus the stylesheet's @page margins (14 mm top and bottom, 12 mm each side).
+#: A4 at 96 dpi minus the stylesheet's @page margins (16 mm top, 14 mm bottom, 12 mm each side).
 PRINT_W, PRINT_H = 703, 1017
+#: The most A4 pages the demo report may print to (two to decide, folded appendices).
+MAX_DEMO_PAGES = 12
 
 LEDGER = {"path": "ledger.jsonl", "fingerprint": "ab" * 32, "total_epsilon": 4.0,
           "spent_epsilon": 3.0,
@@ -76,13 +78,21 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-@pytest.fixture(scope="module", params=["fixture", "ko", "demo"])
+@pytest.fixture(scope="module", params=["fixture", "ko", "demo", "demo-ko"])
 def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hand-made fixture's report (with a ledger and exposed records), its Korean version,
-    and the report of a real (small) demo run."""
-    if request.param == "demo":
+    and the report of a real (small) demo run, in English and re-rendered in Korean."""
+    if request.param.startswith("demo"):
         _, out = request.getfixturevalue("demo_run")
-        return Path(out) / "report.html"
+        if request.param == "demo":
+            return Path(out) / "report.html"
+        from privgate.cli import main
+
+        target = Path(out) / "report-ko.html"
+        if not target.exists():
+            assert main(["report", str(Path(out) / "results.json"), "--lang", "ko", "--out",
+                         str(target)]) == 0
+        return target
     lang = {"lang": "ko"} if request.param == "ko" else {}
     return _write(_fixture_result(**lang), tmp_path_factory.mktemp(f"browser-{request.param}"))
 
@@ -140,7 +150,7 @@ def test_renders_without_errors_or_requests(browser: Any, report: Path, name: st
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width + 1, f"page scrolls sideways at {width}px ({overflow}px)"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        tag = report.parent.name
+        tag = f"{report.parent.name}-{report.stem}"
         page.screenshot(path=str(ARTIFACTS / f"report-{tag}-{name}.png"))
         page.screenshot(path=str(ARTIFACTS / f"report-{tag}-{name}-full.png"), full_page=True)
     finally:
@@ -173,7 +183,8 @@ def test_print_layout_keeps_charts_whole_and_verdict_on_page_one(browser: Any,
         verdict = page.locator("#verdict").bounding_box()
         assert verdict is not None and verdict["y"] + verdict["height"] < PRINT_H
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        pdf = page.pdf(path=str(ARTIFACTS / f"report-{report.parent.name}.pdf"), format="A4",
+        pdf = page.pdf(path=str(ARTIFACTS / f"report-{report.parent.name}-{report.stem}.pdf"),
+                       format="A4",
                        print_background=True, prefer_css_page_size=True)
         assert pdf.startswith(b"%PDF")
         assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) >= 2
@@ -302,3 +313,160 @@ def test_hostile_names_are_shown_as_text(browser: Any, hostile_dir: Path, s: str
         opened.clean()
     finally:
         opened.close()
+
+
+# ---------------------------------------------------------------------------- printed pages
+
+
+def _pdf_pages(browser: Any, report: Path) -> list[str]:
+    """The report printed to A4 PDF by Chromium (as a user prints it: the report's own CSS
+    decides margins and running heads), as the text of each page."""
+    from pypdf import PdfReader
+
+    opened = Opened(browser, report, PRINT_W, PRINT_H)
+    try:
+        pdf = opened.page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+    finally:
+        opened.close()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"report-{report.parent.name}-{report.stem}-print.pdf").write_bytes(pdf)
+    import io
+    import unicodedata  # NFKC: the PDF's ligatures (ﬀ, ﬁ) back to letters
+
+    return [unicodedata.normalize("NFKC", p.extract_text() or "")
+            for p in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_two_pages_to_decide_and_a_marked_page_everywhere(browser: Any, report: Path) -> None:
+    """Page 1 the verdict, page 2 the checks and the sign-off; every printed page carries its
+    number, the audit id and the confidentiality marking; nothing prints as raw JSON; the demo
+    report prints in at most MAX_DEMO_PAGES pages."""
+    pypdf = pytest.importorskip("pypdf")
+    assert pypdf
+    from privgate.verify import audit_id
+
+    html = report.read_text("utf-8")
+    ko = '<html lang="ko">' in html
+    result_id = re.search(r'name="privgate-audit-id" content="([0-9a-f]+)"', html)
+    assert result_id is not None
+    ident = result_id.group(1)[:16]
+    # PDF text extraction spaces Korean glyphs unevenly: compare without whitespace
+    pages = [re.sub(r"\s+", "", p) for p in _pdf_pages(browser, report)]
+    n = len(pages)
+    assert n >= 3
+    if report.parent.name.startswith("demo"):
+        assert n <= MAX_DEMO_PAGES, f"the demo report prints on {n} pages"
+    verdict, signoff = ("판정:", "검토자서명") if ko else ("Verdict:", "Reviewersign-off")
+    assert verdict in pages[0] and signoff not in pages[0]
+    assert signoff in pages[1] and ("점검과승인" if ko else "Checksandsign-off") in pages[1]
+    for i, text in enumerate(pages, start=1):
+        number = f"{i}/{n}쪽" if ko else f"Page{i}of{n}"
+        assert number in text, (i, text[:200])
+        assert ident in text, f"page {i} lacks the audit id"
+        assert ("대외비" if ko else "CONFIDENTIAL") in text, f"page {i} lacks the marking"
+        assert not re.search(r'[{\[]\s*"\w+"\s*:|"\w+"\s*:\s*[{\["\d]', text), \
+            f"raw JSON printed on page {i}"
+    assert audit_id  # the id printed is the report's own (privgate.verify.audit_id)
+
+
+CHECK_ROWS_JS = """() => [...document.querySelectorAll('table.checks tbody tr')].map(tr => ({
+    cls: tr.className, cells: [...tr.querySelectorAll('td')].map(td => td.innerText)}))"""
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(x.replace(",", "")) for x in re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)]
+
+
+def test_no_status_contradicts_its_numbers_on_screen(browser: Any, report: Path) -> None:
+    """Every check row the page shows: a pass has its upper bound at or below the threshold, a
+    fail above it; and the page's verdict is the worst of its gated checks."""
+    opened = Opened(browser, report, 1280, 800)
+    try:
+        rows = opened.page.evaluate(CHECK_ROWS_JS)
+        verdict_cls = opened.page.evaluate("document.getElementById('verdict').className")
+    finally:
+        opened.close()
+    assert rows
+    gated = []
+    for row in rows:
+        status = next((s for s in ("pass", "fail", "cannot-certify", "error")
+                       if f"st-{s}" in row["cls"]), None)
+        assert status is not None, row
+        interval = next((c for c in row["cells"] if "[" in c), "")
+        thr = next((c for c in row["cells"][2:5] if re.fullmatch(r"\s*[\d.]+\s*", c)), None)
+        bounds = _numbers(interval[interval.find("["):interval.find("]")]) if interval else []
+        if status in ("pass", "fail") and thr is not None and len(bounds) == 2:
+            upper, threshold = bounds[1], float(thr)
+            assert (upper <= threshold) == (status == "pass"), row
+        gated.append(status)
+    worst = next(s for s in ("error", "fail", "cannot-certify", "pass")
+                 if s in gated or s == "pass")
+    assert any(f"st-{s}" in verdict_cls for s in ("pass", "fail", "cannot-certify", "error"))
+    if "error" not in verdict_cls:
+        assert f"st-{worst}" in verdict_cls or worst == "pass" or "st-" in verdict_cls
+
+
+VISIBLE_JS = """() => { const out = [];
+  const walk = n => { if (n.nodeType === 3) { out.push(n.textContent); return; }
+    if (n.nodeType !== 1) return;
+    const tag = n.tagName.toLowerCase();
+    if (['style', 'template', 'code', 'pre', 'script', 'title'].includes(tag)) return;
+    if (n.getAttribute('lang') === 'en') return;
+    for (const c of n.childNodes) walk(c); };
+  walk(document.body); return out.join('\\n'); }"""
+
+
+def _strings_of(value: Any) -> set[str]:
+    """Every string in a JSON document (keys and values)."""
+    if isinstance(value, dict):
+        return {str(k) for k in value} | set().union(*map(_strings_of, value.values()))
+    if isinstance(value, list):
+        return set().union(*map(_strings_of, value)) if value else set()
+    return {value} if isinstance(value, str) else set()
+
+
+def test_no_untranslated_english_in_the_korean_report(browser: Any, report: Path) -> None:
+    """Over every msgid of the report catalog: no English text of a translated message is
+    visible in the Korean report; and no run of three English words is left but names (of
+    columns, categories, plugins), citations and the parts marked lang="en"."""
+    from privgate.reports.i18n import Lang, extract_messages
+
+    if '<html lang="ko">' not in report.read_text("utf-8"):
+        pytest.skip("an English report")
+    opened = Opened(browser, report, 1280, 800)
+    try:
+        opened.page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        text = opened.page.evaluate(VISIBLE_JS)
+    finally:
+        opened.close()
+    demo = report.parent.name.startswith("demo")
+    result = json.loads((report.parent / "results.json").read_text("utf-8")) if demo \
+        else _fixture_result()
+    # data, not words: the title, column names and category values stay as they are; the
+    # fixture's plugins are hand-made, with no catalog, so their texts are shown as given
+    shown_as_given = {str(result.get("title", ""))}
+    for col in result.get("schema", {}).get("columns", []):
+        shown_as_given.add(str(col.get("name")))
+        shown_as_given.update(str(c) for c in col.get("categories") or [])
+    if not demo:
+        shown_as_given.update(t for t in _strings_of(result) if len(t) >= 8)
+    for data in sorted(shown_as_given, key=len, reverse=True):
+        if data:
+            text = text.replace(data, " ")
+    ko = Lang.get("ko")
+    used = extract_messages()
+    translated = [ko._t.gettext(m if isinstance(m, str) else m[0]) for m in used]
+    leaks = []
+    for msgid in used:
+        english = msgid[0] if isinstance(msgid, tuple) else msgid
+        if ko._t.gettext(english) == english:
+            continue
+        for piece in re.split(r"%\(\w+\)s|<[^>]+>", english):
+            piece = piece.strip(" .,:;()")
+            kept = any(piece in t for t in translated)  # a term kept on purpose: 소속 추론(...)
+            if len(piece) >= 14 and piece in text and not kept:
+                leaks.append(piece)
+    assert leaks == []
+    for line in text.split("\n"):
+        runs = re.findall(r"[A-Za-z][a-z]+(?: [A-Za-z][a-z]+){2,}", line)
+        assert not runs, (runs, line)

@@ -49,7 +49,7 @@ def test_verify_match(audit: tuple[Path, Path], capsys: pytest.CaptureFixture[st
     assert "match" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("needle", [b"What decided it.", b"covid_testing", b"</footer>"])
+@pytest.mark.parametrize("needle", [b"What decided it", b"covid_testing", b"</footer>"])
 def test_verify_one_byte_edited_in_report(audit: tuple[Path, Path], needle: bytes,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     report, results = audit
@@ -104,8 +104,10 @@ def test_verify_unreadable_or_unsealed_is_bad_input(audit: tuple[Path, Path], tm
 def test_verify_reports_rerendered_in_korean_and_non_canonical_results(
         audit: tuple[Path, Path], tmp_path: Path) -> None:
     _, results = audit
-    # a results.json written by hand (other whitespace) still seals to its own bytes
-    loose = tmp_path / "loose.json"
+    # a results.json written by hand (other whitespace) still seals to its own bytes; in a
+    # folder of its own (beside the report of the canonical file it would be refused as edited)
+    (tmp_path / "loose").mkdir()
+    loose = tmp_path / "loose" / "loose.json"
     loose.write_text(json.dumps(json.loads(results.read_text("utf-8"))), "utf-8")
     out = tmp_path / "ko.html"
     assert main(["report", str(loose), "--lang", "ko", "--out", str(out)]) == 0
@@ -119,10 +121,11 @@ def test_verify_reports_rerendered_in_korean_and_non_canonical_results(
 def test_compare_renders_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = json.loads(FIXTURE.read_text("utf-8"))
     new = copy.deepcopy(old)
-    new["verdict"] = "fail"
+    new["verdict"], new["exit_code"] = "fail", 1
     new["policies"][0]["verdict"] = "fail"
     first = new["checks"][0]
     first.update(risk=0.2, ci_low=0.15, ci_high=0.25, status="fail")
+    new["generators"][0]["verdicts"] = {k: "fail" for k in new["generators"][0]["verdicts"]}
     new["checks"][1]["risk"] = old["checks"][1]["risk"] / 2
     new["generators"] = [g for g in new["generators"] if g["name"] != "gmm"]
     new["checks"] = [c for c in new["checks"] if c["generator"] != "gmm"]

@@ -178,9 +178,10 @@ def test_html_structure(result: dict[str, Any], tmp_path: Path) -> None:
     # 2 hellinger bar charts, 2 correlation heat maps
     assert len(page.svgs) == 1 + 4 + 6 + 2 + 2
     assert all(s["title"] and s["aria"] for s in page.svgs)
-    # the sections in the promised order
-    order = ["verdict", "checks", "attacks", "generators", "utility", "section-0", "section-1",
-             "method", "signoff", "provenance"]
+    # the sections in the promised order: page 1 (verdict, usefulness beside risk), page 2
+    # (checks and sign-off), then the appendices
+    order = ["verdict", "worth", "checks", "signoff", "checks-detail", "attacks", "generators",
+             "utility", "section-0", "section-1", "method", "provenance"]
     positions = [html.index(f'id="{name}"') for name in order]
     assert positions == sorted(positions)
 
@@ -192,7 +193,7 @@ def test_html_content(result: dict[str, Any]) -> None:
     assert "covid_testing" in text and "dpsgd-vae" in text and "gmm" in text
     assert "ε = 2.87 spent of a target of 3" in text
     assert "November 23, 2025" in text
-    assert "What decided it." in text and "All 4 gated checks passed" in text
+    assert "What decided it" in text and "All 4 gated checks passed" in text
     # warnings: data-dependent domains and the non-private baseline
     assert "not privacy-protected" in text
     assert "Generator gmm is not private" in text
@@ -371,7 +372,7 @@ def check_hostile(result: dict[str, Any], s: str, out: Path) -> None:
                "h3", "h4", "main", "section", "span", "div", "dl", "dt", "dd", "ul", "ol", "li",
                "strong", "aside", "code", "nav", "table", "caption", "thead", "tbody", "tr",
                "th", "td", "br", "figure", "figcaption", "svg", "desc", "line", "text", "rect",
-               "circle", "path", "polyline", "details", "summary", "pre", "footer"}
+               "circle", "path", "polyline", "details", "summary", "pre", "footer", "template"}
     assert {t for t, _ in page.tags} <= allowed
     assert not [k for _, a in page.tags for k in a if k.startswith("on")]
     assert "<script" not in html.lower()
@@ -520,9 +521,16 @@ def test_ledger_spending_chart_and_first_screen(result: dict[str, Any]) -> None:
     result["ledger"] = LEDGER
     html = render(result, [])
     verdict_box = html[html.index('id="verdict"'):html.index("</section>")]
-    assert "ε 3 spent of a total of 4 (remaining 1)" in verdict_box
+    assert "ε 3 of the total budget 4 is used" in verdict_box
+    assert "ε 3 spent of a total of 4 (remaining 1)" in html  # the ledger appendix
     result["ledger"] = {**LEDGER, "total_epsilon": None}
     assert "ε 3 spent in all (no total budget is set)" in render(result, [])
+    # this audit's fits apart from another user's on the same data set, on the first screen
+    result["ledger"] = {**LEDGER, "this_audit_epsilon": 1.0, "others_epsilon": 2.0}
+    first = render(result, [])
+    first = first[first.index('id="verdict"'):first.index("</section>")]
+    assert "this audit spent ε 1" in first
+    assert "other fits on this data set (earlier audits, other people) spent ε 2" in first
     result["ledger"] = LEDGER
     html = render(result, [])
     chart = re.search(r'<svg class="chart ledger".*?</svg>', html, re.S)
@@ -580,7 +588,7 @@ def test_cannot_certify_says_how_many_records_are_needed(result: dict[str, Any])
     html = render(result, [])
     assert "with 40 trials no result could get below it; it needs about 320 records" in html
     first_screen = html[html.index('id="verdict"'):html.index("</section>")]
-    assert "it needs about 320 records" in first_screen
+    assert "Certifying it needs about 320 trials; 40 ran." in first_screen
 
 
 VULNERABILITY = {
@@ -640,6 +648,25 @@ def test_small_record_counts_in_attack_details_are_suppressed(result: dict[str, 
     details = result["generators"][0]["attacks"][0]["details"]
     details.update(n_success=3.0, n_attacks=500, n_cols=3)
     html = render(result, [])
-    assert re.search(r'<th scope="row">n_success</th><td>fewer than 10</td>', html)
-    assert re.search(r'<th scope="row">n_attacks</th><td>500</td>', html)
-    assert re.search(r'<th scope="row">n_cols</th><td>3</td>', html)  # a setting, not records
+    assert re.search(r'<th scope="row"><code>n_success</code></th><td>fewer than 10</td>',
+                     html)
+    assert re.search(r'<th scope="row"><code>n_attacks</code></th><td>500</td>', html)
+    # a setting, not records
+    assert re.search(r'<th scope="row"><code>n_cols</code></th><td>3</td>', html)
+
+
+def test_a_missing_deciding_attack_reads_as_words_not_blanks(result: dict[str, Any]) -> None:
+    """A policy threshold no configured attack measures decides as cannot-certify: the first
+    screen says so in words, never "(none) ... upper n/a bound n/a"."""
+    result["verdict"], result["exit_code"] = "cannot-certify", 1
+    result["checks"].append({
+        "policy": result["checks"][0]["policy"], "generator": "dpsgd-vae", "attack": "(none)",
+        "risk_kind": "identity-disclosure", "threshold": 0.09, "status": "cannot-certify",
+        "risk": None, "ci_low": None, "ci_high": None, "confidence_level": None,
+        "n_trials": None, "trials_needed": None, "gated": True,
+        "message": "no configured attack measures identity-disclosure risk; add one to "
+                   "certify it"})
+    html = render(result, [])
+    first = html[html.index('id="verdict"'):html.index("</section>")]
+    assert "no configured attack measures identity-disclosure risk" in first
+    assert "n/a bound" not in html and "upper n/a" not in html

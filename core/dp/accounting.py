@@ -14,6 +14,8 @@ import operator
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
 from privgate.errors import BudgetError
 
 #: The accountants a DP generator may choose (opacus' names).
@@ -42,13 +44,16 @@ def _check(sample_rate: float, steps: int, delta: float, accountant: str) -> Non
 
 
 def noise_multiplier_for(epsilon: float, delta: float, sample_rate: float, steps: int,
-                         accountant: str) -> float:
+                         accountant: str, *, prior: History = ()) -> float:
     """The noise multiplier sigma at which ``steps`` Poisson-subsampled Gaussian steps spend
-    at most ``epsilon`` (at ``delta``) according to ``accountant``.
+    at most ``epsilon`` (at ``delta``) according to ``accountant``, composed with the
+    mechanisms of ``prior`` (e.g. the Gaussian domain release) when given.
 
     Opacus' binary search returns the upper end of its bracket, so the accountant's epsilon at
     the returned sigma is never above ``epsilon``; its tolerance is narrowed to 0.5% of
-    epsilon (opacus' default is an absolute 0.01, too coarse for small budgets).
+    epsilon (opacus' default is an absolute 0.01, too coarse for small budgets). With a
+    ``prior`` (opacus calibrates one mechanism only) a geometric bisection from opacus' sigma
+    continues to 0.1% of sigma, again keeping the end that fits.
 
     Raises:
         BudgetError: bad arguments, or the budget is too small for any sigma below 1e6.
@@ -70,7 +75,32 @@ def noise_multiplier_for(epsilon: float, delta: float, sample_rate: float, steps
                           f"delta={delta}, sample rate={sample_rate}, steps={steps} "
                           f"({accountant}): {exc}; raise epsilon or train fewer steps"
                           ) from None
-    return float(sigma)
+    if not prior:
+        return float(sigma)
+    return _with_prior(float(sigma), epsilon, delta, sample_rate, steps, accountant, prior)
+
+
+def _with_prior(sigma: float, epsilon: float, delta: float, sample_rate: float, steps: int,
+                accountant: str, prior: History) -> float:
+    """The smallest sigma (to 0.1%) at which ``prior`` and the DP-SGD steps fit ``epsilon``;
+    ``sigma`` (what fits ``epsilon`` alone) is a lower bound."""
+    def fits(s: float) -> bool:
+        return history_epsilon([*prior, (s, sample_rate, steps)], delta, accountant) <= epsilon
+
+    low, high = sigma, sigma
+    while not fits(high):
+        low, high = high, high * 1.25
+        if high > 1e6:
+            raise BudgetError(f"the releases before training ({list(prior)}) leave no room in "
+                              f"epsilon={epsilon} for DP-SGD; raise epsilon or lower the share "
+                              "spent on them")
+    while high / low > 1.001:
+        mid = math.sqrt(low * high)
+        if fits(mid):
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def history_epsilon(history: History, delta: float, accountant: str) -> float:
@@ -97,7 +127,8 @@ def history_epsilon(history: History, delta: float, accountant: str) -> float:
 
     acc = RDPAccountant() if accountant == "rdp" else PRVAccountant()
     acc.history = entries
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(divide="ignore"):
+        # PRV takes log(1 - q), -inf for a release over the whole table (q = 1): harmless
         warnings.filterwarnings("ignore", message=".*[Oo]ptimal order.*")
         return float(acc.get_epsilon(delta=delta))
 
@@ -109,14 +140,17 @@ def spent_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta
 
 
 def calibrate_with_release(epsilon: float, delta: float, sample_rate: float, steps: int,
-                           accountant: str, *, share: float) -> tuple[float, float]:
-    """``(sigma for DP-SGD, sigma_r for one Gaussian release)`` that fit ``epsilon`` together.
+                           accountant: str, *, share: float, prior: History = ()
+                           ) -> tuple[float, float]:
+    """``(sigma for DP-SGD, sigma_r for one Gaussian release)`` that fit ``epsilon`` together
+    (with the mechanisms of ``prior``, when given).
 
-    DP-SGD's sigma is the one opacus gives for ``(1 - share) * epsilon`` alone; ``sigma_r``
-    (an entry ``(sigma_r, 1.0, 1)`` in the history) is then the smallest noise, found by
-    geometric bisection to ~1%, at which the composition still fits ``epsilon``. So training
-    runs as if it had ``(1 - share) * epsilon`` and the release uses the accountant's headroom.
-    Hand-written because opacus' ``get_noise_multiplier`` calibrates a single mechanism only.
+    DP-SGD's sigma is the one opacus gives for ``(1 - share) * epsilon`` (with ``prior``);
+    ``sigma_r`` (an entry ``(sigma_r, 1.0, 1)`` in the history) is then the smallest noise,
+    found by geometric bisection to ~1%, at which the composition still fits ``epsilon``. So
+    training runs as if it had ``(1 - share) * epsilon`` and the release uses the accountant's
+    headroom. Hand-written because opacus' ``get_noise_multiplier`` calibrates a single
+    mechanism only.
 
     Raises:
         BudgetError: ``share`` outside (0, 1), or the budget is too small for DP-SGD at
@@ -125,11 +159,11 @@ def calibrate_with_release(epsilon: float, delta: float, sample_rate: float, ste
     if not 0 < share < 1:
         raise BudgetError(f"a release's share of epsilon must be in (0, 1), got {share!r}")
     sigma = noise_multiplier_for((1.0 - share) * epsilon, delta, sample_rate, steps,
-                                 accountant)
+                                 accountant, prior=prior)
 
     def fits(sigma_r: float) -> bool:
-        return history_epsilon([(sigma_r, 1.0, 1), (sigma, sample_rate, steps)], delta,
-                               accountant) <= epsilon
+        return history_epsilon([*prior, (sigma_r, 1.0, 1), (sigma, sample_rate, steps)],
+                               delta, accountant) <= epsilon
 
     low, high = 0.05, 1.0
     while not fits(high):

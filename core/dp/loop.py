@@ -58,8 +58,10 @@ def exact_batches(loader: Iterable[Any], steps: int) -> Iterator[torch.Tensor]:
 
 
 def run_steps(private: PrivateModel, loader: Iterable[Any], steps: int, loss: RowLoss,
-              after_step: Callable[[PrivateModel], float | None] | None = None) -> TrainRun:
-    """Run exactly ``steps`` private steps (then ``after_step``) and detach the hooks.
+              after_step: Callable[[PrivateModel], float | None] | None = None,
+              on_step: Callable[[int], None] | None = None) -> TrainRun:
+    """Run exactly ``steps`` private steps (then ``after_step``) and detach the hooks;
+    ``on_step(done)`` is told the steps done so far after each (progress display).
 
     One intra-op thread: the matrices are small (batch x ~100-wide layers), where extra threads
     only synchronise; it also fixes the reduction order, which keeps fits bit-for-bit
@@ -85,6 +87,8 @@ def run_steps(private: PrivateModel, loader: Iterable[Any], steps: int, loss: Ro
                     extra = after_step(private)
                     if extra is not None:
                         run.after_losses.append(float(extra))
+                if on_step is not None:
+                    on_step(run.steps)
     finally:
         torch.set_num_threads(threads)
         private.close()

@@ -6,21 +6,26 @@ inputs* an auditor needs to recompute its epsilon independently (:class:`Account
 ==========================  ==================================================================
 ``accountant``              ``"rdp"`` or ``"prv"`` (opacus' accountants)
 ``accountant_history``      ``[[noise multiplier, sample rate, steps], ...]``: every mechanism
-                            the accountant composes (DP-SGD, Gaussian releases)
+                            the accountant composes (the Gaussian domain release, other
+                            Gaussian releases, DP-SGD)
+``domain_entries``          how many leading entries of the history are the domain release
+                            (0 or 1; :mod:`privgate.dp.domains`)
 ``train_delta``             the delta the history is accounted at
-``domain_epsilon``          epsilon of DP domain estimation (0 when every domain is declared)
-``domain_delta``            its delta
+``domain_epsilon``          epsilon of pure-DP domain estimation outside the accountant (0 for
+                            privgate's trainer, whose domain release is in the history)
+``domain_delta``            the delta of the category thresholds
 ``release_epsilon``         epsilon of pure-DP (Laplace) releases outside the accountant
 ==========================  ==================================================================
 
 A generator made only of pure-DP releases (Laplace histograms, no DP-SGD) reports an empty
 ``accountant_history`` and its ``release_epsilon``.
 
-Composition is basic sequential composition (Dwork & Roth 2014, Thm 3.16) between the three
-parts: ``epsilon = domain_epsilon + accountant epsilon + release_epsilon`` and ``delta =
-domain_delta + train_delta``. That bound is loose but always valid, which is what a gate that
-must fail closed needs. A generator that does not use :class:`privgate.dp.DPTrainer` may give
-``noise_multiplier``, ``sample_rate`` and ``steps`` instead of ``accountant_history``.
+The accountant composes its history tightly (RDP or PRV); between it and the pure-DP parts the
+composition is basic (Dwork & Roth 2014, Thm 3.16): ``epsilon = domain_epsilon + accountant
+epsilon + release_epsilon`` and ``delta = domain_delta + train_delta``. That bound is loose but
+always valid, which is what a gate that must fail closed needs. A generator that does not use
+:class:`privgate.dp.DPTrainer` may give ``noise_multiplier``, ``sample_rate`` and ``steps``
+instead of ``accountant_history``.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ from privgate.dp.accounting import ACCOUNTANTS, history_epsilon
 from privgate.errors import InputError
 from privgate.generator import PrivacySpent
 
-COMPOSITION_RULE = ("basic sequential composition: epsilon = domain epsilon (DP domain "
-                    "estimation) + accountant epsilon (DP-SGD and Gaussian releases, composed "
-                    "by the accountant) + Laplace release epsilon; delta = domain delta + "
-                    "training delta")
+COMPOSITION_RULE = ("the accountant composes its history (Gaussian domain release, Gaussian "
+                    "releases, DP-SGD); basic sequential composition with the rest: epsilon = "
+                    "domain epsilon (pure-DP domain estimation) + accountant epsilon + Laplace "
+                    "release epsilon; delta = domain delta (category thresholds) + training "
+                    "delta")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class AccountingInputs:
     domain_epsilon: float = 0.0
     domain_delta: float = 0.0
     release_epsilon: float = 0.0
+    domain_entries: int = 0
 
     def accountant_epsilon(self) -> float:
         """What opacus' accountant charges for :attr:`history` at :attr:`train_delta` (0 for
@@ -62,6 +69,15 @@ class AccountingInputs:
         """The composed epsilon: domains + accountant + Laplace releases."""
         return self.domain_epsilon + self.accountant_epsilon() + self.release_epsilon
 
+    def domain_cost(self) -> float:
+        """What the domains cost: the pure-DP domain epsilon plus what the domain release adds
+        to the accountant's epsilon (the history with it minus the history without it)."""
+        if not self.domain_entries:
+            return self.domain_epsilon
+        rest = self.history[self.domain_entries:]
+        without = history_epsilon(rest, self.train_delta, self.accountant) if rest else 0.0
+        return self.domain_epsilon + self.accountant_epsilon() - without
+
     def delta(self) -> float:
         """The composed delta: domains + training."""
         return self.domain_delta + self.train_delta
@@ -72,7 +88,7 @@ class AccountingInputs:
                 "accountant_history": [[s, q, k] for s, q, k in self.history],
                 "train_delta": self.train_delta, "domain_epsilon": self.domain_epsilon,
                 "domain_delta": self.domain_delta, "release_epsilon": self.release_epsilon,
-                "composition": COMPOSITION_RULE}
+                "domain_entries": self.domain_entries, "composition": COMPOSITION_RULE}
 
     @classmethod
     def from_spent(cls, spent: PrivacySpent) -> AccountingInputs:
@@ -98,13 +114,17 @@ class AccountingInputs:
             domain_delta = float(d.get("domain_delta", 0.0))
             train_delta = float(d.get("train_delta", spent.delta - domain_delta))
             release_epsilon = float(d.get("release_epsilon", 0.0))
+            domain_entries = _whole(d.get("domain_entries", 0))
         except (TypeError, ValueError) as exc:
             raise InputError(f"malformed accountant inputs ({exc}): {need}") from None
         if not history and release_epsilon <= 0 and domain_epsilon <= 0:
             # an empty history is honest only for a fit made of pure-DP releases
             raise InputError(f"no accountant inputs: {need}")
+        if not 0 <= domain_entries <= len(history):
+            raise InputError(f"domain_entries={domain_entries} does not index the accountant "
+                             f"history ({len(history)} entries)")
         return cls(str(accountant), history, train_delta, domain_epsilon, domain_delta,
-                   release_epsilon)
+                   release_epsilon, domain_entries)
 
 
 def _whole(value: Any) -> int:
@@ -126,6 +146,8 @@ def composed_spent(inputs: AccountingInputs, details: Mapping[str, Any], *,
     train_epsilon = inputs.accountant_epsilon()
     epsilon = inputs.domain_epsilon + train_epsilon + inputs.release_epsilon
     label = f"opacus {inputs.accountant}"
+    if inputs.domain_entries:
+        label += " (DP domains composed in)"
     if inputs.domain_epsilon > 0:
         label += " + DP domains (basic composition)"
     if inputs.release_epsilon > 0:
@@ -133,7 +155,8 @@ def composed_spent(inputs: AccountingInputs, details: Mapping[str, Any], *,
     out: dict[str, Any] = dict(details)
     out.update(inputs.details())
     out.update({"train_epsilon": train_epsilon, "domain_columns": list(domain_columns),
-                "domain_details": dict(domain_details or {})})
+                "domain_details": dict(domain_details or {}),
+                "domain_marginal_epsilon": inputs.domain_cost()})
     return PrivacySpent(epsilon=epsilon, delta=inputs.delta(), accountant=label, details=out)
 
 

@@ -3,15 +3,16 @@
 The trainer owns every privacy-critical step, in this order (each method refuses to run out of
 turn):
 
-1. :meth:`DPTrainer.prepare` -- split the budget between DP domain estimation and training
-   (``domain_share``, spent only when some domain is undeclared or read off the data), release
-   the missing domains under DP and drop the rows outside them;
+1. :meth:`DPTrainer.prepare` -- release the missing domains (undeclared or read off the data)
+   with one Gaussian mechanism sized by ``domain_share`` (:mod:`privgate.dp.budget`), which
+   becomes the first entry of the accountant's history, and map the rows into them;
 2. optional releases of counts the model needs, paid from the training budget:
    :meth:`~DPTrainer.release_counts` (Laplace, basic composition) before planning, or
    :meth:`~DPTrainer.release_histograms` (Gaussian, composed by the accountant) after planning
    with ``release_share``;
 3. :meth:`DPTrainer.plan` -- the schedule (sample rate ``1 / ceil(rows / batch)``, exactly
-   ``int(epochs / sample_rate)`` steps) and the noise multiplier calibrated by opacus;
+   ``int(epochs / sample_rate)`` steps) and the noise multiplier calibrated by opacus so that
+   the whole history (domain release included) fits the budget;
 4. :meth:`DPTrainer.train` -- Poisson sampling, per-row clipping in the chosen mode, seeded or
    secure noise, exactly the planned steps (empty batches included);
 5. :meth:`DPTrainer.privacy_spent` -- the accountant's history checked against the plan, the
@@ -35,6 +36,7 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import DataLoader, TensorDataset
 
+from privgate import progress
 from privgate.dp import budget as _budget
 from privgate.dp.accounting import calibrate_with_release, check_accountant, noise_multiplier_for
 from privgate.dp.clipping import CLIPPING_MODES, PrivateModel, RowLoss, plain_model, private_model
@@ -136,10 +138,12 @@ class DPTrainer:
         """Check the inputs, release missing domains under DP, keep the rows inside them."""
         if self.prepared is not None:
             raise PluginError(f"{self.owner}: DPTrainer.prepare() runs once per fit")
-        self.prepared = _budget.prepare(self.owner, data, schema, self.budget,
-                                        dp=self.settings.dp,
-                                        domain_share=self.settings.domain_share,
-                                        rng=self.streams.mechanism_numpy("domains"))
+        s = self.settings
+        self.prepared = _budget.prepare(self.owner, data, schema, self.budget, dp=s.dp,
+                                        domain_share=s.domain_share, accountant=s.accountant,
+                                        epochs=s.epochs, batch_size=s.batch_size,
+                                        noise=self.streams.mechanism_numpy("domains"),
+                                        mapping=self.streams.numpy("domain mapping"))
         return self.prepared
 
     def _need(self, prepared: bool = True, planned: bool = False) -> _budget.Prepared:
@@ -221,12 +225,12 @@ class DPTrainer:
         sigma, sigma_r = 0.0, None
         if self.settings.dp:
             eps, delta = prepared.train_epsilon, prepared.train_delta
-            acc = self.settings.accountant
+            acc, prior = self.settings.accountant, prepared.domains.history
             if release_share:
                 sigma, sigma_r = calibrate_with_release(eps, delta, sample_rate, steps, acc,
-                                                        share=release_share)
+                                                        share=release_share, prior=prior)
             else:
-                sigma = noise_multiplier_for(eps, delta, sample_rate, steps, acc)
+                sigma = noise_multiplier_for(eps, delta, sample_rate, steps, acc, prior=prior)
         self.schedule = Schedule(n_rows, int(batch), sample_rate, steps, sigma, sigma_r)
         return self.schedule
 
@@ -234,13 +238,16 @@ class DPTrainer:
 
     def train(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
               data: torch.Tensor, loss: RowLoss, *,
-              after_step: Callable[[PrivateModel], float | None] | None = None) -> TrainRun:
+              after_step: Callable[[PrivateModel], float | None] | None = None,
+              on_step: Callable[[int, int], None] | None = None) -> TrainRun:
         """Train ``model`` on the rows of ``data`` for exactly the planned steps.
 
         ``loss(module, batch)`` returns one loss per row; ``after_step(private)`` (optional)
         runs after each private step, e.g. a GAN generator's step through
-        ``private.paused()``. Torch's global generator is seeded for the loop from the stream
-        ``"training"``; the batches and the noise come from mechanism streams.
+        ``private.paused()``; ``on_step(done, total)`` is told how far training got (default:
+        the running step of :mod:`privgate.progress`, which shows it with an estimate). Torch's
+        global generator is seeded for the loop from the stream ``"training"``; the batches and
+        the noise come from mechanism streams.
         """
         self._need(planned=True)
         assert self.schedule is not None
@@ -264,8 +271,11 @@ class DPTrainer:
             raise PluginError(f"{self.owner}: opacus' loader has {len(batches)} batches, the "
                               f"plan a sample rate of {self.schedule.sample_rate}")
         self._private = private
+        steps = self.schedule.steps
+        tell = on_step or (lambda done, total: progress.advance(done, total, "training steps"))
         with self.streams.global_torch("training"):
-            self.run = run_steps(private, batches, self.schedule.steps, loss, after_step)
+            self.run = run_steps(private, batches, steps, loss, after_step,
+                                 lambda done: tell(done, steps))
         return self.run
 
     # -- 5. verification, composition, the record -------------------------------------------
@@ -304,9 +314,12 @@ class DPTrainer:
                               f"{sch.steps} steps at sigma={sch.noise_multiplier}, "
                               f"q={sch.sample_rate}")
         domains = prepared.domains
-        inputs = AccountingInputs(s.accountant, (*self._releases.gaussian, *recorded),
-                                  prepared.train_delta, domains.epsilon, domains.delta,
-                                  self._releases.laplace_epsilon)
+        inputs = AccountingInputs(s.accountant,
+                                  (*domains.history, *self._releases.gaussian, *recorded),
+                                  prepared.train_delta, 0.0, domains.delta,
+                                  self._releases.laplace_epsilon,
+                                  domain_entries=len(domains.history))
+        out["domain_cells_mapped"] = dict(prepared.mapped)
         out["target_epsilon"] = self.budget.epsilon
         spent = composed_spent(inputs, out, domain_details=domains.details,
                                domain_columns=domains.columns)

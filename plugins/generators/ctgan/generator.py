@@ -77,6 +77,10 @@ class DPSGDCTGAN(DPSGDGenerator):
         marginal_share: share of the training epsilon for the DP category frequencies of the
             conditional vector (default 0.1).
         dropout: discriminator dropout (default 0.5, as in CTGAN).
+        generator_steps: generator updates per discriminator step (default 1; post-processing
+            of the private discriminator, so free of privacy cost).
+        generator_ema: decay of an exponential moving average of the generator's weights,
+            used for sampling (default 0: off; e.g. 0.99; post-processing too).
     """
 
     name: ClassVar[str] = "dpsgd-ctgan"
@@ -92,6 +96,9 @@ class DPSGDCTGAN(DPSGDGenerator):
         "marginal_share": Number(0.1, 0.0, 1.0, low_open=True, meaning="the category "
                                  "frequencies of the conditional vector must be paid for"),
         "dropout": Number(0.5, 0.0, 1.0),
+        "generator_steps": Integer(1),
+        "generator_ema": Number(0.0, 0.0, 1.0, high_open=True, meaning="an averaging decay "
+                                "in [0, 1)"),
     }
 
     def fit(self, data: pd.DataFrame, schema: Schema, budget: PrivacyBudget | None,
@@ -122,10 +129,11 @@ class DPSGDCTGAN(DPSGDGenerator):
                                  weight_decay=1e-6)
         opt_d = torch.optim.Adam(disc.parameters(), lr=p["discriminator_lr"], betas=(0.5, 0.9))
         steps = _Steps(encoding, ConditionSampler(encoding, probs), gen, opt_g, batch,
-                       int(p["z_dim"]))
+                       int(p["z_dim"]), int(p["generator_steps"]), float(p["generator_ema"]))
         gen.train()
         run = trainer.train(disc, opt_d, matrix, steps.discriminator_loss,
                             after_step=steps.generator_step)
+        steps.finish()
         gen.eval()
         sigma_m = schedule.release_noise_multiplier if p["dp"] else None
         self.privacy_spent_ = trainer.privacy_spent({
@@ -228,9 +236,11 @@ class _Steps:
 
     def __init__(self, encoding: CTGANEncoding, conditions: ConditionSampler,
                  gen: CTGANGenerator, opt_g: torch.optim.Optimizer, batch: int,
-                 z_dim: int) -> None:
+                 z_dim: int, repeats: int = 1, ema: float = 0.0) -> None:
         self.conditions, self.gen, self.opt_g = conditions, gen, opt_g
-        self.batch, self.z_dim = batch, z_dim
+        self.batch, self.z_dim, self.repeats, self.ema = batch, z_dim, repeats, ema
+        self.average = ({k: v.detach().clone() for k, v in gen.state_dict().items()}
+                        if ema > 0 else None)
         self.act = Activation(encoding)
         self.cond_index = torch.tensor(
             [i for s in encoding.cond_spans for i in range(s.onehot_start, s.onehot_end)],
@@ -253,15 +263,29 @@ class _Steps:
         return self.row_loss(disc(inputs), target)
 
     def generator_step(self, private: PrivateModel) -> float:
-        """One generator step; post-processing of the private discriminator."""
+        """``repeats`` generator steps; post-processing of the private discriminator."""
         with private.paused() as disc:
-            self.opt_g.zero_grad()
-            raw, fake_cond = self._fake(self.batch)
-            logits = disc(torch.cat([self.act(raw), fake_cond], dim=1))
-            loss = nn.functional.softplus(-logits).mean() + self.act.cond_loss(raw, fake_cond)
-            loss.backward()
-            self.opt_g.step()
+            for _ in range(self.repeats):
+                self.opt_g.zero_grad()
+                raw, fake_cond = self._fake(self.batch)
+                logits = disc(torch.cat([self.act(raw), fake_cond], dim=1))
+                loss = (nn.functional.softplus(-logits).mean()
+                        + self.act.cond_loss(raw, fake_cond))
+                loss.backward()
+                self.opt_g.step()
+        if self.average is not None:
+            with torch.no_grad():
+                for k, v in self.gen.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        self.average[k].mul_(self.ema).add_(v, alpha=1.0 - self.ema)
+                    else:
+                        self.average[k].copy_(v)
         return float(loss.item())
+
+    def finish(self) -> None:
+        """Load the averaged weights into the generator (when averaging)."""
+        if self.average is not None:
+            self.gen.load_state_dict(self.average)
 
 
 @hookimpl

@@ -43,6 +43,9 @@ from privgate.plugins.generators.diffusion.model import DiffusionLoss, TabDiffus
 from privgate.randomness import rng, torch_generator
 from privgate.schema import Schema
 
+#: Rows run through the reverse chain at once when sampling.
+SAMPLE_CHUNK = 4096
+
 
 class DPSGDDiffusion(DPSGDGenerator):
     """TabDDPM-style diffusion model trained with DP-SGD (see
@@ -164,13 +167,20 @@ class DPSGDDiffusion(DPSGDGenerator):
                                                           p=self.prior_))
         threads = torch.get_num_threads()
         # One thread: the reverse chain is ~100 x (a few small ops per column), where a thread
-        # pool's synchronisation dominates.
+        # pool's synchronisation dominates. Chunks of rows bound the memory: the chain holds
+        # rows x columns x the widest column's classes (diabetes130: ~800 ICD-9 codes).
         torch.set_num_threads(1)
+        gen = torch_generator(seed, "sample", self.name)
+        parts = []
         try:
-            num, codes = self.model_.sample(n, torch_generator(seed, "sample", self.name),
-                                            None if cond is None else torch.from_numpy(cond))
+            for start in range(0, max(n, 1), SAMPLE_CHUNK):
+                k = min(SAMPLE_CHUNK, n - start)
+                part = None if cond is None else torch.from_numpy(cond[start:start + k])
+                parts.append(self.model_.sample(k, gen, part))
         finally:
             torch.set_num_threads(threads)
+        num = np.concatenate([p[0] for p in parts])
+        codes = np.concatenate([p[1] for p in parts])
         if cond is not None and self.slot_ is not None:
             codes = np.insert(codes, self.slot_, cond, axis=1)
         return self.encoder_.inverse(num, codes)

@@ -1,0 +1,1 @@
+../../core/cli_plan.py

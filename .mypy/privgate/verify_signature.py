@@ -1,0 +1,1 @@
+../../core/verify_signature.py
