@@ -19,6 +19,11 @@ The attacks themselves are anonymeter's (Giomi et al. 2023); the adapters only
   interval is the two-sided one from the same exact bounds (anonymeter's is a normal
   approximation), with a chart of the success rates on training rows, control rows and by a
   random guesser (:meth:`AnonymeterAttack.result`).
+
+With a person column declared (``AttackContext.persons``) singling out and linkability attack
+equal samples of training and control *people* and count people
+(:func:`privgate.attacks._persons.people_rows`; see their modules); inference still counts
+rows (anonymeter's ``InferenceEvaluator`` draws and scores its targets itself).
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
 
 from privgate.attack import AttackPlan, AttackResult
 from privgate.attacks._common import (
@@ -52,7 +51,10 @@ from privgate.attacks._common import (
     single_threaded,
     tpr_at_fpr,
 )
+from privgate.attacks._nearest import EncodedRows, from_dense, nearest
+from privgate.attacks._operating_point import held_out_point
 from privgate.evidence import Estimate, Interval, RocCurve
+from privgate.operating_points import OperatingPoint
 from privgate.randomness import child_seed, rng
 
 #: The low false-positive rates every membership attack reports TPR at (Carlini et al. 2022).
@@ -116,6 +118,8 @@ class MembershipSummary:
     n_nonmembers: int
     n_resamples: int
     level: float
+    #: members and non-members flagged at a threshold fixed on held-out scores (dp-claim)
+    operating_points: tuple[OperatingPoint, ...] = ()
 
     @property
     def fpr_resolution(self) -> float:
@@ -178,7 +182,8 @@ class MembershipSummary:
             bound_method=BOUND_METHOD,
             null_bounds=self.null_bounds,
             trials_available=None if trials_available is None else max(trials_available,
-                                                                       n_trials))
+                                                                       n_trials),
+            operating_points=self.operating_points)
 
     @staticmethod
     def baseline_description() -> str:
@@ -226,7 +231,9 @@ def summarise(scores: np.ndarray, labels: np.ndarray, *, level: float, n_resampl
         null_upper=float(np.median(bounds)), null_bounds=tuple(float(x) for x in bounds),
         upper_margin=upper, lower_margin=lower, n_members=n_members,
         n_nonmembers=n_nonmembers,
-        n_resamples=n_resamples, level=level)
+        n_resamples=n_resamples, level=level,
+        operating_points=held_out_point(scores, labels, seed=seed, stream=stream,
+                                        unit="score"))
 
 
 def null_plan(n_members: int, n_nonmembers: int, level: float, note: str) -> AttackPlan:
@@ -247,19 +254,16 @@ def null_plan(n_members: int, n_nonmembers: int, level: float, note: str) -> Att
                       null_bounds=bounds, notes=(note,))
 
 
-def nearest_distances(x_syn: np.ndarray, x_real: np.ndarray, metric: str = "euclidean"
-                      ) -> np.ndarray:
+def nearest_distances(x_syn: np.ndarray | EncodedRows, x_real: np.ndarray | EncodedRows,
+                      metric: str = "euclidean") -> np.ndarray:
     """Each real row's distance to its closest synthetic row (DCR), exact: an exact copy is
-    at 0. scikit-learn's brute-force search (chunked by its ``working_memory``) picks the
-    neighbour; the distance is recomputed directly (its fast Euclidean form leaves float
-    noise)."""
-    nn = NearestNeighbors(n_neighbors=1, metric=metric, algorithm="brute", n_jobs=1)
+    at 0. Chunked and float32/sparse where exact (:mod:`privgate.attacks._nearest`): memory
+    stays bounded on wide one-hot encodings; dense matrices are split into their 0/1 and
+    numeric columns first."""
+    if not isinstance(x_syn, EncodedRows) or not isinstance(x_real, EncodedRows):
+        x_syn, x_real = from_dense(np.asarray(x_syn), np.asarray(x_real))
     with single_threaded():
-        nn.fit(x_syn)
-        nearest = nn.kneighbors(x_real, return_distance=False)[:, 0]
-    diff = x_real - x_syn[nearest]
-    return (np.abs(diff).sum(axis=1) if metric == "manhattan"
-            else np.sqrt((diff * diff).sum(axis=1)))
+        return nearest(x_syn, x_real, metric)[1]
 
 
 def rank_against(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> np.ndarray:

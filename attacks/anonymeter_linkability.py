@@ -7,6 +7,11 @@ from :mod:`privgate.attacks._neighbours` (anonymeter's distance, found once per 
 target) and the links are counted by anonymeter's own ``LinkabilityIndexes``. The counts of
 linked training and control rows are the result's counts (estimator ``"excess"``). The shared
 adapter code is in :mod:`privgate.attacks._anonymeter`.
+
+With a person column declared (``AttackContext.persons``) the targets are equal seeded samples
+of training and control *people* (every row of each; ``n_attacks`` counts people) and a person
+is linked when any of their rows is: the counts are linked people over people on each side.
+Without one nothing changes (same draws, same result).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import warnings
 from typing import Any, ClassVar
 
 import anonymeter.evaluators  # noqa: F401 -- imports anonymeter's modules in their order
+import numpy as np
 import pandas as pd
 from anonymeter.evaluators.linkability_evaluator import LinkabilityIndexes
 from anonymeter.stats.confidence import EvaluationResults
@@ -25,6 +31,7 @@ from privgate.attacks._anonymeter import (
     ANONYMETER_REFERENCE,
     ARTICLE29_REFERENCE,
     AnonymeterAttack,
+    Prepared,
     column_list,
     kept,
     prepare,
@@ -35,8 +42,10 @@ from privgate.attacks._anonymeter import (
 from privgate.attacks._common import modelled_columns
 from privgate.attacks._membership_metrics import positions
 from privgate.attacks._neighbours import Neighbours, population
+from privgate.attacks._persons import people_rows
 from privgate.errors import InputError
 from privgate.evidence import Counts
+from privgate.persons import PER_PERSON, Persons, people_with
 from privgate.randomness import child_seed, rng
 from privgate.stats import clamp01
 
@@ -122,16 +131,27 @@ class AnonymeterLinkability(AnonymeterAttack):
             raise InputError(f"attack {self.name!r}: needs at least two modelled columns")
         aux = self._aux_cols(context.schema, names, p["aux_cols"])
         data = prepare(context, names)
-        available = min(len(data.train), len(data.control))
+        persons = context.persons
+        available = (min(len(data.train), len(data.control)) if persons is None
+                     else min(persons.n_train, persons.n_control))
         n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
         draws = rng(context.seed, self.name, "targets")
-        train = data.train.iloc[positions(len(data.train), n, draws)]
-        control = data.control.iloc[positions(len(data.control), n, draws)]
+        if persons is None:
+            t_pos = positions(len(data.train), n, draws)
+            c_pos = positions(len(data.control), n, draws)
+        else:  # whole people, n on each side
+            t_pos, c_pos = people_rows(persons, n, draws)
+        train, control = data.train.iloc[t_pos], data.control.iloc[c_pos]
         with seeded(child_seed(context.seed, self.name)) as caught:
             halves = [Neighbours(data.synthetic, population(train, control),
                                  [data.safe[c] for c in half], p["n_neighbors"])
                       for half in aux]
-            links = [_links(halves, rows, p["n_neighbors"]) for rows in (train, control)]
+            if persons is None:
+                links = [_links(halves, rows, p["n_neighbors"]) for rows in (train, control)]
+            else:  # a person is linked when any of their rows is
+                links = [people_with(_linked(halves, rows, p["n_neighbors"]), codes)
+                         for rows, codes in ((train, persons.train[t_pos]),
+                                             (control, persons.control[c_pos]))]
         with warnings.catch_warnings():  # only for the rates in details: its baseline warning
             warnings.simplefilter("ignore")  # would be about the placeholder count 0 below
             results = EvaluationResults(n_attacks=(n, n, n), n_success=links[0],
@@ -157,8 +177,13 @@ class AnonymeterLinkability(AnonymeterAttack):
                            "once per distinct target (privgate.attacks._neighbours)"),
             "params": dict(p),
         })
+        if persons is not None:
+            details.update({"unit": PER_PERSON, "target_people": n,
+                            "target_train_rows": len(t_pos), "target_control_rows": len(c_pos),
+                            "success": "a person is linked when any of their rows is"})
+        label = "linked records" if persons is None else "linked people"
         return self.result(
-            context, (Counts("linked records", "excess", links[0], n, links[1], n),),
+            context, (Counts(label, "excess", links[0], n, links[1], n),),
             baseline=baseline,
             baseline_description=(
                 f"chance that an adversary who picks {p['n_neighbors']} synthetic row(s) at "
@@ -177,6 +202,9 @@ class AnonymeterLinkability(AnonymeterAttack):
         aux = self._aux_cols(context.schema, names, p["aux_cols"])
         data = prepare(AttackContext(context.train, context.control, context.train,
                                      context.schema, context.seed), names)
+        persons = context.persons
+        if persons is not None:  # people: PLAN_TARGETS control people, all their rows
+            return self._plan_people(p, data, aux, persons, context.seed)
         available = min(len(data.train), len(data.control))
         n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
         targets = data.control.iloc[positions(len(data.control), PLAN_TARGETS,
@@ -189,12 +217,42 @@ class AnonymeterLinkability(AnonymeterAttack):
             notes=(f"{rate:.1%} of {len(targets):,} control rows link through the training "
                    "rows standing in for the synthetic table",))
 
+    def _plan_people(self, p: dict[str, Any], data: Prepared,
+                     aux: tuple[list[str], list[str]], persons: Persons, seed: int
+                     ) -> AttackPlan:
+        """The plan per person: how often a control person (any of their rows) links through
+        the training rows, on up to 2,000 control people."""
+        available = min(persons.n_train, persons.n_control)
+        n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
+        people = np.unique(persons.control)
+        chosen = people[positions(len(people), PLAN_TARGETS, rng(seed, self.name, "plan"))]
+        c_pos = np.flatnonzero(np.isin(persons.control, chosen))
+        targets = data.control.iloc[c_pos]
+        halves = [Neighbours(data.train, targets, [data.safe[c] for c in half],
+                             p["n_neighbors"]) for half in aux]
+        rate = people_with(_linked(halves, targets, p["n_neighbors"]),
+                           persons.control[c_pos]) / len(chosen)
+        return AttackPlan(
+            (Counts("linked people", "excess", rate * n, n, rate * n, n),), available,
+            notes=(f"{rate:.1%} of {len(chosen):,} control people link through the training "
+                   "rows standing in for the synthetic table",))
+
 
 def _links(halves: list[Neighbours], rows: pd.DataFrame, k: int) -> int:
     """How many of ``rows`` have a synthetic row among the ``k`` nearest of both halves
     (anonymeter's ``LinkabilityIndexes.count_links``)."""
     return int(LinkabilityIndexes(idx_0=halves[0].of(rows), idx_1=halves[1].of(rows))
                .count_links(n_neighbors=k))
+
+
+def _linked(halves: list[Neighbours], rows: pd.DataFrame, k: int) -> np.ndarray:
+    """For each of ``rows``, whether it links (its ``k`` nearest synthetic rows of both halves
+    share one: anonymeter's ``LinkabilityIndexes.find_links``)."""
+    found = LinkabilityIndexes(idx_0=halves[0].of(rows), idx_1=halves[1].of(rows)
+                               ).find_links(n_neighbors=k)
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[list(found)] = True
+    return mask
 
 
 @hookimpl

@@ -21,6 +21,19 @@ rows. The predicates are anonymeter's (its query builder and evaluator, run here
   thousands (about 300 in 100,000 attempts on UCI Adult), too few to certify anything, while a
   six-column adversary -- one who knows a typical quasi-identifier set -- builds thousands.
 
+With a person column declared (``AttackContext.persons``) the attack singles out *people*:
+the targets are equal seeded samples of training and control *people* (every row of each,
+``min`` of the two sides' people), and a predicate succeeds when the rows it matches all belong
+to one person -- a predicate matching two encounters of one patient singles that patient out,
+and one matching a single encounter of a patient with others still singles out the patient,
+while one matching rows of two people singles out nobody. anonymeter's evaluator can only count
+matching rows (:func:`anonymeter.evaluators.singling_out_evaluator._evaluate_queries`), so the
+adapter evaluates the same polars predicates itself on the person-tagged tables
+(:func:`_people_singled`: the number of distinct persons among the matched rows must be one);
+the predicates, the random-guess baseline and the count of trials (the built predicates) are
+unchanged. Identical rows of one person count once; identical rows of two people are two
+people. Without a person column nothing changes (same draws, same result).
+
 The shared adapter code is in :mod:`privgate.attacks._anonymeter`.
 """
 
@@ -32,11 +45,15 @@ import anonymeter.evaluators  # noqa: F401 -- imports anonymeter's modules in th
 import numpy as np
 import pandas as pd
 import polars as pl
+from anonymeter.evaluators import singling_out_evaluator
 from anonymeter.evaluators.singling_out_evaluator import (
+    UniqueSinglingOutQueries,
+    _convert_polars_dtype,
     _evaluate_queries,
     _generate_singling_out_queries,
-    _random_queries,
+    _random_query,
 )
+from numpy.typing import NDArray
 
 from privgate import AttackContext, AttackResult, hookimpl
 from privgate.attack import AttackPlan
@@ -51,8 +68,10 @@ from privgate.attacks._anonymeter import (
 )
 from privgate.attacks._common import check_choice, modelled_columns
 from privgate.attacks._membership_metrics import positions
+from privgate.attacks._persons import people_rows
 from privgate.errors import InputError
 from privgate.evidence import Counts
+from privgate.persons import PER_PERSON, Persons
 from privgate.randomness import child_seed, rng
 from privgate.stats import clamp01
 
@@ -60,6 +79,8 @@ from privgate.stats import clamp01
 DEFAULT_COLUMNS = 6
 #: Query-building attempts a plan makes (it extrapolates to ``max_attempts``).
 PLAN_ATTEMPTS = 20_000
+#: The column holding each target row's person code (predicates name only ``c0, c1, ...``).
+PERSON = "__person"
 
 
 def _singles(table: pl.DataFrame, queries: list[Any]) -> int:
@@ -67,8 +88,101 @@ def _singles(table: pl.DataFrame, queries: list[Any]) -> int:
     return int(np.sum(np.asarray(_evaluate_queries(df=table, queries=queries), float) == 1))
 
 
+def _people_singled(table: pl.DataFrame, queries: list[Any]) -> int:
+    """How many of ``queries`` match rows of exactly one person of ``table`` (its
+    :data:`PERSON` column): one or several rows, all of the same person."""
+    if not queries:
+        return 0
+    found = table.select([pl.col(PERSON).filter(q).n_unique().alias(f"p{i}")
+                          for i, q in enumerate(queries)]).row(0)
+    return int(np.sum(np.asarray(found, float) == 1))
+
+
+def _univariate_queries(df: pl.DataFrame, n_queries: int, rng: np.random.Generator
+                        ) -> list[pl.Expr]:
+    """anonymeter's univariate predicates (a column's only missing value, its minimum, its
+    maximum, each value held by one row), the first ``n_queries`` of a seeded shuffle that
+    single out one row of ``df``, in an order fixed by ``df`` and ``rng``.
+
+    anonymeter's ``univariate_singling_out_queries`` lists the values held by one row with
+    polars ``group_by(col).len()``, whose groups come in a different order on every call
+    (``maintain_order`` is off; polars aggregates on several threads), so the same seeded
+    shuffle picked other predicates in every call and every process. Here the groups keep
+    their order of appearance (``maintain_order=True``); the predicates are the same.
+    """
+    queries: list[pl.Expr] = []
+    for col in df.columns:
+        series = df.get_column(col)
+        if series.null_count() == 1:
+            queries.append(pl.col(col).is_null())
+        if series.dtype.is_numeric() and series.drop_nulls().len() > 0:
+            queries.extend([pl.col(col) <= series.min(), pl.col(col) >= series.max()])
+        counts = df.group_by(col, maintain_order=True).len()
+        rare = counts.filter(pl.col("len") == 1).get_column(col).to_list()
+        queries.extend(pl.col(col) == value for value in rare)
+    unique = UniqueSinglingOutQueries(max_size=n_queries)
+    unique.check_and_extend([queries[i] for i in rng.permutation(len(queries))], df)
+    return list(unique.queries)
+
+
+def _random_queries(df: pl.DataFrame, n_queries: int, n_cols: int, rng: np.random.Generator
+                    ) -> list[pl.Expr]:
+    """anonymeter's random-guess predicates (the baseline), with each column's values listed
+    in their order of appearance.
+
+    anonymeter's ``_random_queries`` lists them with polars ``Series.unique()``, whose order
+    depends on how polars' threads happen to run (``maintain_order`` is off): under load the
+    same seeded draw picked other values, and the baseline changed between runs. The draws
+    (``rng``) and the predicates (anonymeter's ``_random_query``) are anonymeter's own.
+    """
+    values = {col: df.get_column(col).unique(maintain_order=True).to_list() for col in df.columns}
+    kinds = {col: _convert_polars_dtype(df.get_column(col).dtype) for col in df.columns}
+    out = []
+    for _ in range(n_queries):
+        cols = rng.choice(df.columns, size=n_cols, replace=False).tolist()
+        out.append(_random_query(unique_values=values, cols=cols, column_types=kinds, rng=rng))
+    return out
+
+
+def _queries(df: pl.DataFrame, mode: str, n_attacks: int, n_cols: int, max_attempts: int,
+             rng: np.random.Generator) -> list[pl.Expr]:
+    """anonymeter's singling-out predicates built on ``df``: its multivariate builder as it is
+    (seeded by ``rng``, reproducible), the univariate one in a fixed order
+    (:func:`_univariate_queries`), with anonymeter's warning when too few were built."""
+    if mode != "univariate":
+        return list(_generate_singling_out_queries(df=df, mode=mode, n_attacks=n_attacks,
+                                                   n_cols=n_cols, max_attempts=max_attempts,
+                                                   rng=rng))
+    queries = _univariate_queries(df, n_attacks, rng)
+    if len(queries) < n_attacks:  # anonymeter's words, collected by seeded() like its own
+        singling_out_evaluator.logger.warning(
+            f"Attack `univariate` could generate only {len(queries)} singling out queries "
+            f"out of the requested {n_attacks}. This can probably lead to an underestimate "
+            "of the singling out risk.")
+    return queries
+
+
 def _frame(df: pd.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(df).unique(maintain_order=True)
+
+
+def _people_frame(df: pd.DataFrame, codes: NDArray[np.int64]) -> tuple[pl.DataFrame, int]:
+    """``df`` with each row's person code in :data:`PERSON`, identical rows of one person
+    once; and how many rows that leaves."""
+    frame = _frame(df.assign(**{PERSON: np.asarray(codes)}))
+    return frame, frame.height
+
+
+def _people_targets(persons: Persons, seed: int, name: str, data: Prepared
+                    ) -> tuple[pl.DataFrame, pl.DataFrame, int, dict[str, int]]:
+    """Equal seeded samples of training and control *people* (all their rows), the number of
+    people on each side, and the rows they hold."""
+    size = min(persons.n_train, persons.n_control)
+    t_pos, c_pos = people_rows(persons, size, rng(seed, name, "targets"))
+    train, n_train = _people_frame(data.train.iloc[t_pos], persons.train[t_pos])
+    control, n_control = _people_frame(data.control.iloc[c_pos], persons.control[c_pos])
+    return train, control, size, {"target_train_rows": n_train,
+                                  "target_control_rows": n_control}
 
 
 class AnonymeterSinglingOut(AnonymeterAttack):
@@ -132,23 +246,26 @@ class AnonymeterSinglingOut(AnonymeterAttack):
         p = self._settings()
         names, n_cols = self._shape(context, p)
         data = prepare(context, names, pandas_categorical=True)
-        train, control, size = self._targets(context, data)
+        persons, rows = context.persons, dict[str, int]()
+        if persons is None:
+            train, control, size = self._targets(context, data)
+        else:
+            train, control, size, rows = _people_targets(persons, context.seed, self.name, data)
+        singles = _singles if persons is None else _people_singled
         wanted = size if p["n_attacks"] is None else min(p["n_attacks"], size)
         seed = child_seed(context.seed, self.name)
         with seeded(seed) as caught:
             synthetic = _frame(data.synthetic)
             draws = np.random.default_rng(seed)
-            queries = _generate_singling_out_queries(
-                df=synthetic, mode=p["mode"], n_attacks=wanted, n_cols=n_cols,
-                max_attempts=p["max_attempts"], rng=draws)
+            queries = _queries(synthetic, p["mode"], wanted, n_cols, p["max_attempts"], draws)
             built = len(queries)
             if built == 0:
                 raise InputError(f"attack {self.name!r}: no predicate isolating one synthetic "
                                  f"row could be built in {p['max_attempts']:,} attempts")
-            hits, control_hits = _singles(train, queries), _singles(control, queries)
+            hits, control_hits = singles(train, queries), singles(control, queries)
             baseline_queries = _random_queries(df=synthetic, n_queries=built, n_cols=n_cols,
                                                rng=draws)
-            baseline_hits = _singles(train, baseline_queries)
+            baseline_hits = singles(train, baseline_queries)
         warnings = list(kept(caught))
         if built < wanted:
             warnings.append(
@@ -163,6 +280,10 @@ class AnonymeterSinglingOut(AnonymeterAttack):
             "n_baseline": baseline_hits, "n_queries_built": built, "n_queries_asked": wanted,
             "target_rows": size, "mode": p["mode"], "n_cols": n_cols, "columns": list(names),
             "params": dict(p)}
+        if persons is not None:  # rows stay as they were without persons (same result)
+            del details["target_rows"]  # people, and the rows they hold, instead
+            details.update({"unit": PER_PERSON, "target_people": size, **rows,
+                            "success": "the rows a predicate matches all belong to one person"})
         counts = (Counts("singling-out predicates", "excess", hits, built, control_hits, built),)
         return self.result(
             context, counts, baseline=baseline,
@@ -181,21 +302,26 @@ class AnonymeterSinglingOut(AnonymeterAttack):
         data = prepare(AttackContext(context.train, context.control, context.train,
                                      context.schema, context.seed), names,
                        pandas_categorical=True)
-        _, control, size = self._targets(context, data)
+        if context.persons is None:
+            _, control, size = self._targets(context, data)
+        else:
+            _, control, size, _ = _people_targets(context.persons, context.seed, self.name,
+                                                  data)
+        singles = _singles if context.persons is None else _people_singled
         wanted = size if p["n_attacks"] is None else min(p["n_attacks"], size)
         attempts = min(PLAN_ATTEMPTS, p["max_attempts"])
         with seeded(child_seed(context.seed, self.name, "plan")):
-            queries = _generate_singling_out_queries(
-                df=_frame(data.train), mode=p["mode"], n_attacks=wanted, n_cols=n_cols,
-                max_attempts=attempts, rng=np.random.default_rng(context.seed))
+            queries = _queries(_frame(data.train), p["mode"], wanted, n_cols, attempts,
+                               np.random.default_rng(context.seed))
         if not queries:
             return AttackPlan((), size, notes=(f"no predicate isolating one row was built in "
                                                f"{attempts:,} attempts",))
         built = min(wanted, round(len(queries) * p["max_attempts"] / attempts))
-        rate = _singles(control, queries) / len(queries)
+        rate = singles(control, queries) / len(queries)
         note = (f"{len(queries):,} predicates built in {attempts:,} attempts on the training "
                 f"rows (about {built:,} expected in max_attempts = {p['max_attempts']:,}); "
-                f"{rate:.1%} of them single out a control row")
+                f"{rate:.1%} of them single out a control "
+                f"{'row' if context.persons is None else 'person'}")
         return AttackPlan((Counts("singling-out predicates", "excess", rate * built, built,
                                   rate * built, built),), size, notes=(note,))
 

@@ -21,16 +21,16 @@ from privgate.attacks._common import (
     check_int,
     modelled_columns,
     resolve_params,
-    subsample,
 )
 from privgate.attacks._membership_metrics import (
     nearest_distances,
     null_plan,
     positions,
-    rank_against,
     record_risk_series,
     summarise,
 )
+from privgate.attacks._nearest import encode_rows
+from privgate.attacks._persons import membership_units, unit_sizes
 from privgate.encoding import TableEncoder
 
 #: Distance metrics on the TableEncoder matrix, with how they read in the report.
@@ -103,20 +103,20 @@ class DCRMembership(Attack):
         n, m = self._sizes(context, max_rows)
         member_pos = positions(len(context.train), n, rng)
         members = context.train.iloc[member_pos]
-        nonmembers = subsample(context.control, m, rng)
+        non_pos = positions(len(context.control), m, rng)  # drawn as _common.subsample draws
+        nonmembers = context.control.iloc[non_pos]
         encoder = TableEncoder(context.schema)
-        x_syn = encoder.transform(context.synthetic).astype(np.float64)
-        x_real = np.vstack([encoder.transform(members), encoder.transform(nonmembers)]
-                           ).astype(np.float64)
-        labels = np.r_[np.ones(n, dtype=int), np.zeros(m, dtype=int)]
+        x_syn = encode_rows(encoder, context.synthetic)  # sparse 0/1 slots, chunked
+        x_real = encode_rows(encoder, members, nonmembers)
         dist = nearest_distances(x_syn, x_real, metric)
         scores = -dist  # closer to the synthetic data => more likely a member
+        units = membership_units(context, member_pos, non_pos, scores)  # rows, or people
 
-        summary = summarise(scores, labels, level=context.confidence_level,
+        summary = summarise(units.scores, units.labels, level=context.confidence_level,
                             n_resamples=n_resamples, seed=context.seed, stream=self.name)
         d_mem, d_non = dist[:n], dist[n:]
         details = {
-            **summary.details(),
+            **summary.details(), **units.details,
             "n_synthetic": int(len(context.synthetic)),
             "distance_metric": METRICS[metric],
             "median_dcr_members": float(np.median(d_mem)),
@@ -126,16 +126,21 @@ class DCRMembership(Attack):
             "params": dict(p),
         }
         # exposure of each scored training row (never written to results.json)
-        exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
-        return summary.result(self.name, self.risk_kind, unit="distance", n_trials=n + m,
+        exposure = record_risk_series(member_pos, units.exposure)
+        return summary.result(self.name, self.risk_kind, unit="distance",
+                              n_trials=units.n_trials,
                               trials_planned=None if max_rows is None else 2 * max_rows,
-                              details=details, record_risk=exposure,
-                              trials_available=len(context.train) + len(context.control))
+                              details=details, record_risk=exposure, trials_available=sum(
+                                  unit_sizes(context, len(context.train), len(context.control))))
 
     def plan(self, context: AttackContext) -> AttackPlan:
         """The leak-free bound of the advantage at this table's sizes (no scores needed)."""
         _, max_rows, _, _ = self._settings()
         n, m = self._sizes(context, max_rows)
+        if context.persons is not None:  # one trial per person
+            n, m = unit_sizes(context, n, m)
+            return null_plan(n, m, context.confidence_level,
+                             f"{n:,} training people against {m:,} control people")
         return null_plan(n, m, context.confidence_level,
                          f"{n:,} training rows against {m:,} control rows")
 

@@ -44,12 +44,13 @@ from privgate.attacks._common import (
     single_threaded,
 )
 from privgate.attacks._membership_metrics import (
+    nearest_distances,
     null_plan,
     positions,
-    rank_against,
     record_risk_series,
     summarise,
 )
+from privgate.attacks._persons import membership_units, people_halves, unit_sizes
 from privgate.encoding import TableEncoder
 from privgate.errors import InputError
 
@@ -67,6 +68,8 @@ def knn_radius(fitted: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
     ``working_memory``, so memory stays bounded on large tables.
     """
     k = max(1, min(k, len(fitted)))
+    if k == 1:  # the exact search DCR uses: one-hot blocks compared by code, same distance
+        return nearest_distances(fitted, query)
     nn = NearestNeighbors(n_neighbors=k, algorithm="brute", n_jobs=1).fit(fitted)
     idx = nn.kneighbors(query, return_distance=False)[:, k - 1]
     # recomputed directly: the fast Euclidean search leaves float noise, copies must read 0
@@ -167,8 +170,8 @@ class DensityMembership(Attack):
 
         rng = randomness.rng(context.seed, self.name, "targets")
         control_perm = rng.permutation(len(context.control))
-        half = len(control_perm) // 2
-        ref_pos, non_pos = np.sort(control_perm[:half]), np.sort(control_perm[half:])
+        ref_pos, non_pos = people_halves(control_perm, None if context.persons is None
+                                         else context.persons.control)
         non_pos_all = non_pos
         n, m = _capped(len(context.train), len(non_pos), max_rows)
         member_pos = positions(len(context.train), n, rng)
@@ -184,7 +187,6 @@ class DensityMembership(Attack):
         x_syn = enc(context.synthetic.iloc[syn_pos])
         x_query = np.vstack([enc(context.train.iloc[member_pos]),
                              enc(context.control.iloc[non_pos])])
-        labels = np.r_[np.ones(n, dtype=int), np.zeros(m, dtype=int)]
         with single_threaded():
             if p["estimator"] == "knn":
                 scores, info = _knn_scores(x_syn, x_ref, x_query, int(p["n_neighbors"]))
@@ -204,15 +206,17 @@ class DensityMembership(Attack):
             "params": dict(p),
         }
 
-        summary = summarise(scores, labels, level=context.confidence_level,
+        units = membership_units(context, member_pos, non_pos, scores)  # rows, or people
+        summary = summarise(units.scores, units.labels, level=context.confidence_level,
                             n_resamples=n_resamples, seed=context.seed, stream=self.name)
-        details = {**summary.details(), **details_density}
+        details = {**summary.details(), **units.details, **details_density}
         # exposure of each scored training row (never written to results.json)
-        exposure = record_risk_series(member_pos, rank_against(scores[:n], scores[n:]))
+        exposure = record_risk_series(member_pos, units.exposure)
         return summary.result(self.name, self.risk_kind, unit="log density ratio",
-                              n_trials=n + m, details=details,
+                              n_trials=units.n_trials, details=details,
                               trials_planned=None if max_rows is None else 2 * max_rows,
-                              trials_available=len(context.train) + len(non_pos_all),
+                              trials_available=sum(unit_sizes(
+                                  context, len(context.train), len(non_pos_all), non_pos_all)),
                               record_risk=exposure)
 
     def plan(self, context: AttackContext) -> AttackPlan:
@@ -221,6 +225,12 @@ class DensityMembership(Attack):
         max_rows = self._check(resolve_params(self.name, self.DEFAULTS, self.params))[0]
         n, m = _capped(len(context.train), len(context.control) - len(context.control) // 2,
                        max_rows)
+        if context.persons is not None:  # one trial per person; half the people fit the density
+            people = context.persons.n_control
+            n, m = unit_sizes(context, n, m)[0], min(m, max(1, people - people // 2))
+            return null_plan(n, m, context.confidence_level,
+                             f"{n:,} training people against {m:,} control people (the other "
+                             "half of the control people fits the reference density)")
         return null_plan(n, m, context.confidence_level,
                          f"{n:,} training rows against {m:,} control rows (the other half of "
                          "the control rows fits the reference density)")

@@ -70,10 +70,12 @@ from privgate.attacks._identity_matching import (
     qi_keys,
     rates,
 )
+from privgate.attacks._persons import person_sums, unit_sizes
 from privgate.bounds import excess
 from privgate.errors import InputError
 from privgate.evidence import Counts
 from privgate.figures import BarChart
+from privgate.persons import unit_of
 from privgate.schema import Schema
 from privgate.stats import BINOMIAL_METHODS
 
@@ -262,10 +264,10 @@ class IdentityDisclosure(Attack):
             chance = self._one(stand_in, p, qis, sensitive, source).counts[0]
             control = _rate(chance.control_successes, chance.control_trials)
             hits = _rate(chance.control_hits, chance.control_trials)
-            n, m = len(context.train), len(context.control)
+            n, m = unit_sizes(context, len(context.train), len(context.control))
             counts.append(Counts(chance.label, "corrected", control * n, n, control * m, m,
                                  hits=round(hits * n), control_hits=round(hits * m)))
-        return AttackPlan(tuple(counts), len(context.train), notes=(
+        return AttackPlan(tuple(counts), unit_sizes(context, len(context.train), 0)[0], notes=(
             "chance rates measured on the control records with half the training rows "
             "standing in for the synthetic table and the other half for the training rows",))
 
@@ -296,11 +298,14 @@ class IdentityDisclosure(Attack):
                        p["population_size"])
         level = context.confidence_level
         n, n_control = len(train), len(control)
-        counts = Counts(f"sensitive {', '.join(sensitive)}", "corrected",
-                        float(found["per_record"].sum()), n,
-                        float(found["control_record"].sum()), n_control,
-                        hits=int(found["h_train"].sum()),
-                        control_hits=int(found["h_control"].sum()))
+        sums = (float(found["per_record"].sum()), float(found["control_record"].sum()),
+                int(found["h_train"].sum()), int(found["h_control"].sum()))
+        if context.persons is not None:  # one trial per person: their most exposed record
+            n, n_control, sums = person_sums(context.persons, found["per_record"],
+                                             found["control_record"], found["h_train"],
+                                             found["h_control"])
+        counts = Counts(f"sensitive {', '.join(sensitive)}", "corrected", sums[0], n, sums[1],
+                        n_control, hits=sums[2], control_hits=sums[3])
         risk, low, high, method = interval_from_counts((counts,), level)
         details = {
             "quasi_identifiers": qis,
@@ -322,6 +327,7 @@ class IdentityDisclosure(Attack):
             "control_matched_rate": float(i_control.mean()),
             "n_train": n,
             "n_control": n_control,
+            "unit": unit_of(context.persons),
             "n_synthetic": int(len(syn)),
         }
         return AttackResult(
@@ -335,7 +341,11 @@ class IdentityDisclosure(Attack):
                 f"{method}: the member rates over {n:,} training records and the control "
                 f"rates over {n_control:,} records, the summed per-record re-identification "
                 "probabilities as success counts (conservative: a [0, 1]-valued mean has at "
-                "most the binomial variance)"),
+                "most the binomial variance)" if context.persons is None else
+                f"{method}: the member rates over {n:,} training people and the control rates "
+                f"over {n_control:,} people, each person's largest re-identification "
+                "probability over their records, summed, as success counts (conservative: a "
+                "[0, 1]-valued mean has at most the binomial variance)"),
             baseline=0.0,
             baseline_description=(
                 "a generator that never saw the training rows discloses its members no more "
@@ -343,7 +353,8 @@ class IdentityDisclosure(Attack):
                 "rate, measured on control records, is in details.control_rate)"),
             n_trials=n,
             details=jsonable(details),
-            record_risk=pd.Series(found["per_record"], index=pd.RangeIndex(n), name=self.name),
+            record_risk=pd.Series(found["per_record"], index=pd.RangeIndex(len(train)),
+                                  name=self.name),
             counts=(counts,),
             trials_available=n,
             figures=(_matches_chart(details),),

@@ -43,11 +43,15 @@ from privgate.attacks._membership_metrics import (
     rank_against,
     record_risk_series,
 )
+from privgate.attacks._nearest import encode_rows
+from privgate.attacks._persons import closest_per_person, people_halves, unit_sizes
 from privgate.encoding import TableEncoder
 from privgate.errors import InputError
 from privgate.evidence import Counts
 from privgate.figures import Table
+from privgate.operating_points import OperatingPoint
 from privgate.params import check_positive
+from privgate.persons import unit_of
 
 #: The false-positive rate reported beside the gated one.
 REPORTED_FPR = 0.01
@@ -105,8 +109,7 @@ class LowFPRMembership(Attack):
             raise InputError(f"attack {self.name!r}: needs at least 4 control rows (half fix "
                              f"the operating point, half measure it), got {len(context.control)}")
         perm = randomness.rng(context.seed, self.name, "split").permutation(len(context.control))
-        half = len(perm) // 2
-        return np.sort(perm[:half]), np.sort(perm[half:])
+        return people_halves(perm, None if context.persons is None else context.persons.control)
 
     def run(self, context: AttackContext) -> AttackResult:
         """Fix the operating point on calibration rows; count members and held-out rows
@@ -117,15 +120,14 @@ class LowFPRMembership(Attack):
         member_pos = positions(len(context.train), cap or len(context.train),
                                randomness.rng(context.seed, self.name, "members"))
         encoder = TableEncoder(context.schema)
-
-        def enc(rows: Any) -> np.ndarray:
-            return encoder.transform(rows).astype(np.float64)
-
-        dist = nearest_distances(enc(context.synthetic), np.vstack([
-            enc(context.train.iloc[member_pos]), enc(context.control.iloc[calibration]),
-            enc(context.control.iloc[held_out])]), metric)
+        dist = nearest_distances(encode_rows(encoder, context.synthetic), encode_rows(
+            encoder, context.train.iloc[member_pos], context.control.iloc[calibration],
+            context.control.iloc[held_out]), metric)  # sparse 0/1 slots, chunked
         n, m_cal = len(member_pos), len(calibration)
-        d_mem, d_cal, d_out = dist[:n], dist[n:n + m_cal], dist[n + m_cal:]
+        d_mem, d_cal, d_out, unit_of_row = closest_per_person(  # rows, or people
+            context, member_pos, calibration, held_out,
+            (dist[:n], dist[n:n + m_cal], dist[n + m_cal:]))
+        n, m_cal = len(d_mem), len(d_cal)
         rates, counts = {}, []
         for rate in sorted({fpr, REPORTED_FPR}):
             cut = operating_distance(d_cal, rate)
@@ -138,7 +140,8 @@ class LowFPRMembership(Attack):
         risk, low, high, method = interval_from_counts(counts, context.confidence_level)
         details = {"operating_points": {f"{r:g}": v for r, v in rates.items()},
                    "n_members": n, "n_calibration": m_cal, "n_held_out": len(d_out),
-                   "calibration_resolution": 1.0 / m_cal, "params": dict(p)}
+                   "calibration_resolution": 1.0 / m_cal, "params": dict(p),
+                   "unit": unit_of(context.persons)}
         return AttackResult(
             attack=self.name, risk_kind=self.risk_kind, risk=risk, ci_low=low, ci_high=high,
             confidence_level=context.confidence_level, interval_method=method,
@@ -146,10 +149,16 @@ class LowFPRMembership(Attack):
                 "a generator that never saw the training rows flags members as often as "
                 "held-out outsiders: TPR - FPR = 0"),
             n_trials=n, details=jsonable(details), counts=tuple(counts),
-            trials_planned=None if cap is None else cap, trials_available=len(context.train),
+            trials_planned=None if cap is None else cap,
+            trials_available=unit_sizes(context, len(context.train), 0)[0],
             tpr_at_fpr={r: max(v["tpr"], 0.0) for r, v in rates.items()},
-            record_risk=record_risk_series(member_pos, rank_against(-d_mem, -d_out)),
-            figures=(_table(rates),))
+            record_risk=record_risk_series(member_pos,
+                                           rank_against(-d_mem, -d_out)[unit_of_row]),
+            figures=(_table(rates),), operating_points=tuple(
+                OperatingPoint(f"distance cut fixed on calibration control rows at "
+                               f"false-positive rate {r:g}", int(v["members_flagged"]), n,
+                               int(v["held_out_flagged"]), len(d_out))
+                for r, v in rates.items()))
 
     def plan(self, context: AttackContext) -> AttackPlan:
         """Members and held-out rows at the operating point; a leak-free generator flags
@@ -157,12 +166,18 @@ class LowFPRMembership(Attack):
         _, fpr, cap, _ = self._settings()
         calibration, held_out = self._split(context)
         n = min(cap or len(context.train), len(context.train))
+        if context.persons is not None:  # one trial per person
+            n = unit_sizes(context, n, 0)[0]
+            calibration, held_out = (np.unique(context.persons.control[calibration]),
+                                     np.unique(context.persons.control[held_out]))
         rate = max(fpr, 1.0 / (len(calibration) + 1))
         return AttackPlan(
             (Counts(f"members flagged at false-positive rate {fpr:g}", "difference", rate * n,
-                    n, rate * len(held_out), len(held_out)),), len(context.train),
-            notes=(f"{n:,} members against {len(held_out):,} held-out control rows; the "
-                   f"operating point is fixed on {len(calibration):,} others",))
+                    n, rate * len(held_out), len(held_out)),),
+            unit_sizes(context, len(context.train), 0)[0],
+            notes=(f"{n:,} members against {len(held_out):,} held-out control "
+                   f"{'rows' if context.persons is None else 'people'}; the operating point "
+                   f"is fixed on {len(calibration):,} others",))
 
 
 def _table(rates: dict[float, dict[str, Any]]) -> Table:

@@ -43,13 +43,19 @@ from privgate.attacks._common import (
     modelled_columns,
     resolve_params,
 )
+from privgate.attacks._persons import unit_counts
 from privgate.errors import InputError
 from privgate.evidence import Counts
 from privgate.figures import BarChart
+from privgate.persons import unit_of
 from privgate.row_hashes import row_hashes
 
 ALL_COLUMNS = "records unique on all columns"
 QUASI_IDENTIFIERS = "records unique on their quasi-identifiers"
+#: The comparisons' labels when a person column is declared: people with such a record (a
+#: person counts once, copied when any of their unique records is).
+PEOPLE = {ALL_COLUMNS: "people with a record unique on all columns",
+          QUASI_IDENTIFIERS: "people with a record unique on their quasi-identifiers"}
 
 
 def row_keys(df: pd.DataFrame, columns: Sequence[str]) -> pd.MultiIndex:
@@ -138,8 +144,9 @@ class VerbatimCopy(Attack):
                                  "verbatim copy of one can be counted")
             hits = copied_train & train_ok
             control_hits = copied_control & control_ok
-            counts.append(Counts(label, "difference", int(hits.sum()), int(train_ok.sum()),
-                                 int(control_hits.sum()), int(control_ok.sum()),
+            label = label if context.persons is None else PEOPLE[label]  # people, not rows
+            counts.append(Counts(label, "difference",
+                                 *unit_counts(context, hits, train_ok, control_hits, control_ok),
                                  supplementary=supplementary))
             exposure = np.maximum(exposure, hits.astype(float))
             details[label] = {"columns": columns, "unique_training": int(train_ok.sum()),
@@ -147,6 +154,7 @@ class VerbatimCopy(Attack):
                               "unique_control": int(control_ok.sum()),
                               "copied_control": int(control_hits.sum())}
         risk, low, high, method = interval_from_counts(counts, context.confidence_level)
+        details["unit"] = unit_of(context.persons)
         details["synthetic_rows_copying_a_training_row"] = int(
             synthetic.isin(row_keys(context.train, names)).sum())
         main = counts[0]
@@ -170,8 +178,10 @@ class VerbatimCopy(Attack):
         for label, columns, supplementary in self._comparisons(context, names):
             train_ok, control_ok = self._eligible(context, columns)
             if train_ok.any():
-                counts.append(Counts(label, "difference", 0, int(train_ok.sum()), 0,
-                                     int(control_ok.sum()), supplementary=supplementary))
+                _, n, _, m = unit_counts(context, train_ok, train_ok, control_ok, control_ok)
+                label = label if context.persons is None else PEOPLE[label]
+                counts.append(Counts(label, "difference", 0, n, 0, m,
+                                     supplementary=supplementary))
         notes = tuple(f"{c.label}: {c.trials:,} training and {c.control_trials:,} control "
                       "records" for c in counts)
         return AttackPlan(tuple(counts), counts[0].trials if counts else 0, notes=notes)

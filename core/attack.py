@@ -33,16 +33,24 @@ from privgate.evidence import (
     tpr_at_fpr_to_plain,
 )
 from privgate.figures import Figure, figures_from_plain, to_plain
+from privgate.operating_points import (
+    CanaryGuesses,
+    OperatingPoint,
+    canary_guesses_from_plain,
+    operating_points_from_plain,
+)
 from privgate.plain import number, numbers_of, texts
 from privgate.schema import Schema
 
 if TYPE_CHECKING:
     from privgate.executor import Executor
     from privgate.generator import Generator, PrivacyBudget
+    from privgate.persons import Persons
 
 #: Risk kinds that policies know how to threshold.
 RISK_KINDS = ("singling-out", "linkability", "inference", "membership", "distinguishability",
-              "identity-disclosure", "verbatim-copy", "membership-low-fpr")
+              "identity-disclosure", "verbatim-copy", "membership-low-fpr",
+              "canary-membership")
 #: The most warnings one result may carry, and the longest one (characters).
 MAX_WARNINGS, MAX_WARNING_CHARS = 50, 2_000
 #: The most leak-free bounds an attack may give for the power of a check.
@@ -67,6 +75,9 @@ class AttackContext:
         budget: the privacy budget the generator was fitted with (``None`` if non-private).
         executor: runs independent work (shadow fits, per-target jobs) on local processes or
             Ray; ``None`` means run inline.
+        persons: each training and control row's person as opaque codes, read-only
+            (:class:`privgate.persons.Persons`), when the schema declares a person-id column;
+            ``None`` when every row is its own person. Attacks that can should count people.
 
     An attack's parameters are its constructor arguments (the config's ``params`` table), not
     part of the context.
@@ -81,6 +92,7 @@ class AttackContext:
     generator: Generator | None = None
     budget: PrivacyBudget | None = None
     executor: Executor | None = None
+    persons: Persons | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,13 @@ class AttackResult:
             the power of the check.
         trials_available: the most trials this table could supply to this attack (``n_trials``
             at most that); ``None`` means ``n_trials``.
+        operating_points: a membership attack's members and non-members flagged at thresholds
+            fixed on records it did not count (:class:`~privgate.operating_points.
+            OperatingPoint`); core bounds the generator's epsilon from them (``dp-claim``,
+            :mod:`privgate.dp_claim`).
+        canary_guesses: a canary audit's right guesses of which canaries were inserted
+            (:class:`~privgate.operating_points.CanaryGuesses`); core bounds epsilon from
+            them (Steinke, Nasr & Jagielski 2023, :mod:`privgate.dp_audit_bounds`).
     """
 
     attack: str
@@ -174,6 +193,8 @@ class AttackResult:
     bound_method: str | None = None
     null_bounds: tuple[float, ...] = ()
     trials_available: int | None = None
+    operating_points: tuple[OperatingPoint, ...] = ()
+    canary_guesses: tuple[CanaryGuesses, ...] = ()
 
     def __post_init__(self) -> None:
         if self.risk_kind not in RISK_KINDS:
@@ -217,6 +238,14 @@ class AttackResult:
             if not all(isinstance(c, Counts) for c in self.counts):
                 raise PlainError("counts must be privgate.evidence.Counts")
             counts_from_plain(self.counts)
+            if not all(isinstance(p, OperatingPoint) for p in self.operating_points):
+                raise PlainError("operating_points must be privgate.operating_points."
+                                 "OperatingPoint")
+            operating_points_from_plain(self.operating_points)
+            if not all(isinstance(g, CanaryGuesses) for g in self.canary_guesses):
+                raise PlainError("canary_guesses must be privgate.operating_points."
+                                 "CanaryGuesses")
+            canary_guesses_from_plain(self.canary_guesses)
             self._check_bounds()
         except PlainError as exc:
             raise ValueError(f"attack {self.attack!r}: {exc}") from None
@@ -271,6 +300,8 @@ class AttackResult:
             "bound_method": self.bound_method,
             "null_bounds": list(self.null_bounds),
             "trials_available": self.trials_available,
+            "operating_points": [p.to_dict() for p in self.operating_points],
+            "canary_guesses": [g.to_dict() for g in self.canary_guesses],
             "details": self.details,
         }
 

@@ -171,13 +171,14 @@ def _run_and_report(config: AuditConfig, where: str, args: argparse.Namespace | 
         load_private_key(Path(key))
         if not (getattr(args, "signer", None) or "").strip():
             raise InputError("--sign needs --signer NAME (who signs)")
-    out = Path(config.output)
+    out = config.resolve(config.output) or Path(config.output)  # relative: the config's folder
     # checked now (nothing created), created once the inputs are checked, before any training
     check_output_dir(out, overwrite=bool(getattr(args, "overwrite", False)))
     stderr = Console(stderr=True, highlight=False)
     stderr.print(tr.gettext("privgate: auditing (%(where)s); writing to %(out)s", where=where,
                             out=out), markup=False)
-    run = audit(config, registry, where=where, progress=ConsoleProgress(stderr), out_dir=out)
+    run = audit(config, registry, where=where, progress=ConsoleProgress(stderr, config.report.lang),
+                out_dir=out)
     # plugins (reporters, report sections) only ever see read-only copies of run.result; the
     # verdict and the exit code are recomputed here from core's own checks
     verdict, exit_code = recompute_verdict(run.result)
@@ -210,7 +211,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.data and args.train:
         raise InputError("give either --data (split into train and control) or --train and "
                          "--control, not both")
-    for flag in ("drop", "quasi_identifiers", "sensitive", "target"):
+    for flag in ("drop", "quasi_identifiers", "sensitive", "target", "person_id"):
         value = getattr(args, flag)
         if value is not None and not [c for c in value.split(",") if c.strip()]:
             raise InputError(f"--{flag.replace('_', '-')}: give column name(s), got "

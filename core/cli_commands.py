@@ -24,7 +24,7 @@ from privgate.errors import (
     EXIT_PASS,
     InputError,
 )
-from privgate.progress import ConsoleProgress
+from privgate.progress import N_, ConsoleProgress
 from privgate.registry import SINGULAR
 
 
@@ -35,9 +35,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from privgate.isolation import PluginFault
     from privgate.ledger import PlannedFit, open_audit_ledger
     from privgate.outputs import write_atomic
+    from privgate.persons import PER_PERSON, PER_ROW, checked_ids, person_column, with_person_id
     from privgate.pipeline import _origin
     from privgate.redact import DataGuard
-    from privgate.sources import _schema_for, schema_hint, with_target
+    from privgate.sources import SCHEMA_HINT, _schema_for, with_target
     from privgate.tables import conform, fingerprint, read_table
 
     data_path, out = Path(args.data), Path(args.out)
@@ -50,20 +51,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise InputError(f"{out}: the folder {out.parent} does not exist; create it or choose "
                          "another --out")
-    base = parse_config(with_target({}, args.target), where="command line")
+    person_flag = getattr(args, "person_id", None)
+    base = parse_config(with_person_id(with_target({}, args.target), person_flag),
+                        where="command line")
     if args.config:
         raw, where, folder = raw_config(args.config)
         if not args.allow_paths_outside_config:  # synth uses only the config's ledger path
             check_paths_inside({k: v for k, v in config_paths(raw).items()
                                 if k == "ledger.path"}, where=where, base_dir=folder)
-        base = parse_config(with_target(raw, args.target), where=where, base_dir=folder)
+        base = parse_config(with_person_id(with_target(raw, args.target), person_flag), where=where,
+                            base_dir=folder)
     registry = registry_for(args)
+    check_lang(getattr(args, "lang", None), [p.obj for p in registry.reporters.values()])
+    progress = ConsoleProgress(lang=getattr(args, "lang", None) or base.report.lang)
+    tr = progress.tr  # --lang, else the config's [report] lang
     cls = registry.generator(args.generator)
     df = read_table(data_path)
     schema = _schema_for(base, df, args.config or "command line")
     if schema.source == "inferred":
-        print(f"note: {schema_hint(args.data)}", file=sys.stderr)
+        print(tr.gettext("note: %(text)s", text=tr.gettext(SCHEMA_HINT, data=args.data)),
+              file=sys.stderr)
     df = conform(df, schema, where=args.data)
+    person = person_column(schema, args.data)
+    ids = None if person is None else checked_ids(df, person, args.data)  # none missing
     modelled = [c.name for c in schema.modelled]
     budget = None
     if cls.is_private:
@@ -73,13 +83,22 @@ def cmd_synth(args: argparse.Namespace) -> int:
     gen = cls()
     gen.check_schema(schema.select(modelled))
     guard = DataGuard([df[modelled]], schema)
+    fit_rows = df[modelled]
+    if budget is not None and ids is not None:  # person-level DP: one row per person
+        import pandas as pd
+
+        from privgate.dp.contribution import one_row_per_person
+
+        fit_rows = one_row_per_person(fit_rows, pd.factorize(ids, sort=True)[0], args.seed)
     # The privacy ledger (config [ledger], $PRIVGATE_LEDGER): reserved before the fit.
     ledger = open_audit_ledger(base, fingerprint(df), data_path.stem, [PlannedFit(
         args.generator, None if budget is None else budget.epsilon,
-        0.0 if budget is None else budget.delta)])
+        0.0 if budget is None else budget.delta,
+        unit=PER_ROW if ids is None else PER_PERSON)])
     try:
-        with ConsoleProgress().step("fit", f"training {args.generator} on {len(df):,} rows"):
-            syn, spent = fit_booked(args.generator, gen, budget, df[modelled],
+        with progress.step("fit", N_("training %(name)s on %(rows)s rows"),
+                           name=args.generator, rows=tr.num(len(df))):
+            syn, spent = fit_booked(args.generator, gen, budget, fit_rows,
                                     schema.select(modelled), args.rows or len(df),
                                     seed=args.seed, timeout_s=None, ledger=ledger,
                                     origin=_origin(registry, "generators", args.generator))
@@ -91,18 +110,27 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if ledger is not None:
             ledger.close()
     write_atomic(out, syn.to_csv(index=False).encode("utf-8"))
-    eps = "not private" if not spent.is_private else f"epsilon {spent.epsilon:.3f}, delta " \
-                                                      f"{spent.delta:g} ({spent.accountant})"
-    print(f"wrote {len(syn):,} synthetic rows to {out}; privacy spent: {eps}")
+    values = {"rows": tr.num(len(syn)), "out": out, "person": person,
+              "eps": f"{spent.epsilon:.3f}" if spent.epsilon is not None else "",
+              "delta": f"{spent.delta:g}", "accountant": spent.accountant}
+    print(tr.gettext(N_("wrote %(rows)s synthetic rows to %(out)s; privacy spent: not "
+                        "private"), **values) if not spent.is_private else
+          tr.gettext(N_("wrote %(rows)s synthetic rows to %(out)s; privacy spent: epsilon "
+                        "%(eps)s, delta %(delta)s (%(accountant)s); epsilon protects each row"),
+                     **values) if ids is None else
+          tr.gettext(N_("wrote %(rows)s synthetic rows to %(out)s; privacy spent: epsilon "
+                        "%(eps)s, delta %(delta)s (%(accountant)s); epsilon protects each "
+                        "person (one row per person of %(person)s was used)"), **values))
     if schema.data_dependent_columns:
         names = ", ".join(schema.data_dependent_columns)
         if spent.is_private:
-            print(f"note: domains of {names} were not declared; the generator estimated them "
-                  "under DP from its budget (included in the epsilon above); declare them in "
-                  "the schema to spend the whole budget on training", file=sys.stderr)
+            print(tr.gettext(N_("note: domains of %(names)s were not declared; the generator "
+                                "estimated them under DP from its budget (included in the "
+                                "epsilon above); declare them in the schema to spend the "
+                                "whole budget on training"), names=names), file=sys.stderr)
         else:
-            print(f"warning: domains of {names} were read off the data and are not "
-                  "privacy-protected", file=sys.stderr)
+            print(tr.gettext(N_("warning: domains of %(names)s were read off the data and "
+                                "are not privacy-protected"), names=names), file=sys.stderr)
     return EXIT_PASS
 
 
@@ -172,6 +200,22 @@ def _html_target(out: str | None, default: Path, inputs: Sequence[Path], name: s
     return target
 
 
+def _refuse_signed(target: Path) -> None:
+    """A re-render is always unsigned: it never replaces a signed report (exit 2)."""
+    from privgate.signing import envelope_of
+
+    if not target.is_file():
+        return
+    try:
+        signed = envelope_of(target.read_text("utf-8", errors="replace")) is not None
+    except ValueError:  # a damaged signature tag: still a signed report, not ours to replace
+        signed = True
+    if signed:
+        raise InputError(f"{target}: is a signed report; a re-render is unsigned and would "
+                         "replace it. Write elsewhere with --out, e.g. --out "
+                         f"{target.with_name(target.stem + '-rerendered.html')}")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``privgate report results.json``: re-render the HTML report to exactly ``--out``."""
     from privgate.outputs import write_atomic
@@ -191,6 +235,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     check_renderable(path, result, key=None if args.key is None else Path(args.key))
     out = _html_target(args.out, path.parent / "report.html", [path], "report.html")
+    _refuse_signed(out)
     # the language override reaches sections through a copy: results.json's hash is unchanged
     view = readonly({**result, "lang": args.lang} if args.lang else result)
     sections = registry.sections(view)

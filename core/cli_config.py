@@ -58,8 +58,11 @@ def apply_flags(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
                 g["delta"] = args.delta
     role_flags = {"direct_identifiers": args.drop, "quasi_identifiers": args.quasi_identifiers,
                   "sensitive": args.sensitive}
-    if any(role_flags.values()) or args.target:
+    person = getattr(args, "person_id", None)
+    if any(role_flags.values()) or args.target or person:
         schema = dict(raw.get("schema", {}))
+        if person:
+            schema["person_id"] = person.strip()
         for key, value in role_flags.items():
             if value:
                 schema[key] = [c.strip() for c in value.split(",") if c.strip()]

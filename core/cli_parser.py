@@ -54,7 +54,8 @@ def _audit_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder for report.html, results.json, "
                    "junit.xml")
     p.add_argument("--max-rows", type=_ranged("rows", int), metavar="N",
-                   help="audit a seeded random sample of N rows (quick runs)")
+                   help="audit a seeded random sample of N rows (quick runs; with "
+                   "--person-id, whole people holding at most N rows)")
     p.add_argument("--lang", metavar="LANG", help="language of report.html, one the registered "
                    "reporters write, e.g. en or ko (default: the config's [report] lang, else "
                    "en)")
@@ -89,6 +90,9 @@ def _audit_flags(p: argparse.ArgumentParser) -> None:
     roles.add_argument("--sensitive", metavar="COLS", help="sensitive columns, "
                        "comma-separated")
     roles.add_argument("--target", metavar="COL", help="prediction target (also sensitive)")
+    roles.add_argument("--person-id", metavar="COL", help="the column naming the person each "
+                       "row belongs to (never modelled; splits, attacks and the ledger count "
+                       "people)")
 
 
 def _demo(sub: Any) -> None:
@@ -141,9 +145,13 @@ def _synth(sub: Any) -> None:
     synth.add_argument("--config", metavar="TOML", help="take the schema from this config")
     synth.add_argument("--target", metavar="COL", help="prediction target (a conditional "
                        "generator conditions on it; for a schema inferred from --data)")
+    synth.add_argument("--person-id", metavar="COL", help="the column naming the person each "
+                       "row belongs to (never modelled; for a schema inferred from --data)")
     synth.add_argument(ALLOW_OUTSIDE_FLAG, action="store_true", help="let --config name a "
                        "ledger path outside its own folder")
     synth.add_argument("--out", metavar="CSV", required=True)
+    synth.add_argument("--lang", metavar="LANG", help="language of the messages (en, ko; "
+                       "default: the config's [report] lang, else en)")
 
 
 def _report(sub: Any) -> None:

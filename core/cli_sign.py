@@ -16,7 +16,8 @@ from privgate.i18n import Translator
 CLI_PACKAGE, CLI_DOMAIN = "privgate", "privgate-cli"
 #: The modules whose terminal messages ``locale/<lang>/LC_MESSAGES/privgate-cli.po`` covers
 #: (``privgate.i18n.update_catalog(CLI_PACKAGE, "ko", CLI_DOMAIN, CLI_SOURCES)`` refreshes it).
-CLI_SOURCES = ("cli_audit.py", "cli_sign.py", "verify.py", "verify_signature.py")
+CLI_SOURCES = ("cli_audit.py", "cli_sign.py", "verify.py", "verify_signature.py", "progress.py",
+               "pipeline.py", "sources.py", "planning.py", "cli_plan.py", "cli_commands.py")
 REPORT_NAME = "report.html"
 
 

@@ -107,13 +107,16 @@ class SchemaConfig(_Strict):
     quasi_identifiers: list[str] = Field(default_factory=list)
     sensitive: list[str] = Field(default_factory=list)
     target: str | None = Field(None, min_length=1)
+    #: the column naming the person each row belongs to (``--person-id``; privgate.persons)
+    person_id: str | None = Field(None, min_length=1)
 
     def roles(self) -> dict[str, Role]:
         out: dict[str, Role] = {}
         for names, role in ((self.direct_identifiers, Role.DIRECT_IDENTIFIER),
                             (self.quasi_identifiers, Role.QUASI_IDENTIFIER),
                             (self.sensitive, Role.SENSITIVE),
-                            ([self.target] if self.target else [], Role.TARGET)):
+                            ([self.target] if self.target else [], Role.TARGET),
+                            ([self.person_id] if self.person_id else [], Role.PERSON_ID)):
             for name in names:
                 if out.get(name) is Role.SENSITIVE and role is Role.TARGET:
                     # the sensitive attribute may also be the prediction target (income in

@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from privgate.dp_claim import claim_problems
 from privgate.policy import Status, worst
 from privgate.results import recompute_verdict
 
@@ -86,7 +87,7 @@ def check_problems(check: Mapping[str, Any]) -> list[str]:
 def problems(result: Mapping[str, Any]) -> list[str]:
     """Every contradiction in ``result`` between a status or verdict and what it rests on."""
     checks = [c for c in result.get("checks") or [] if isinstance(c, Mapping)]
-    out = [p for c in checks for p in check_problems(c)]
+    out = [p for c in checks for p in check_problems(c)] + claim_problems(result)
     verdict, code = recompute_verdict(result)
     if str(result.get("verdict")) != verdict:
         out.append(f"the verdict says {result.get('verdict')} but its checks give {verdict}")

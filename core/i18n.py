@@ -51,8 +51,9 @@ LANGS = ("en", "ko")
 DEFAULT_LANG = "en"
 #: The module attribute of a plugin that holds its translations.
 TRANSLATIONS_ATTR = "PRIVGATE_TRANSLATIONS"
-#: Babel keywords that mark translatable strings (templates and Python), for extraction.
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+#: Babel keywords that mark translatable strings (templates and Python), for extraction;
+#: ``N_`` marks a message translated later, where it is shown (privgate.progress).
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -100,12 +101,12 @@ class Translator:
         code = known_lang(lang)
         return cls(code, translations(package, code, domain))
 
-    def gettext(self, message: str, **values: Any) -> str:
+    def gettext(self, message: str, /, **values: Any) -> str:
         """``message`` translated, ``%(name)s`` filled from ``values``, particles chosen."""
         return self.finish(self.t.gettext(message) % values if values
                            else self.t.gettext(message))
 
-    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, /, **values: Any) -> str:
         """Singular or plural form for ``n`` (``%(num)s`` is ``n`` unless given)."""
         values.setdefault("num", n)
         return self.finish(self.t.ngettext(singular, plural, n) % values)
@@ -113,6 +114,19 @@ class Translator:
     def finish(self, text: str) -> str:
         """Korean particles resolved (the text is returned as it is in other languages)."""
         return resolve_particles(text) if self.lang == "ko" else text
+
+    def plugin(self, text: str) -> str:
+        """A text a plugin or core's checks wrote into a result (a reason, a warning, a
+        baseline), translated by exact text or template through the loaded plugins' catalogs
+        (:func:`plugin_catalog`, which the report uses too); as given when none has it."""
+        found = None if self.lang == DEFAULT_LANG else plugin_catalog(self.lang).lookup(text)
+        return text if found is None else self.finish(found)
+
+    def num(self, value: int) -> str:
+        """An integer with the locale's grouping (Babel): ``1,234``."""
+        from babel.numbers import format_decimal
+
+        return str(format_decimal(value, locale=self.lang))
 
 
 # ------------------------------------------------------------------------ plugin catalogs

@@ -28,12 +28,16 @@ from privgate.ledger_rules import PrivacyLedger
 
 @dataclass(frozen=True)
 class PlannedFit:
-    """One fit an audit is about to run: ``epsilon`` is ``None`` for a non-private one."""
+    """One fit an audit is about to run: ``epsilon`` is ``None`` for a non-private one.
+    ``unit`` is what a private fit's epsilon protects: ``"per person"`` when it is fitted on
+    one row per person (a person column is declared), else ``"per row"``
+    (:data:`privgate.persons.PER_PERSON` / :data:`~privgate.persons.PER_ROW`)."""
 
     generator: str
     epsilon: float | None
     delta: float
     accountant: str = "planned budget"
+    unit: str | None = None
 
 
 class AuditLedger:
@@ -53,6 +57,7 @@ class AuditLedger:
         self._pending: dict[str, int] = {}   # reserved, fit not started
         self._running: dict[str, int] = {}   # fit started, not finished
         self._planned: dict[str, PlannedFit] = {}
+        self._done: dict[str, int] = {}      # committed as spent
 
     def reserve_all(self, fits: list[PlannedFit]) -> None:
         """Reserve every fit, or none: if one is refused the earlier ones are released and the
@@ -63,7 +68,7 @@ class AuditLedger:
                 self._pending[fit.generator] = self.ledger.reserve(
                     self.fingerprint, fit.generator, fit.epsilon, fit.delta, fit.accountant,
                     self.config_sha256, self.total_epsilon, dataset_name=self.dataset_name,
-                    audit_id=self.audit_id)
+                    audit_id=self.audit_id, unit=None if fit.epsilon is None else fit.unit)
         except BaseException:
             self.close("another fit of the same audit was refused by the budget")
             raise
@@ -90,6 +95,14 @@ class AuditLedger:
         entry = self._take(generator)
         if entry is not None:
             self.ledger.commit(entry, epsilon, delta, accountant)
+            self._done[generator] = entry
+
+    def refuted(self, generator: str, reason: str) -> None:
+        """The audit's evidence refuted the epsilon this fit reported (``dp-claim``): mark its
+        entry (it stays booked at what it reported, or more)."""
+        entry = self._done.get(generator)
+        if entry is not None:
+            self.ledger.refuted(entry, reason)
 
     def refused(self, generator: str, reason: str, spent_epsilon: float = 0.0) -> None:
         """The fit stopped with an input error before training. Nothing ran on the data

@@ -118,11 +118,14 @@ class PrivacyLedger:
     def reserve(self, fingerprint: str, generator: str, epsilon: float | None, delta: float,
                 accountant: str, config_sha256: str, total_epsilon: float | None, *,
                 dataset_name: str | None = None, audit_id: str | None = None,
-                operator: str | None = None, host: str | None = None) -> int:
+                operator: str | None = None, host: str | None = None,
+                unit: str | None = None) -> int:
         """Reserve ``epsilon`` for a fit that is about to start; returns the entry id.
 
         ``epsilon=None`` records a non-private fit (not counted against the total).
-        ``operator`` and ``host`` default to this process's user and machine.
+        ``operator`` and ``host`` default to this process's user and machine. ``unit`` is
+        what the epsilon protects (``"per person"`` or ``"per row"``, stored with the entry;
+        entries of different units on one data set are still summed).
 
         Raises:
             BudgetError: ``epsilon`` or ``total_epsilon`` is not a number the ledger accepts
@@ -165,7 +168,7 @@ class PrivacyLedger:
                 "note": None if epsilon is not None else "not differentially private; not "
                                                          "counted against the total",
                 "audit_id": audit_id, "operator": operator or _operator(),
-                "host": host or _host()}
+                "host": host or _host(), "unit": unit}
             names = [k for k in values if k in self._columns]
             return tx.insert(f"INSERT INTO {self.store.table} ({', '.join(names)}) VALUES "
                              f"({', '.join('?' for _ in names)})", [values[k] for k in names])
@@ -202,6 +205,16 @@ class PrivacyLedger:
             self._require(tx, entry_id, "reserved")
             tx.run(f"UPDATE {self.store.table} SET finished_at = ?, status = 'released', "
                    "note = ? WHERE id = ?", (_now(), reason[:500], entry_id))
+
+    def refuted(self, entry_id: int, reason: str) -> None:
+        """Mark a spent fit whose claimed epsilon the audit's evidence refuted (``dp_claim =
+        'refuted'``, ``reason`` appended to its note). Its booked epsilon stays as it is."""
+        if "dp_claim" not in self._columns:  # a ledger opened read-only, not migrated
+            return
+        with self.store.write(None) as tx:
+            tx.run(f"UPDATE {self.store.table} SET dp_claim = 'refuted', note = CASE WHEN "
+                   "note IS NULL THEN ? ELSE note || '; ' || ? END WHERE id = ?",
+                   (reason[:500], reason[:500], entry_id))
 
     def _require(self, tx: Tx, entry_id: int, status: str) -> None:
         rows = tx.rows(f"SELECT status FROM {self.store.table} WHERE id = ?"
@@ -257,7 +270,7 @@ class PrivacyLedger:
                         if e.counts and (e.id in mine) == this_audit), 0.0)
 
         keep = ("id", "time", "generator", "epsilon", "delta", "accountant", "config_sha256",
-                "status", "note", "audit_id", "operator", "host")
+                "status", "note", "audit_id", "operator", "host", "dp_claim", "unit")
         return {"path": self.where, "backend": self.backend, "fingerprint": fingerprint,
                 "audit_id": audit_id, "total_epsilon": total_epsilon,
                 "spent_epsilon": sum((e.epsilon or 0.0 for e in entries if e.counts), 0.0),

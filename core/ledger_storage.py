@@ -48,9 +48,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("audit_id", "TEXT"),
     ("operator", "TEXT"),
     ("host", "TEXT"),
+    ("dp_claim", "TEXT"),
+    ("unit", "TEXT"),
 )
-#: Columns added after the first release: ledgers written before get them on open.
-ADDED = ("audit_id", "operator", "host")
+#: Columns added after the first release: ledgers written before get them on open (new ones
+#: go at the end: :func:`entry_from_row` reads by position).
+ADDED = ("audit_id", "operator", "host", "dp_claim", "unit")
 FIELDS = tuple(name for name, _ in COLUMNS)
 
 
@@ -73,6 +76,12 @@ class Entry:
     audit_id: str | None = None
     operator: str | None = None
     host: str | None = None
+    #: ``"refuted"`` when the audit's membership evidence refuted the fit's epsilon (dp-claim)
+    dp_claim: str | None = None
+    #: What the entry's epsilon protects, ``"per person"`` or ``"per row"``
+    #: (:mod:`privgate.persons`); ``None`` for a non-private fit or an entry written before
+    #: privgate recorded it
+    unit: str | None = None
 
     @property
     def counts(self) -> bool:
@@ -87,7 +96,8 @@ class Entry:
                 "accountant": self.accountant, "config_sha256": self.config_sha256,
                 "status": self.status, "dataset_fingerprint": self.dataset_fingerprint,
                 "dataset_name": self.dataset_name, "note": self.note,
-                "audit_id": self.audit_id, "operator": self.operator, "host": self.host}
+                "audit_id": self.audit_id, "operator": self.operator, "host": self.host,
+                "dp_claim": self.dp_claim, "unit": self.unit}
 
 
 def entry_from_row(row: Sequence[Any]) -> Entry:
@@ -96,7 +106,8 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
 
     return Entry(int(row[0]), str(row[1]), row[2], str(row[3]), num(row[4]),
                  float(row[5]), str(row[6]), str(row[7]), str(row[8]), row[9], str(row[10]),
-                 row[11], row[12], row[13], row[14])
+                 row[11], row[12], row[13], row[14], row[15] if len(row) > 15 else None,
+                 row[16] if len(row) > 16 else None)
 
 
 class Tx(ABC):

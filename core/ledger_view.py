@@ -38,6 +38,14 @@ def _num(value: Any, spec: str) -> str:
         return str(value)
 
 
+def _unit(entry: dict[str, Any]) -> str:
+    """What the entry's epsilon protects ("per person", "per row"); "-" for a non-private fit,
+    "not recorded" for an entry from before privgate stored it."""
+    if entry.get("unit"):
+        return str(entry["unit"])
+    return "-" if entry.get("epsilon") is None else "not recorded"
+
+
 def split_by_operator(entries: list[dict[str, Any]], operator: str, host: str
                       ) -> tuple[float, float]:
     """Epsilon booked by ``operator`` on ``host`` and by everyone else (non-private fits and
@@ -79,16 +87,21 @@ def show_ledger(path: str | Path | None, fingerprint: str | None, *, as_json: bo
     for ds in doc["datasets"]:
         extra = (f"; {ds['non_private_fits']} non-private fit(s) (no DP guarantee)"
                  if ds["non_private_fits"] else "")
+        units = sorted({str(e["unit"]) for e in ds["entries"] if e.get("unit")})
+        if len(units) > 1:  # summed all the same: a per-person epsilon also bounds each row
+            extra += f"; epsilons of different units summed ({', '.join(units)})"
         table = Table(title=Text(f"{ds['name'] or 'data set'} ({ds['fingerprint'][:12]}): "
                                  f"epsilon spent {_num(ds['spent_epsilon'], '.4g')} in "
                                  f"{ds['fits']} fit(s){extra}"), title_justify="left")
-        for col in ("time", "generator", "epsilon", "delta", "accountant", "status", "operator",
-                    "host", "audit", "config"):
+        for col in ("time", "generator", "epsilon", "delta", "unit", "accountant", "status",
+                    "operator", "host", "audit", "config"):
             table.add_column(col, justify="right" if col in ("epsilon", "delta") else "left")
         for e in ds["entries"]:
             eps = "not private" if e["epsilon"] is None else _num(e["epsilon"], ".4g")
-            cells = (e["time"], e["generator"], eps, _num(e["delta"], ".0e"), e["accountant"],
-                     e["status"], e["operator"] or "unknown", e["host"] or "unknown",
+            cells = (e["time"], e["generator"], eps, _num(e["delta"], ".0e"), _unit(e),
+                     e["accountant"],
+                     e["status"] + (" (epsilon refuted)" if e.get("dp_claim") == "refuted"
+                                    else ""), e["operator"] or "unknown", e["host"] or "unknown",
                      (e["audit_id"] or "-")[:8], e["config_sha256"][:12])
             table.add_row(*(Text(str(c)) for c in cells),
                           style="dim" if e["status"] == "released" else None)

@@ -32,6 +32,9 @@ class MetricResult:
             folded away as a key-value list; no report reads a key of it.
         interval: the confidence interval of ``value``, when the metric computes one.
         figures: tables and charts (:mod:`privgate.figures`) the report shows with the value.
+        baseline: the same measure without the synthetic data (e.g. a classifier trained on
+            the real rows only), for "before and after" on the report's first page; ``None``
+            when the metric has no such reference. ``baseline_description`` says what it is.
     """
 
     metric: str
@@ -40,11 +43,14 @@ class MetricResult:
     details: dict[str, Any] = field(default_factory=dict)
     interval: Interval | None = None
     figures: tuple[Figure, ...] = ()
+    baseline: float | None = None
+    baseline_description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "value": self.value, "description": self.description,
                 "interval": None if self.interval is None else self.interval.to_dict(),
-                "figures": [to_plain(f) for f in self.figures], "details": self.details}
+                "figures": [to_plain(f) for f in self.figures], "details": self.details,
+                "baseline": self.baseline, "baseline_description": self.baseline_description}
 
 
 class Metric(ABC):

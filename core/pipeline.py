@@ -24,12 +24,15 @@ from privgate import validate
 from privgate.attack import Attack, AttackContext
 from privgate.audit_plan import EXTERNAL, GeneratorRun, Plan, plan_audit
 from privgate.config import AuditConfig
+from privgate.dp_claim import CANARY_KIND, CHECK, DpClaim, assess_claim
 from privgate.errors import InputError
 from privgate.executor import Executor, make_executor
 from privgate.fitting import fit_booked
+from privgate.i18n import Translator
 from privgate.isolation import Origin, PluginFault, call_plugin
 from privgate.ledger import AuditLedger, PlannedFit, open_audit_ledger
 from privgate.outputs import prepare_output_dir
+from privgate.persons import PER_PERSON, PER_ROW, privacy_unit
 from privgate.planning import PlanReport, plan_checks
 from privgate.policy import (
     CheckOutcome,
@@ -39,7 +42,7 @@ from privgate.policy import (
     verdict_and_exit_code,
     worst,
 )
-from privgate.progress import Progress, note
+from privgate.progress import N_, Progress, note, translate
 from privgate.redact import DataGuard, strip_controls
 from privgate.registry import Registry
 from privgate.results import build_result, jsonable
@@ -60,10 +63,16 @@ def _fit_and_sample(run: GeneratorRun, data: AuditData, config: AuditConfig, row
     """Fit, sample and book one generator; ``False`` when it failed (its checks become
     errors). An input the generator refused propagates as :class:`InputError` (exit 2)."""
     assert run.generator is not None
-    with progress.step(f"fit:{run.name}", f"training {run.name} on {len(data.train):,} rows"):
+    train = data.train
+    if run.budget is not None and data.persons is not None:  # person-level DP: one row each
+        from privgate.dp.contribution import one_row_per_person
+
+        train = one_row_per_person(data.train, data.persons.train, config.seed)
+    with progress.step(f"fit:{run.name}", N_("training %(name)s on %(rows)s rows"),
+                       name=run.name, rows=f"{len(train):,}"):
         try:
             run.synthetic, run.spent = fit_booked(
-                run.name, run.generator, run.budget, data.train,
+                run.name, run.generator, run.budget, train,
                 data.schema.select(list(data.train.columns)), rows or len(data.train),
                 seed=config.seed, origin=_origin(registry, "generators", run.name),
                 timeout_s=config.execution.plugin_timeout_s, ledger=ledger)
@@ -87,14 +96,15 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
         assert synthetic is not None
         return AttackContext(data.train.copy(), data.control.copy(), synthetic.copy(), schema,
                              config.seed, level, generator=run.generator, budget=run.budget,
-                             executor=executor)
+                             executor=executor, persons=data.persons)
 
     for name, attack in plan.attacks:
         if name in plan.inapplicable:
             run.attacks.append((name, None, plan.inapplicable[name]))
             run.not_applicable[name] = plan.inapplicable[name]
             continue
-        with progress.step(f"attack:{run.name}:{name}", f"attack {name} on {run.name}"):
+        with progress.step(f"attack:{run.name}:{name}", N_("attack %(name)s on %(generator)s"),
+                           name=name, generator=run.name):
             origin = _origin(registry, "attacks", name)
             try:
                 raw = call_plugin(origin, "run()", attack.run, context(), timeout_s=limit)
@@ -103,7 +113,8 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
                                                 confidence_level=level, origin=origin)
                 run.attacks.append((name, result, None))
                 for warning in result.warnings:  # e.g. anonymeter's own, shown on the console
-                    note(strip_controls(f"{name} on {run.name}: {warning}"))
+                    note(N_("%(name)s on %(generator)s: %(warning)s"), name=name,
+                         generator=run.name, warning=strip_controls(_said(progress, warning)))
             except PluginFault as fault:  # recorded, fails the gate
                 run.attacks.append((name, None, fault.summary()))
                 run.faults[f"attack:{name}"] = fault.to_dict()
@@ -112,7 +123,8 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
                 run.attacks.append((name, None, reason))
                 run.not_applicable[name] = reason
     for name, metric in plan.metrics:
-        with progress.step(f"metric:{run.name}:{name}", f"metric {name} on {run.name}"):
+        with progress.step(f"metric:{run.name}:{name}", N_("metric %(name)s on %(generator)s"),
+                           name=name, generator=run.name):
             origin = _origin(registry, "metrics", name)
             try:
                 raw_metric = call_plugin(origin, "compute()", metric.compute, context(),
@@ -152,6 +164,17 @@ def _checks(runs: list[GeneratorRun], config: AuditConfig, registry: Registry,
     return out
 
 
+def _said(progress: Progress, text: str) -> str:
+    """A plugin's or a check's text in the console's language (the report's catalogs)."""
+    tr = getattr(progress, "tr", None)
+    return tr.plugin(text) if isinstance(tr, Translator) else text
+
+
+#: How a verdict reads in the console's summary lines.
+STATUS_WORDS = {Status.PASS: N_("pass"), Status.FAIL: N_("fail"),
+                Status.CANNOT_CERTIFY: N_("cannot-certify"), Status.ERROR: N_("error")}
+
+
 def summaries(checks: list[CheckOutcome], runs: list[GeneratorRun]) -> list[str]:
     """One plain line per generator and policy: its verdict, what decided it, and -- for a
     baseline -- whether the gate caught it (what the console shows before the tables)."""
@@ -163,20 +186,25 @@ def summaries(checks: list[CheckOutcome], runs: list[GeneratorRun]) -> list[str]
                 continue
             verdict = worst(c.status for c in mine)
             by = {s: [c.attack for c in mine if c.status is s] for s in Status}
-            who = (f"{run.name}" if run.gated else f"{run.name} (baseline, not gated)")
-            line = f"{who} under {policy}: {verdict.value.upper()}"
+            who = (run.name if run.gated else
+                   translate(N_("%(name)s (baseline, not gated)"), name=run.name))
+            parts = [translate(N_("%(who)s under %(policy)s: %(verdict)s"), who=who,
+                               policy=policy, verdict=translate(STATUS_WORDS[verdict]).upper())]
             if by[Status.FAIL]:
-                line += f"; caught by {', '.join(by[Status.FAIL])}"
+                parts.append(translate(N_("caught by %(attacks)s"),
+                                       attacks=", ".join(by[Status.FAIL])))
             table = [c.attack for c in mine if c.status is Status.CANNOT_CERTIFY
                      and c.certifiable_on_table is False]
             if table:
-                line += (f"; this table cannot certify {', '.join(table)} (privgate plan "
-                         "says what would)")
+                parts.append(translate(N_("this table cannot certify %(attacks)s (privgate "
+                                          "plan says what would)"), attacks=", ".join(table)))
             rest = [a for a in by[Status.CANNOT_CERTIFY] if a not in table]
             if rest:
-                line += f"; not certified: {', '.join(rest)}"
-            line += f"; {len(by[Status.PASS])} of {len(mine)} checks pass"
-            out.append(line)
+                parts.append(translate(N_("not certified: %(attacks)s"),
+                                       attacks=", ".join(rest)))
+            parts.append(translate(N_("%(passed)s of %(total)s checks pass"),
+                                   passed=len(by[Status.PASS]), total=len(mine)))
+            out.append("; ".join(parts))
     return out
 
 
@@ -193,19 +221,39 @@ def _fit_all(plan: Plan, data: AuditData, config: AuditConfig, registry: Registr
         _attack(run, data, config, plan, progress, executor, registry)
 
 
+def _dp_claims(runs: list[GeneratorRun], config: AuditConfig, ledger: AuditLedger | None,
+               kinds: dict[str, str], progress: Progress) -> dict[str, DpClaim]:
+    """Each generator's ``dp-claim`` check (:mod:`privgate.dp_claim`); a refuted fit is marked
+    in the ledger."""
+    with progress.step(CHECK, N_("testing the epsilon each private generator claims")):
+        out = {run.name: assess_claim(
+            run.name, run.spent, gated=run.gated, level=config.confidence_level,
+            attacks=run.attacks, failed=run.error is not None,
+            unaudited=[(name, reason) for name, reason in run.not_applicable.items()
+                       if kinds.get(name) == CANARY_KIND]) for run in runs}
+        for claim in out.values():
+            if claim.refuted and ledger is not None:
+                ledger.refuted(claim.generator, claim.message)
+            if claim.claimed_epsilon is not None:
+                note(N_("%(check)s on %(generator)s: %(outcome)s"), check=CHECK,
+                     generator=claim.generator, outcome=strip_controls(claim.message))
+    return out
+
+
 def _advice(config: AuditConfig, registry: Registry, where: str, data: AuditData,
             progress: Progress) -> PlanReport | None:
     """The audit's first step: what this table can certify (:mod:`privgate.planning`), its
     warnings printed before any training. Advice only: a plan that fails is a note, never a
     stop."""
-    with progress.step("plan", "checking what this table can certify"):
+    with progress.step("plan", N_("checking what this table can certify")):
         try:
             advice = plan_checks(config, registry, where, data)
         except Exception as exc:  # noqa: BLE001 -- a plan is advice; the audit goes on
-            note(strip_controls(f"the plan could not be made ({type(exc).__name__}: {exc})"))
+            note(N_("the plan could not be made (%(error)s)"),
+                 error=strip_controls(f"{type(exc).__name__}: {exc}"))
             return None
-        for line in advice.warnings():
-            note(strip_controls(f"plan: {line}"))
+        for line in advice.warnings(getattr(progress, "tr", None)):  # console's language
+            note(N_("plan: %(line)s"), line=strip_controls(line))
     return advice
 
 
@@ -239,7 +287,7 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
     """
     progress = progress or Progress()
     started = dt.datetime.now(dt.UTC)
-    with progress.step("load", "loading and checking the data"):
+    with progress.step("load", N_("loading and checking the data")):
         data = load(config, where=where)
     plan = plan_audit(config, registry, where, data)
     runs, attacks, metrics = plan.runs, plan.attacks, plan.metrics
@@ -253,40 +301,54 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
     ledger: AuditLedger | None = None
     try:
         # Privacy ledger (core/ledger.py): every fit is reserved against the data set's total
-        # before any training; an overspend stops the audit here (BudgetError, exit 2).
+        # before any training; an overspend stops the audit here (BudgetError, exit 2). Each
+        # entry records its unit: private fits see one row per person with a person column.
         ledger = open_audit_ledger(config, data.sha256, data.name, [
             PlannedFit(r.name, None if r.budget is None else r.budget.epsilon,
-                       0.0 if r.budget is None else r.budget.delta)
+                       0.0 if r.budget is None else r.budget.delta,
+                       unit=PER_ROW if data.persons is None else PER_PERSON)
             for r in runs if r.name != EXTERNAL])
         try:
             _fit_all(plan, data, config, registry, ledger, progress, executor)
         except InputError as exc:
             raise InputError(guard.text(str(exc))) from None
+        claims = _dp_claims(runs, config, ledger, {n: a.risk_kind for n, a in attacks},
+                            progress)
         execution = executor.describe()
     finally:
         executor.close()
         if ledger is not None:
             ledger.close()
-    with progress.step("verdict", "deciding the checks"):
+    with progress.step("verdict", N_("deciding the checks")):
         checks = _checks(runs, config, registry, attacks)
         for line in summaries(checks, runs):
             note(strip_controls(line))
     verdict, exit_code = verdict_and_exit_code(
-        [c.status for c in checks if c.gated],
+        [c.status for c in checks if c.gated]
+        + [Status(c.status) for c in claims.values() if c.gated],
         plugin_fault=any(r.error or r.faults for r in runs if r.gated))
     finished = dt.datetime.now(dt.UTC)
     result = build_result(config=config, registry=registry, data=data, runs=runs,
                           attacks=attacks, metrics=metrics, checks=checks, verdict=verdict,
                           exit_code=exit_code, started=started, finished=finished,
                           durations=progress.durations, execution=execution, guard=guard)
+    for gen in result["generators"]:
+        gen["dp_claim"] = jsonable(guard.data(claims[gen["name"]].to_dict()))
     result["ledger"] = None if ledger is None else ledger.summary()
+    bounded = data.persons is not None and any(  # private fits saw one row per person
+        r.budget is not None and r.name != EXTERNAL for r in runs)
+    result["privacy_unit"] = jsonable(privacy_unit(  # what epsilon protects
+        data.persons, PER_PERSON if bounded else PER_ROW))
+    if result["ledger"] is not None:
+        result["ledger"]["unit"] = result["privacy_unit"]["epsilon_protects"]
     result["plan"] = None if advice is None else jsonable(guard.data(advice.to_dict()))
     # counts and large cells only; the ranking itself goes to vulnerable_records.csv
     result["vulnerability"] = jsonable(assess(
         record_risk_sources(runs), data.train, data.schema.quasi_identifiers,
         config.report.min_cell_size, out_dir, data.train_source_rows,
         public_columns=[c.name for c in data.schema.modelled
-                        if c.has_public_domain and not c.data_dependent]))
+                        if c.has_public_domain and not c.data_dependent],
+        persons=None if data.persons is None else data.persons.train))
     return AuditRun(result, guard, tuple(runs))
 
 

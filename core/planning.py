@@ -27,7 +27,10 @@ from privgate.certification import Assessment, assess
 from privgate.config import AuditConfig, PluginRef, parse_config
 from privgate.errors import InputError
 from privgate.evidence import PlainError, counts_from_plain
+from privgate.i18n import Translator
+from privgate.persons import PER_PERSON, PER_ROW
 from privgate.policy import gated_attacks
+from privgate.progress import N_
 from privgate.registry import Registry
 from privgate.sources import AuditData, load
 from privgate.tomlish import attacks_line
@@ -37,6 +40,8 @@ from privgate.tomlish import value as toml_value
 CONTROL_FRACTIONS = (0.4, 0.5)
 #: Below this power to certify an honest generator, a certifiable check is flagged as weak.
 MIN_POWER = 0.9
+#: A suggestion before re-planning: TOML, why (a msgid and its values), the changed config.
+_Candidate = tuple[str, tuple[str, dict[str, str]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ class Suggestion:
     fixes: tuple[str, ...]
     #: every check of the changed config can be certified
     complete: bool
+    #: ``why`` as a msgid of the command line's catalog and its values (for ``--lang``)
+    said: tuple[str, dict[str, str]] | None = None
+
+    def why_in(self, tr: Translator) -> str:
+        """``why`` in ``tr``'s language."""
+        return tr.gettext(self.said[0], **self.said[1]) if self.said else tr.plugin(self.why)
 
     def to_dict(self) -> dict[str, Any]:
         return {"toml": self.toml, "why": self.why, "fixes": list(self.fixes),
@@ -92,6 +103,9 @@ class PlanReport:
     n_train: int
     n_control: int
     suggestions: list[Suggestion] = field(default_factory=list)
+    #: people in the training and control parts when a person-id column is declared (the
+    #: attacks then count people: privgate.persons); ``None`` counts rows
+    people: tuple[int, int] | None = None
 
     @property
     def blocked(self) -> list[PlannedCheck]:
@@ -122,29 +136,43 @@ class PlanReport:
             worst = max(worst, c.trials_needed / c.trials_available)
         return math.ceil(self.n_rows * worst)
 
-    def warnings(self) -> list[str]:
-        """One plain line per check this table cannot certify or that gives no plan."""
+    def warnings(self, tr: Translator | None = None) -> list[str]:
+        """One plain line per check this table cannot certify or that gives no plan, in
+        ``tr``'s language (English by default; core's reasons through :meth:`Translator
+        .plugin`)."""
+        tr = tr or Translator()
         out = []
         for c in self.checks:
+            who = {"policy": c.policy, "attack": c.attack,
+                   "reasons": "; ".join(tr.plugin(r) for r in c.reasons),
+                   "needed": tr.num(c.trials_needed or 0),
+                   "available": tr.num(c.trials_available or 0)}
             if c.certifiable is False:
-                need = ("no number of trials can" if c.trials_needed is None else
-                        f"about {c.trials_needed:,} trials would (the table allows "
-                        f"{c.trials_available or 0:,})")
-                out.append(f"{c.policy} / {c.attack}: cannot be certified on this table: "
-                           f"{'; '.join(c.reasons)}; {need}")
+                out.append(tr.gettext(
+                    N_("%(policy)s / %(attack)s: cannot be certified on this table: "
+                       "%(reasons)s; no number of trials can") if c.trials_needed is None else
+                    N_("%(policy)s / %(attack)s: cannot be certified on this table: "
+                       "%(reasons)s; about %(needed)s trials would (the table allows "
+                       "%(available)s)"), **who))
             elif c.certifiable is None:
-                out.append(f"{c.policy} / {c.attack}: {'; '.join(c.reasons) or 'no plan'}")
+                out.append(tr.gettext(N_("%(policy)s / %(attack)s: %(reasons)s"), **who)
+                           if c.reasons else
+                           tr.gettext(N_("%(policy)s / %(attack)s: no plan"), **who))
             elif c in self.weak:
-                out.append(f"{c.policy} / {c.attack}: can be certified, but a generator that "
-                           f"leaks nothing passes it with probability {c.power:.0%} only "
-                           f"(about {c.trials_needed or 0:,} trials are the least that "
-                           f"certify it; the table allows {c.trials_available or 0:,})")
+                out.append(tr.gettext(N_(
+                    "%(policy)s / %(attack)s: can be certified, but a generator that leaks "
+                    "nothing passes it with probability %(power)s only (about %(needed)s "
+                    "trials are the least that certify it; the table allows %(available)s)"),
+                    power=f"{c.power:.0%}", **who))
         return out
 
     def to_dict(self) -> dict[str, Any]:
         policies = sorted({c.policy for c in self.checks})
         return {"certifiable": self.certifiable, "min_power": MIN_POWER, "n_rows": self.n_rows,
                 "n_train": self.n_train, "n_control": self.n_control,
+                "unit": PER_ROW if self.people is None else PER_PERSON,
+                "n_train_people": None if self.people is None else self.people[0],
+                "n_control_people": None if self.people is None else self.people[1],
                 "checks": [c.to_dict() for c in self.checks],
                 "rows_needed": {p: self.rows_needed(p) for p in policies},
                 "suggestions": [s.to_dict() for s in self.suggestions],
@@ -185,7 +213,7 @@ def plan_checks(config: AuditConfig, registry: Registry, where: str,
                                             data.synthetic is not None)
     level = config.confidence_level
     context = AttackContext(data.train.copy(), data.control.copy(), data.train.copy(), schema,
-                            config.seed, level)
+                            config.seed, level, persons=data.persons)
     plans: dict[str, AttackPlan | str] = {}
     for name, attack in attacks:
         plans[name] = inapplicable.get(name) or _attack_plan(name, attack, context)
@@ -208,7 +236,8 @@ def plan_checks(config: AuditConfig, registry: Registry, where: str,
             checks.append(PlannedCheck(policy_name, "(none)", kind, policy.thresholds[kind],
                                        False, reasons=(f"no configured attack measures {kind} "
                                                        "risk; add one",)))
-    return PlanReport(checks, data.n_rows, len(data.train), len(data.control))
+    people = None if data.persons is None else (data.persons.n_train, data.persons.n_control)
+    return PlanReport(checks, data.n_rows, len(data.train), len(data.control), people=people)
 
 
 def _attack_plan(name: str, attack: Attack, context: AttackContext) -> AttackPlan | str:
@@ -254,22 +283,24 @@ def suggest(report: PlanReport, raw: dict[str, Any], registry: Registry, where: 
             continue
         fixes = tuple(sorted(blocked - {c.attack for c in again.blocked + again.weak}))
         if fixes:
-            out.append(Suggestion(toml, why, fixes, again.certifiable))
+            out.append(Suggestion(toml, why[0] % why[1], fixes, again.certifiable, why))
     return out
 
 
 def _candidates(report: PlanReport, raw: dict[str, Any], registry: Registry, where: str,
-                base_dir: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """(TOML, why, changed raw config) for every change worth re-checking."""
-    out: list[tuple[str, str, dict[str, Any]]] = []
+                base_dir: Any) -> list[_Candidate]:
+    """(TOML, why -- a msgid and its values --, changed raw config) for every change worth
+    re-checking."""
+    out: list[_Candidate] = []
     data = dict(raw.get("data") or {})
     if data.get("path") is not None or data.get("rdataset") is not None:
         current = float(data.get("control_fraction", 0.3))
         for fraction in CONTROL_FRACTIONS:
             if fraction > current + 1e-9:
                 out.append((f"[data]\ncontrol_fraction = {fraction}",
-                            f"hold out {fraction:.0%} of the rows as control rows (more "
-                            "trials for the excess-over-control checks)",
+                            (N_("hold out %(percent)s of the rows as control rows (more "
+                                "trials for the excess-over-control checks)"),
+                             {"percent": f"{fraction:.0%}"}),
                             {**raw, "data": {**data, "control_fraction": fraction}}))
     config = parse_config(raw, where=where, base_dir=base_dir)
     refs = config.refs("attacks") or [
@@ -289,17 +320,19 @@ def _candidates(report: PlanReport, raw: dict[str, Any], registry: Registry, whe
                                         {"params": r.params} if r.params else {})}
                     for r in refs]
         line = attacks_line(new_refs)
-        out.append((line, f"{check.attack} without {', '.join(check.blocking)} (this table "
-                          "cannot certify them)", {**raw, "attacks": new_refs}))
+        out.append((line, (N_("%(attack)s without %(blocking)s (this table cannot certify "
+                              "them)"), {"attack": check.attack,
+                                          "blocking": ", ".join(check.blocking)}),
+                    {**raw, "attacks": new_refs}))
     for name in sorted(registry.policies):
         if name not in config.policies:
-            out.append((f"policies = [{toml_value(name)}]", f"judge by {name} instead",
+            out.append((f"policies = [{toml_value(name)}]",
+                        (N_("judge by %(policy)s instead"), {"policy": name}),
                         {**raw, "policies": [name]}))
     return _unique(out)
 
 
-def _unique(items: list[tuple[str, str, dict[str, Any]]]
-            ) -> list[tuple[str, str, dict[str, Any]]]:
+def _unique(items: list[_Candidate]) -> list[_Candidate]:
     seen, out = set(), []
     for item in items:
         if item[0] not in seen:

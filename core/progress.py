@@ -6,6 +6,12 @@ and the total (the DP trainer does after every DP-SGD step), and :class:`Console
 ``done/total`` with an estimate of the time left: a live status line in a terminal, a plain line
 every :data:`PLAIN_EVERY_S` seconds otherwise (CI logs). :func:`note` prints a one-line remark
 through the running step's console. Both do nothing when no step is running (library use).
+
+Every line is a message of the command line's catalog (``privgate-cli``): a step's description
+and a note are English msgids marked with :func:`N_` where they are written, with their values
+apart (``progress.step(key, N_("training %(name)s on %(rows)s rows"), name=..., rows=...)``),
+and :class:`ConsoleProgress` shows them in its language (``--lang``). Text that is not in the
+catalog (a plugin's warning) is shown as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+
+from privgate.i18n import Translator
 
 #: Seconds between two plain progress lines when stderr is not a terminal.
 PLAIN_EVERY_S = 30.0
@@ -34,6 +42,15 @@ def _running() -> Progress | None:
         return _active[-1] if _active else None
 
 
+def N_(message: str) -> str:  # noqa: N802 -- gettext's name for a marker
+    """Mark ``message`` for the command line's catalog; it is translated where it is shown."""
+    return message
+
+
+#: Units of :func:`advance` that the catalog translates (others are shown as given).
+UNITS = (N_("steps"), N_("training steps"), N_("rows"), N_("targets"))
+
+
 def advance(done: int, total: int, unit: str = "steps") -> None:
     """Report ``done`` of ``total`` units of the running step (no-op outside a step)."""
     progress = _running()
@@ -41,21 +58,30 @@ def advance(done: int, total: int, unit: str = "steps") -> None:
         progress.advance(done, total, unit)
 
 
-def note(message: str) -> None:
-    """A one-line remark through the running step's console (no-op outside a step)."""
+def note(message: str, /, **values: Any) -> None:
+    """A one-line remark through the running step's console (no-op outside a step):
+    ``message`` a msgid marked with :func:`N_`, ``values`` its placeholders."""
     progress = _running()
     if progress is not None:
-        progress.note(message)
+        progress.note(message, **values)
 
 
-def duration(seconds: float) -> str:
+def translate(message: str, /, **values: Any) -> str:
+    """``message`` (marked with :func:`N_`) filled with ``values``, in the running console's
+    language (English outside a step or without a console)."""
+    tr = getattr(_running(), "tr", None)
+    return (tr if isinstance(tr, Translator) else Translator()).gettext(message, **values)
+
+
+def duration(seconds: float, tr: Translator | None = None) -> str:
     """``seconds`` in words for an estimate: ``"45 s"``, ``"3 min 5 s"``, ``"1 h 20 min"``."""
+    tr = tr or Translator()
     s = max(0, int(round(seconds)))
     if s < 60:
-        return f"{s} s"
+        return tr.gettext("%(s)s s", s=s)
     if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"
+        return tr.gettext("%(m)s min %(s)s s", m=s // 60, s=s % 60)
+    return tr.gettext("%(h)s h %(m)s min", h=s // 3600, m=s % 3600 // 60)
 
 
 @dataclass
@@ -63,6 +89,7 @@ class _Counter:
     """How far the running step got, for the estimate."""
 
     description: str
+    tr: Translator
     first_done: int | None = None
     first_at: float = 0.0
     shown_at: float = 0.0
@@ -70,14 +97,18 @@ class _Counter:
     def line(self, done: int, total: int, unit: str, now: float) -> str:
         """``"description: 120/400 steps (30%), about 1 min 5 s left"``: the estimate from
         the rate since the first report."""
-        text = f"{self.description}: {done:,}/{total:,} {unit}"
-        if total > 0:
-            text += f" ({100 * done / total:.0f}%)"
+        tr = self.tr
+        values = {"what": self.description, "done": f"{done:,}", "total": f"{total:,}",
+                  "unit": tr.gettext(unit), "percent": f"{100 * done / max(total, 1):.0f}"}
         first = self.first_done if self.first_done is not None else done
         rate = (done - first) / max(now - self.first_at, 1e-9)
+        if total <= 0:
+            return tr.gettext("%(what)s: %(done)s/%(total)s %(unit)s", **values)
         if rate > 0 and total >= done:
-            text += f", about {duration((total - done) / rate)} left"
-        return text
+            return tr.gettext("%(what)s: %(done)s/%(total)s %(unit)s (%(percent)s%%), about "
+                              "%(left)s left", left=duration((total - done) / rate, tr),
+                              **values)
+        return tr.gettext("%(what)s: %(done)s/%(total)s %(unit)s (%(percent)s%%)", **values)
 
 
 class Progress:
@@ -87,7 +118,9 @@ class Progress:
         self.durations: dict[str, float] = {}
 
     @contextmanager
-    def step(self, key: str, description: str) -> Iterator[None]:
+    def step(self, key: str, description: str, /, **values: Any) -> Iterator[None]:
+        """Time the block as step ``key``; ``description`` is a msgid marked with :func:`N_`
+        and ``values`` fill its placeholders."""
         start = time.perf_counter()
         try:
             with self._running():
@@ -109,24 +142,27 @@ class Progress:
     def advance(self, done: int, total: int, unit: str = "steps") -> None:
         """How far the running step got (see :func:`advance`)."""
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, /, **values: Any) -> None:
         """A one-line remark (warnings the user should see)."""
 
 
 class ConsoleProgress(Progress):
-    """Progress with a status line per step on stderr (plain lines when not a terminal)."""
+    """Progress with a status line per step on stderr (plain lines when not a terminal), in
+    ``lang`` (the command line's catalog; English by default)."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, lang: str | None = None) -> None:
         super().__init__()
         self.console = console or Console(stderr=True, highlight=False)
+        self.tr = Translator.for_package("privgate", "privgate-cli", lang)
         self._status: Any = None
         self._counter: _Counter | None = None
 
     @contextmanager
-    def step(self, key: str, description: str) -> Iterator[None]:
+    def step(self, key: str, description: str, /, **values: Any) -> Iterator[None]:
         start = time.perf_counter()
         ok = False
-        self._counter = _Counter(description)
+        description = self.tr.gettext(description, **values)
+        self._counter = _Counter(description, self.tr)
         try:
             with self._running():
                 if self.console.is_terminal:
@@ -140,8 +176,11 @@ class ConsoleProgress(Progress):
             self._status, self._counter = None, None
             took = time.perf_counter() - start
             self.durations[key] = round(took, 3)
-            mark = "done" if ok else "FAILED"
-            self.console.print(f"  {description}: {mark} ({took:.1f} s)", markup=False)
+            line = (self.tr.gettext("%(what)s: done (%(seconds)s s)", what=description,
+                                    seconds=f"{took:.1f}") if ok else
+                    self.tr.gettext("%(what)s: FAILED (%(seconds)s s)", what=description,
+                                    seconds=f"{took:.1f}"))
+            self.console.print(f"  {line}", markup=False)
             sys.stderr.flush()
 
     def advance(self, done: int, total: int, unit: str = "steps") -> None:
@@ -163,5 +202,7 @@ class ConsoleProgress(Progress):
         else:
             self.console.print(f"  {line}", markup=False)
 
-    def note(self, message: str) -> None:
-        self.console.print(f"  note: {message}", markup=False)
+    def note(self, message: str, /, **values: Any) -> None:
+        text = self.tr.gettext(message, **values)
+        self.console.print("  " + self.tr.gettext("note: %(text)s", text=text),
+                           markup=False)

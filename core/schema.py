@@ -34,6 +34,7 @@ class Role(StrEnum):
     """What a column means for privacy."""
 
     DIRECT_IDENTIFIER = "direct-identifier"
+    PERSON_ID = "person-id"  # a direct identifier that groups a person's rows
     QUASI_IDENTIFIER = "quasi-identifier"
     SENSITIVE = "sensitive"
     TARGET = "target"
@@ -90,7 +91,7 @@ class Column:
     @property
     def is_dropped(self) -> bool:
         """Whether the column is removed before training (identifiers)."""
-        return self.role is Role.DIRECT_IDENTIFIER or self.kind is Kind.IDENTIFIER
+        return self.role in (Role.DIRECT_IDENTIFIER, Role.PERSON_ID) or self.kind is Kind.IDENTIFIER
 
     @property
     def has_public_domain(self) -> bool:
@@ -181,6 +182,11 @@ class Schema:
     @property
     def sensitive(self) -> list[str]:
         return [c.name for c in self.with_role(Role.SENSITIVE, Role.TARGET)]
+
+    @property
+    def person_id(self) -> str | None:
+        """The column naming the person each row belongs to (:mod:`privgate.persons`)."""
+        return next((c.name for c in self.columns if c.role is Role.PERSON_ID), None)
 
     @property
     def target(self) -> str | None:
@@ -324,6 +330,8 @@ def _infer_column(name: str, s: pd.Series, role: Role, max_categories: int) -> C
         raise InputError(f"column {name!r} holds no values (every cell is missing); drop it or "
                          "declare it in the schema")
     read: dict[str, Any] = {"nullable": bool(s.isna().any()), "data_dependent": True}
+    if role is Role.PERSON_ID:  # never modelled: no domain to read
+        return Column(name, Kind.IDENTIFIER, role, nullable=read["nullable"])
     textual = not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
     stamps = (nonnull if pd.api.types.is_datetime64_any_dtype(s)
               else _as_dates(nonnull) if textual else None)

@@ -15,8 +15,9 @@ Roles are guessed from names and shapes:
 Every domain in the draft was read off the data. Once written in a schema it is *declared*, that
 is public and free of privacy budget: each one carries the comment ``# read off the data:
 confirm these values are public before relying on them``. A column that several rows share
-per person (an id-like name with repeated values) is proposed as a person id in a comment, for
-a later version of privgate that bounds each person's contribution.
+per person (an id-like name with repeated values, e.g. ``patient_nbr``) is proposed as the
+person id (``role = "person-id"``): splits, attacks and the ledger then count people
+(:mod:`privgate.persons`).
 """
 
 from __future__ import annotations
@@ -96,14 +97,19 @@ def person_id_candidates(df: pd.DataFrame) -> list[str]:
 
 
 def draft(df: pd.DataFrame, *, target: str | None = None, max_categories: int = 50) -> Schema:
-    """The drafted schema of ``df``: inferred kinds and domains, guessed roles."""
+    """The drafted schema of ``df``: inferred kinds and domains, guessed roles (the first
+    :func:`person_id_candidates` column, unless it is the target, as the person id)."""
     if target is not None and target not in df.columns:
         raise InputError(f"--target: column {target!r} is not in the table; its columns are "
                          f"{list(df.columns)}")
     inferred = infer_schema(df, max_categories=max_categories)
+    person = next((c for c in person_id_candidates(df) if c != target), None)
     cols = []
     for col in inferred.columns:
         role = guess_role(col.name, df[col.name], col, target)
+        if col.name == person:
+            cols.append(Column(col.name, Kind.IDENTIFIER, Role.PERSON_ID))
+            continue
         if role is Role.DIRECT_IDENTIFIER:
             col = Column(col.name, Kind.IDENTIFIER, role)
         elif col.kind is Kind.IDENTIFIER:
@@ -146,6 +152,10 @@ def _array(values: Iterable[str], indent: str) -> list[str]:
 def _column_lines(col: Column) -> list[str]:
     lines = [f"[schema.columns.{_key(col.name)}]", f"kind = {tomlish.value(col.kind.value)}",
              f"role = {tomlish.value(col.role.value)}"]
+    if col.role is Role.PERSON_ID:
+        return [*lines, "# the person each row belongs to (repeats across rows): never "
+                "modelled; training", "# and control are split by person, the attacks count "
+                "people, and DP generators see one row per person"]
     if col.kind is Kind.IDENTIFIER:
         return [*lines, "# dropped before training (unique per row or an id-like name)"]
     if col.categories is not None:
@@ -173,11 +183,12 @@ def to_toml(schema: Schema, *, data_path: str, source: str, n_rows: int,
              f"title = {tomlish.value(f'{Path(source).name} (schema drafted by privgate)')}", "",
              "[data]", f"path = {tomlish.value(data_path)}", "", "[[generators]]",
              'name = "dpsgd-vae"', "epsilon = 1.0", ""]
-    if person_ids:
-        lines += ["# Person id (a proposal for a later version of privgate, not read yet): rows "
-                  "that share", f"# {', '.join(person_ids)} may belong to one person, whose "
-                  "contribution should then be bounded.",
-                  f"# person_id = {tomlish.value(person_ids[0])}", ""]
+    person = schema.person_id
+    if person is not None:
+        others = [p for p in person_ids if p != person]
+        lines += [f"# Person id: rows that share {person} are taken for one person (role = "
+                  '"person-id"', "# below); check that it names people, not visits."
+                  + (f" Also repeating: {', '.join(others)}." if others else ""), ""]
     for col in schema.columns:
         lines += [*_column_lines(col), ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -218,7 +229,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
     write_atomic(out, text.encode("utf-8"))
     roles = {r: sum(1 for c in schema.columns if c.role is r) for r in Role}
     print(f"wrote {out}: {len(schema.columns)} columns ({roles[Role.DIRECT_IDENTIFIER]} "
-          f"identifiers, {roles[Role.QUASI_IDENTIFIER]} quasi-identifiers, "
+          f"identifiers, person id {schema.person_id or 'none'}, "
+          f"{roles[Role.QUASI_IDENTIFIER]} quasi-identifiers, "
           f"{roles[Role.SENSITIVE]} sensitive, target {args.target or 'none'}); every domain "
           "was read off the data: confirm each is public before relying on it")
     return EXIT_PASS

@@ -15,6 +15,13 @@ from numpy.typing import NDArray
 from privgate import progress
 from privgate.config import AuditConfig
 from privgate.errors import InputError
+from privgate.persons import (
+    Persons,
+    checked_ids,
+    person_column,
+    persons_of,
+    sample_people,
+)
 from privgate.schema import Role, Schema, complete_schema, infer_schema
 from privgate.tables import (
     check_finite,
@@ -45,6 +52,9 @@ class AuditData:
     #: For each training row, its 0-based data-row position in the input table (before any
     #: ``max_rows`` sampling), so that a per-record finding can be traced back to the source.
     train_source_rows: NDArray[np.int64] | None = None
+    #: Each training and control row's person (opaque codes) when a person-id column is
+    #: declared (:mod:`privgate.persons`); ``None`` means every row is its own person.
+    persons: Persons | None = None
 
 
 def load_rdataset(ref: str) -> pd.DataFrame:
@@ -85,7 +95,8 @@ def load_rdataset(ref: str) -> pd.DataFrame:
 _ROLE_KEYS = {Role.DIRECT_IDENTIFIER: "schema.direct_identifiers / --drop",
               Role.QUASI_IDENTIFIER: "schema.quasi_identifiers / --quasi-identifiers",
               Role.SENSITIVE: "schema.sensitive / --sensitive",
-              Role.TARGET: "schema.target / --target"}
+              Role.TARGET: "schema.target / --target",
+              Role.PERSON_ID: "schema.person_id / --person-id"}
 
 
 def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str,
@@ -132,10 +143,15 @@ def with_target(raw: dict[str, object], target: str | None) -> dict[str, object]
     return {**raw, "schema": {**(schema if isinstance(schema, dict) else {}), "target": target}}
 
 
+#: The note audit and synth print when they infer the schema of a table (``%(data)s``).
+SCHEMA_HINT = progress.N_("the schema was inferred from the data; `privgate schema draft "
+                          "%(data)s` writes one to review, declare and reuse (--target COL "
+                          "names the target)")
+
+
 def schema_hint(data: str) -> str:
     """The one line audit and synth print when they infer the schema of the table ``data``."""
-    return (f"the schema was inferred from the data; `privgate schema draft {data}` writes one "
-            "to review, declare and reuse (--target COL names the target)")
+    return SCHEMA_HINT % {"data": data}
 
 
 def _check_data_keys(config: AuditConfig, where: str) -> bool:
@@ -169,6 +185,7 @@ class _Parts:
     control: pd.DataFrame
     full: pd.DataFrame
     train_rows: NDArray[np.int64]
+    persons: Persons | None = None
 
 
 def _separate_parts(config: AuditConfig, where: str) -> _Parts:
@@ -184,12 +201,25 @@ def _separate_parts(config: AuditConfig, where: str) -> _Parts:
     both = pd.concat([raw_train, raw_control], ignore_index=True)
     schema = _schema_for(config, both, where, table=f"{train_path} + {control_path}")
     if schema.source == "inferred":  # through the running progress step (the console)
-        progress.note(schema_hint(str(train_path)))
+        progress.note(SCHEMA_HINT, data=str(train_path))
     train = conform(raw_train, schema, where=str(train_path)).reset_index(drop=True)
     control = conform(raw_control, schema, where=str(control_path)).reset_index(drop=True)
+    person = person_column(schema, where)
+    persons = None if person is None else persons_of(
+        person, checked_ids(train, person, str(train_path)),
+        checked_ids(control, person, str(control_path)), f"{train_path} + {control_path}")
     return _Parts(config.data.name or train_path.stem, f"{train_path} + {control_path}",
                   schema, train, control, pd.concat([train, control], ignore_index=True),
-                  np.arange(len(train)))
+                  np.arange(len(train)), persons)
+
+
+def _declared_person(config: AuditConfig, where: str) -> str | None:
+    """The person-id column the config names (``schema.person_id`` / ``--person-id`` or a
+    declared column's role), known before the data is read; ``None`` without one."""
+    roles = config.schema_.roles() if config.schema_ else {}
+    named = [name for name, role in roles.items() if role is Role.PERSON_ID]
+    declared = config.declared_schema(where)
+    return named[0] if named else None if declared is None else declared.person_id
 
 
 def _split_parts(config: AuditConfig, where: str) -> _Parts:
@@ -207,22 +237,31 @@ def _split_parts(config: AuditConfig, where: str) -> _Parts:
         source, name, at = str(path), d.name or path.stem, str(path)
     raw = raw.reset_index(drop=True)
     positions = np.arange(len(raw))
-    if d.max_rows is not None and len(raw) > d.max_rows:
+    sample_by = None if d.max_rows is None else _declared_person(config, where)
+    if (d.max_rows is not None and len(raw) > d.max_rows and sample_by is not None
+            and sample_by in raw.columns):  # absent: the schema check below names it
+        positions = sample_people(checked_ids(raw, sample_by, at), d.max_rows, config.seed)
+        raw = raw.iloc[positions].reset_index(drop=True)  # whole people
+    elif d.max_rows is not None and len(raw) > d.max_rows:
         raw = raw.sample(n=d.max_rows, random_state=config.seed)
         positions = raw.index.to_numpy(dtype=np.int64)
         raw = raw.reset_index(drop=True)
     schema = _schema_for(config, raw, where, table=at)
     if schema.source == "inferred" and d.path is not None:
-        progress.note(schema_hint(at))
+        progress.note(SCHEMA_HINT, data=at)
     full = conform(raw, schema, where=at)
     if len(full) < MIN_ROWS:
         sampled = " (after data.max_rows / --max-rows)" if d.max_rows is not None else ""
         raise InputError(f"{at}: the table has {len(full)} rows{sampled}; an audit needs at "
                          f"least {MIN_ROWS} so that both the training and the control part "
                          "are non-trivial")
-    train, control = split(full, d.control_fraction, config.seed)
-    train_rows = positions[split_positions(len(full), d.control_fraction, config.seed)[0]]
-    return _Parts(name, source, schema, train, control, full, train_rows)
+    person = person_column(schema, where)
+    ids = None if person is None else checked_ids(full, person, at)
+    train, control = split(full, d.control_fraction, config.seed, ids)
+    train_pos, control_pos = split_positions(len(full), d.control_fraction, config.seed, ids)
+    persons = None if person is None or ids is None else persons_of(
+        person, ids.iloc[train_pos], ids.iloc[control_pos], at)
+    return _Parts(name, source, schema, train, control, full, positions[train_pos], persons)
 
 
 def _synthetic(config: AuditConfig, schema: Schema, modelled: list[str]) -> pd.DataFrame | None:
@@ -259,5 +298,5 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
         control=parts.control[modelled].reset_index(drop=True),
         synthetic=_synthetic(config, schema, modelled), sha256=fingerprint(parts.full),
         n_rows=len(parts.full), dropped=[c.name for c in schema.columns if c.is_dropped],
-        train_source_rows=parts.train_rows,
+        train_source_rows=parts.train_rows, persons=parts.persons,
     )

@@ -111,13 +111,21 @@ def trials_to_certify(threshold: float, level: float = 0.95, method: str = "exac
     return n
 
 
+#: Resampled values a bootstrap holds at once (its index array and each resampled sample).
+BOOTSTRAP_CELLS = 2_000_000
+
+
 def bootstrap_ci(statistic: Callable[..., float], data: Sequence[NDArray[Any]], *,
                  level: float = 0.95, n_resamples: int = 500, seed: int = 0
                  ) -> tuple[float, float]:
-    """Percentile bootstrap interval of a statistic of paired samples (scipy.stats.bootstrap)."""
+    """Percentile bootstrap interval of a statistic of paired samples (scipy.stats.bootstrap),
+    drawn in batches of at most :data:`BOOTSTRAP_CELLS` resampled values (the same resamples
+    as all at once: memory stays bounded on tables of 100k rows)."""
+    n = max(1, len(data[0]))
     res = stats.bootstrap(tuple(data), statistic, paired=True, vectorized=False,
                           n_resamples=n_resamples, confidence_level=level,
-                          method="percentile", random_state=np.random.default_rng(seed))
+                          method="percentile", random_state=np.random.default_rng(seed),
+                          batch=max(1, min(n_resamples, BOOTSTRAP_CELLS // n)))
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if math.isnan(low) or math.isnan(high):  # degenerate resamples (e.g. one class only)
         return float("-inf"), float("inf")

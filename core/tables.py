@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from privgate.encoding import category_key
 from privgate.errors import InputError
 from privgate.input_files import check_input_file, check_names, csv_structure, read_error, sniff
+from privgate.persons import split_people
 from privgate.randomness import rng
 from privgate.row_hashes import row_hashes
 from privgate.schema import NUMERIC_KINDS, Column, Kind, Schema, epoch_seconds
@@ -251,21 +252,26 @@ def _conform_categorical(s: pd.Series, col: Column, at: str, synthetic: bool) ->
     return keys.map(lookup).astype(object)
 
 
-def split(df: pd.DataFrame, control_fraction: float, seed: int
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Shuffle with ``seed`` and cut into a training part and a held-out control part."""
+def split(df: pd.DataFrame, control_fraction: float, seed: int,
+          people: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Shuffle with ``seed`` and cut into a training part and a held-out control part; with
+    ``people`` (each row's person id, :mod:`privgate.persons`) whole people go to each side."""
     if len(df) < 20:
         raise InputError(f"the table has {len(df)} rows; an audit needs at least 20 so that "
                          "both the training and the control part are non-trivial")
-    train_pos, control_pos = split_positions(len(df), control_fraction, seed)
+    train_pos, control_pos = split_positions(len(df), control_fraction, seed, people)
     control = df.iloc[control_pos].reset_index(drop=True)
     train = df.iloc[train_pos].reset_index(drop=True)
     return train, control
 
 
-def split_positions(n: int, control_fraction: float, seed: int
+def split_positions(n: int, control_fraction: float, seed: int,
+                    people: pd.Series | None = None
                     ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """The row positions :func:`split` puts in the training and in the control part."""
+    """The row positions :func:`split` puts in the training and in the control part (by
+    person when ``people`` is given: :func:`privgate.persons.split_people`)."""
+    if people is not None:
+        return split_people(people.reset_index(drop=True), control_fraction, seed)
     order = rng(seed, "split").permutation(n)
     n_control = max(1, int(round(n * control_fraction)))
     return order[n_control:], order[:n_control]

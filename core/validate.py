@@ -12,7 +12,9 @@ kind ``"malformed"``; the pipeline records it as ``error`` and the gate fails cl
   trials run no more than planned or available, per-record exposure indexed by training rows,
   and the typed evidence rebuilt (:mod:`privgate.evidence`: counts with successes within their
   trials and a known estimator, a ROC curve monotone from (0, 0) to (1, 1), an AUROC and its
-  interval in [0, 1], TPR at FPR ordered; one-sided bounds around the risk with their method;
+  interval in [0, 1], TPR at FPR ordered; operating points and canary guesses with counts
+  within their totals (:mod:`privgate.operating_points`); one-sided bounds around the risk with
+  their method;
   warnings as short text; :mod:`privgate.figures`: lengths consistent, sizes bounded);
 * :func:`metric_result` -- a finite value or ``None`` with an interval containing it, figures
   rebuilt, JSON-ready details;
@@ -41,6 +43,7 @@ from privgate.errors import InputError
 from privgate.generator import PrivacyBudget, PrivacySpent
 from privgate.isolation import Origin, PluginFault, malformed
 from privgate.metric import MetricResult
+from privgate.operating_points import canary_guesses_from_plain, operating_points_from_plain
 from privgate.plain import PlainError
 from privgate.schema import Kind, Schema
 from privgate.stats import zero_success_upper
@@ -194,6 +197,9 @@ def _attack_evidence(origin: Origin, f: Mapping[str, Any]) -> dict[str, Any]:
         "auroc": _plain(origin, evidence.probability_estimate, f["auroc"], "auroc"),
         "tpr_at_fpr": _plain(origin, evidence.tpr_at_fpr_from_plain, f["tpr_at_fpr"]),
         "figures": _figures(origin, f["figures"]),
+        "operating_points": _plain(origin, operating_points_from_plain,
+                                   f["operating_points"]),
+        "canary_guesses": _plain(origin, canary_guesses_from_plain, f["canary_guesses"]),
     }
 
 
@@ -241,7 +247,10 @@ def metric_result(obj: Any, *, name: str, origin: Origin) -> MetricResult:
     return MetricResult(metric=name, value=value,
                         description=_text(origin, "description", f["description"]) or "",
                         details=_details(origin, f["details"]), interval=interval,
-                        figures=_figures(origin, f["figures"]))
+                        figures=_figures(origin, f["figures"]),
+                        baseline=_number(origin, "baseline", f["baseline"], allow_none=True),
+                        baseline_description=_text(origin, "baseline_description",
+                                                   f["baseline_description"]) or "")
 
 
 def privacy_spent(generator: Any, budget: PrivacyBudget | None, origin: Origin

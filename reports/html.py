@@ -53,6 +53,7 @@ from privgate.reports.view_checks import (
 from privgate.reports.view_front import (
     findings_view,
     ledger_line,
+    privacy_unit_line,
     released_view,
     utility_view,
 )
@@ -202,6 +203,7 @@ def build_context(result: Mapping[str, Any], sections: Sequence[ReportSection],
         "exit_code": as_text(result.get("exit_code"), lang.gettext("n/a")),
         "findings": findings_view(result, checks, lang, values),
         "utility": utility_view(result, lang, values), "ledger_line": ledger_line(result, lang),
+        "privacy_unit": privacy_unit_line(result, lang),
         "released": released, "released_sha256": " ".join(
             f["sha256"] for r in released for f in r["files"]),
         "dataset": _dataset(result, lang),

@@ -23,6 +23,10 @@ message="baseline, not gated">`` whatever their status, because they do not deci
 and CI must not go red on them; the skipped element's text still states their real status and
 message, so the information is not lost.
 
+A last ``<testsuite name="dp-claim">`` holds one case per private generator whose claimed
+epsilon was tested (``privgate.dp_claim``): a refuted or uncertifiable claim is a
+``<failure>``, one that does not gate (no evidence) ``<skipped>``.
+
 Every string is stripped of characters that XML 1.0 cannot hold (control characters, lone
 surrogates); ElementTree escapes the rest, so hostile plugin or column names cannot break the
 file.
@@ -122,9 +126,38 @@ def build(result: Mapping[str, Any]) -> ET.Element:
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
+    _claims_suite(root, result, totals)
     for key, value in totals.items():
         root.set(key, str(value))
     return root
+
+
+def _claims_suite(root: ET.Element, result: Mapping[str, Any], totals: dict[str, int]) -> None:
+    """A ``dp-claim`` suite: one case per private generator whose claimed epsilon was tested
+    (:mod:`privgate.dp_claim`); a refuted claim is a failure, an ungated one skipped."""
+    claims = [g["dp_claim"] for g in result.get("generators") or [] if isinstance(g, Mapping)
+              and isinstance(g.get("dp_claim"), Mapping)
+              and g["dp_claim"].get("status") in ("pass", "fail", "cannot-certify")]
+    if not claims:
+        return
+    suite = ET.SubElement(root, "testsuite", name="dp-claim")
+    counts = {"tests": len(claims), "failures": 0, "errors": 0, "skipped": 0}
+    for claim in claims:
+        case = ET.SubElement(suite, "testcase",
+                             classname=xml_text(f"privgate.{claim.get('generator')}"),
+                             name=xml_text(f"epsilon >= bound: claimed "
+                                           f"{_num(claim.get('claimed_epsilon'))}"), time="0")
+        message, status = xml_text(claim.get("message")), str(claim.get("status"))
+        if claim.get("gated") is not True:
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message="not gated").text = message
+        elif status != "pass":
+            counts["failures"] += 1
+            ET.SubElement(case, "failure", message=message, type=status).text = message
+        ET.SubElement(case, "system-out").text = message
+    for key, value in counts.items():
+        suite.set(key, str(value))
+        totals[key] += value
 
 
 def dumps(result: Mapping[str, Any]) -> str:

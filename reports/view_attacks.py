@@ -95,6 +95,14 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
         "when its average advantage is small."), _(
         "The attacker sets its bar on control records so that about 1 outsider in 1,000 is "
         "flagged, then counts the training members and the other outsiders above it.")),
+    "canary-membership": (_("Canary audit of the claimed ε"), _(
+        "Does the generator keep the privacy promise it states? Planted test records, each "
+        "shown to the generator on a coin toss, are looked for in its output; right guesses "
+        "beyond chance put a lower bound on the true ε, held against the claim in the "
+        "dp-claim check."), _(
+        "The attacker knows the planted records and the synthetic output of one extra "
+        "training run, never the coin tosses; it guesses only where its evidence is "
+        "strongest.")),
     "distinguishability": (_("Distinguishability"), _(
         "How easily can a computer tell real rows from synthetic ones? A score near zero "
         "means the synthetic rows look like real ones; this measures realism more than "

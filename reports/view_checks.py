@@ -227,7 +227,8 @@ def kind_label(kind: str, lang: Lang) -> str:
               "identity-disclosure": lang.gettext("Identity disclosure"),
               "distinguishability": lang.gettext("Distinguishability"),
               "verbatim-copy": lang.gettext("Verbatim copies"),
-              "membership-low-fpr": lang.gettext("Membership at few false alarms")}
+              "membership-low-fpr": lang.gettext("Membership at few false alarms"),
+              "canary-membership": lang.gettext("Canary audit of the claimed ε")}
     return labels.get(kind, kind)
 
 

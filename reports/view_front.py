@@ -48,6 +48,14 @@ def findings_view(result: Mapping[str, Any], checks: list[Mapping[str, Any]], la
         note = lang.ngettext("One other gated check did not pass either (page 2).",
                              "%(num)s other gated checks did not pass either (page 2).",
                              len(others), num=lang.count(len(others)))
+    refuted = [as_text(g.get("name"), "?") for g in map(as_map, as_list(result.get("generators")))
+               if g.get("gated", True) and as_map(g.get("dp_claim")).get("gated") is True
+               and as_map(g.get("dp_claim")).get("status") == "fail"]
+    if refuted:  # a refuted DP claim fails the gate by itself (privgate.dp_claim)
+        note = " ".join(x for x in (note, lang.gettext(
+            "The claimed ε of %(names)s is refuted by the membership attacks (dp-claim), "
+            "which fails the release on its own (see Generators).",
+            names=", ".join(refuted))) if x)
     return {"text": decided["text"], "entries": items, "note": note}
 
 
@@ -63,14 +71,41 @@ def _short_reason(check: Mapping[str, Any], view: Mapping[str, Any], lang: Lang)
 
 
 def _distinguishability(gen: Mapping[str, Any], lang: Lang) -> tuple[str, str, str] | None:
+    """How well a classifier tells real from synthetic rows: the AUROC of the attack whose
+    risk kind is distinguishability (its typed ``auroc`` estimate; the risk if it has none)."""
     for att in as_list(gen.get("attacks")):
         att = as_map(att)
-        if as_text(att.get("risk_kind")) == "distinguishability" and \
-                as_number(att.get("risk")) is not None:
+        if as_text(att.get("risk_kind")) != "distinguishability":
+            continue
+        auroc = as_map(att.get("auroc"))
+        if as_number(auroc.get("value")) is not None:
+            shown = lang.gettext("AUROC %(auroc)s", auroc=lang.num(auroc.get("value")))
+            interval = as_map(auroc.get("interval"))
+            if interval:
+                shown += " " + lang.interval(interval.get("low"), interval.get("high"))
+            return (lang.gettext("Real and synthetic rows told apart"), shown,
+                    lang.gettext("0.5: no better than chance; 1: always"))
+        if as_number(att.get("risk")) is not None:
             return (lang.gettext("Real and synthetic rows told apart"),
                     lang.num(att.get("risk")),
                     lang.gettext("0: a classifier cannot tell them apart; 1: always can"))
     return None
+
+
+def _metric_row(metric: Mapping[str, Any], title: str, lang: Lang, values: Mapping[str, str]
+                ) -> tuple[str, str, str]:
+    """One metric's headline, with its value before the synthetic data when it has one."""
+    if metric.get("error"):
+        return title, lang.gettext("not computed"), ""
+    shown = lang.num(metric.get("value"))
+    interval = as_map(metric.get("interval"))
+    if interval:
+        shown += " " + lang.interval(interval.get("low"), interval.get("high"))
+    if as_number(metric.get("baseline")) is None or as_number(metric.get("value")) is None:
+        return title, shown, ""
+    before = plugin_text(as_text(metric.get("baseline_description")), lang, values)
+    return title, shown, lang.gettext("%(before_what)s: %(before)s", before=lang.num(
+        metric.get("baseline")), before_what=before or lang.gettext("without synthetic data"))
 
 
 def utility_view(result: Mapping[str, Any], lang: Lang, values: Mapping[str, str]
@@ -92,12 +127,7 @@ def utility_view(result: Mapping[str, Any], lang: Lang, values: Mapping[str, str
             info = as_map(catalog.get(as_text(metric.get("metric"))))
             title = plugin_text(as_text(info.get("title")) or as_text(metric.get("metric")),
                                 lang, values)
-            interval = as_map(metric.get("interval"))
-            shown = (lang.num(metric.get("value")) if not metric.get("error")
-                     else lang.gettext("not computed"))
-            if interval and not metric.get("error"):
-                shown += " " + lang.interval(interval.get("low"), interval.get("high"))
-            rows.append((title, shown, ""))
+            rows.append(_metric_row(metric, title, lang, values))
         mine = [c for c in checks if as_text(c.get("generator")) == name
                 and c.get("gated", True) and as_number(c.get("ci_high")) is not None]
         worst = max(mine, key=lambda c: (as_number(c.get("ci_high")) or 0)
@@ -130,4 +160,27 @@ def ledger_line(result: Mapping[str, Any], lang: Lang) -> str:
     return text
 
 
-__all__ = ["findings_view", "ledger_line", "released_view", "utility_view"]
+def privacy_unit_line(result: Mapping[str, Any], lang: Lang) -> str:
+    """What the DP generators' epsilon protects (each row, or each person) and what the attacks
+    count (``results.json["privacy_unit"]``; empty for older results)."""
+    unit = as_map(result.get("privacy_unit"))
+    if not unit:
+        return ""
+    column = as_text(unit.get("person_column"))
+    if not column:
+        return lang.gettext("ε protects each row; the attacks count rows (no person column "
+                            "declared)")
+    people = lang.count(unit.get("people"))
+    if as_text(unit.get("epsilon_protects")) == "per person":
+        return lang.gettext("ε protects each person (%(people)s people in training, by column "
+                            "%(column)s); the attacks count people", people=people,
+                            column=column)
+    return lang.gettext("ε protects each row: a person with k rows is protected at about k × ε "
+                        "(here up to %(k)s rows per person); the attacks count people "
+                        "(%(people)s in training, by column %(column)s)",
+                        k=lang.count(unit.get("max_rows_per_person")), people=people,
+                        column=column)
+
+
+__all__ = ["findings_view", "ledger_line", "privacy_unit_line", "released_view",
+           "utility_view"]

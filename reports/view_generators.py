@@ -47,6 +47,33 @@ def epsilon_text(spent: Mapping[str, Any], budget: Mapping[str, Any], private: b
     return text
 
 
+def dp_claim_view(gen: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
+    """The ``dp-claim`` check of a private generator: the empirical lower bound on ε its
+    membership attacks show, beside the ε it claims (``None`` for a non-private one)."""
+    claim = as_map(gen.get("dp_claim"))
+    status = as_text(claim.get("status"))
+    if status not in ("pass", "fail", "cannot-certify"):
+        return None
+    values = {"bound": lang.num(claim.get("epsilon_lower_bound")),
+              "claim": lang.num(claim.get("claimed_epsilon")),
+              "level": lang.pct(claim.get("level"))}
+    if status == "fail":
+        text = lang.gettext("The membership attacks refute the claimed ε: they show ε ≥ "
+                            "%(bound)s with %(level)s confidence, above the claimed %(claim)s. "
+                            "No generator with that guarantee could show this.", **values)
+    elif status == "pass":
+        text = lang.gettext("The membership attacks show ε ≥ %(bound)s with %(level)s "
+                            "confidence, at or below the claimed %(claim)s: the claim is not "
+                            "refuted (this does not prove it).", **values)
+    else:
+        text = lang.gettext("No membership attack gave evidence to test the claimed ε "
+                            "%(claim)s.", **values)
+    row = (lang.gettext("≥ %(bound)s (claimed %(claim)s)", **values) if status != "cannot-certify"
+           else lang.gettext("not tested"))
+    return {"st": status_view(status, lang), "text": text, "row": row,
+            "refuted": status == "fail"}
+
+
 def metric_view(metric: Mapping[str, Any], catalog: Mapping[str, Any], lang: Lang,
                 minimum: int = DEFAULT_MIN_CELL_SIZE) -> dict[str, Any]:
     """One utility metric: title, value with its interval, description, figures, details."""
@@ -78,12 +105,16 @@ def generator_view(gen: Mapping[str, Any], result: Mapping[str, Any], index: int
         spent.get("is_private", True) is not False
     sdet = as_map(spent.get("details"))
     none = lang.gettext("none")
+    claim = dp_claim_view(gen, lang) if private else None
     budget_rows = [
         (lang.gettext("Differentially private"),
-         lang.gettext("yes") if private else lang.gettext("NO")),
+         lang.gettext("claimed, refuted by this audit") if claim and claim["refuted"]
+         else lang.gettext("yes") if private else lang.gettext("NO")),
         (lang.gettext("Target ε (epsilon)"), lang.num(budget.get("epsilon")) if budget else none),
         (lang.gettext("Spent ε (epsilon)"),
          lang.num(spent.get("epsilon")) if private else lang.gettext("unbounded (∞)")),
+        *([(lang.gettext("Empirical lower bound on ε (dp-claim)"), claim["row"])] if claim
+          else []),
         (lang.gettext("Target δ (delta)"), lang.num(budget.get("delta")) if budget else none),
         (lang.gettext("Spent δ (delta)"), lang.num(spent.get("delta"))),
         (lang.gettext("Accountant"), lang.plugin(as_text(spent.get("accountant")))
@@ -106,7 +137,7 @@ def generator_view(gen: Mapping[str, Any], result: Mapping[str, Any], index: int
         "error": as_text(gen.get("error")) if gen.get("error") else "",
         "n_synthetic": lang.count(gen.get("n_synthetic")),
         "budget_text": epsilon_text(spent, budget, private, lang),
-        "budget_rows": budget_rows, "budget_details": budget_details,
+        "budget_rows": budget_rows, "budget_details": budget_details, "dp_claim": claim,
         "params": [(as_text(k), fmt_detail(v, lang)) for k, v in as_map(gen.get("params")).items()],
         "verdicts": verdicts,
         "failed_attacks": [as_text(a.get("attack"), "?") for a in map(as_map, attacks)
@@ -114,6 +145,19 @@ def generator_view(gen: Mapping[str, Any], result: Mapping[str, Any], index: int
         "metrics": [metric_view(as_map(m), as_map(catalog.get("metrics")), lang, minimum)
                     for m in as_list(gen.get("metrics"))],
     }
+
+
+def _unit(entry: Mapping[str, Any], lang: Lang) -> str:
+    """What a ledger entry's epsilon protects; entries of other units are summed all the same.
+    "-" for a non-private fit, "not recorded" for an entry from before the ledger stored it."""
+    unit = as_text(entry.get("unit"))
+    if unit == "per person":
+        return lang.gettext("per person")
+    if unit == "per row":
+        return lang.gettext("per row")
+    if unit:
+        return unit
+    return "-" if entry.get("epsilon") is None else lang.gettext("not recorded")
 
 
 def ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
@@ -125,8 +169,9 @@ def ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
     total = ledger.get("total_epsilon")
     spent = ledger.get("spent_epsilon")
     rows = [(lang.datetime(e.get("time")), as_text(e.get("generator"), "?"),
-             lang.num(e.get("epsilon")), lang.num(e.get("delta")),
-             lang.plugin(as_text(e.get("accountant"))), lang.plugin(as_text(e.get("status"))))
+             lang.num(e.get("epsilon")), lang.num(e.get("delta")), _unit(e, lang),
+             lang.plugin(as_text(e.get("accountant"))), lang.plugin(as_text(e.get("status")))
+             + (" " + lang.gettext("(ε refuted)") if e.get("dp_claim") == "refuted" else ""))
             for e in entries]
     # Since entries carry this_audit, operator and host, this audit's fits and every other fit
     # on the data set (earlier audits, other people's) are shown in separate tables.
@@ -145,6 +190,9 @@ def ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
                          "audits, other people) spent ε %(others)s.",
                          this=lang.num(ledger.get("this_audit_epsilon")),
                          others=lang.num(ledger.get("others_epsilon"))) if marked else ""
+    units = {as_text(e.get("unit")) for e in entries} - {""}
+    mixed = lang.gettext("The entries protect different units (per person, per row); their ε "
+                         "are summed all the same.") if len(units) > 1 else ""
     total_v, spent_v = as_number(total), as_number(spent)
     if total_v is not None and spent_v is not None:
         summary = lang.gettext("ε %(spent)s spent of a total of %(total)s (remaining "
@@ -156,7 +204,7 @@ def ledger_view(result: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
     return {
         "path": as_text(ledger.get("path")), "fingerprint": as_text(ledger.get("fingerprint")),
         "summary": summary, "rows": rows, "marked": marked, "this_rows": this_rows,
-        "other_rows": other_rows, "split": split,
+        "other_rows": other_rows, "split": split, "mixed_units": mixed,
         "chart": charts.ledger_chart(entries, total, lang.gettext(
             "Privacy budget spent over time (cumulative ε)"), lang=lang),
     }
@@ -193,6 +241,8 @@ def vulnerability_view(result: Mapping[str, Any], lang: Lang, minimum: int
     if as_number(vul.get("n_train")) is not None:
         n_ranked = lang.gettext("%(n)s of the %(total)s training records", n=n_ranked,
                                 total=lang.count(vul.get("n_train")))
+    unit_rows, people_summary = _people_rows(vul, as_map(result.get("privacy_unit")), lang,
+                                             minimum)
     threshold = as_number(vul.get("high_risk_threshold"))
     rule = (lang.gettext(
         "A record is at high risk when, in at least one attack, its own risk is at least "
@@ -205,10 +255,35 @@ def vulnerability_view(result: Mapping[str, Any], lang: Lang, minimum: int
     return {
         "file": as_text(vul.get("file"), "vulnerable_records.csv"),
         "n_ranked": n_ranked, "n_high": n_high, "rule": rule, "combos": combos,
-        "dropped": dropped,
+        "dropped": dropped, "unit_rows": unit_rows,
         "summary": lang.gettext("Records at high risk: %(high)s. Training records with some "
                                 "exposure in at least one attack: %(ranked)s. The records are "
                                 "listed by row number in %(file)s (personal data), never here.",
                                 high=n_high, ranked=n_ranked,
-                                file=as_text(vul.get("file"), "vulnerable_records.csv")),
+                                file=as_text(vul.get("file"), "vulnerable_records.csv"))
+        + people_summary,
     }
+
+
+def _people_rows(vul: Mapping[str, Any], unit: Mapping[str, Any], lang: Lang, minimum: int
+                 ) -> tuple[list[tuple[str, str]], str]:
+    """The vulnerability section's unit and (per person) people counts, as table rows and a
+    sentence for the summary; nothing for a document without a unit (older results)."""
+    if as_text(vul.get("unit")) == "per row":
+        return [(lang.gettext("Unit"), lang.gettext(
+            "per row: every record is taken for a different person"))], ""
+    if as_text(vul.get("unit")) != "per person":
+        return [], ""
+    file = as_text(vul.get("people_file"), "vulnerable_people.csv")
+    ranked = suppressed_count(vul.get("n_people_ranked"), minimum, lang)
+    high = suppressed_count(vul.get("n_people_high_risk"), minimum, lang)
+    if as_number(unit.get("people")) is not None:
+        ranked = lang.gettext("%(n)s of the %(total)s training people", n=ranked,
+                              total=lang.count(unit.get("people")))
+    return [(lang.gettext("Unit"), lang.gettext(
+                "per person: a person is as exposed as their most exposed record (column "
+                "%(column)s)", column=as_text(unit.get("person_column"), "?"))),
+            (lang.gettext("People with some exposure (listed in %(file)s)", file=file), ranked),
+            (lang.gettext("People at high risk"), high)], " " + lang.gettext(
+                "People at high risk: %(high)s; with some exposure: %(ranked)s (listed in "
+                "%(file)s).", high=high, ranked=ranked, file=file)

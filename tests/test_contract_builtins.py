@@ -36,6 +36,7 @@ FALLBACK: dict[str, dict[str, Any]] = {
     "dcr-membership": {"n_resamples": 100},
     "distinguishability": {"n_resamples": 100, "folds": 3},
     "density-membership": {"n_resamples": 100},
+    "dp-audit": {"n_canaries": 40},  # 300-row scenario: room for 20 real canaries
     "shadow-membership": {"n_targets": 20, "n_shadows": 2, "shadow_rows": 100,
                           "n_resamples": 100},
 }

@@ -228,38 +228,6 @@ def test_fingerprint_is_the_same_in_another_process_and_release() -> None:
 
 
 @pytest.mark.slow
-def test_fingerprint_is_vectorised(capsys: pytest.CaptureFixture[str]) -> None:
-    """Far faster than writing the table out as CSV (the old canonical form): measured at
-    about 2 s for 1M rows x 50 columns on two cores, against 13.5 s for the CSV."""
-    rng = np.random.default_rng(0)
-    n = 200_000
-    cols: dict[str, Any] = {}
-    for i in range(50):
-        kind = i % 5
-        if kind == 0:
-            cols[f"c{i}"] = rng.integers(0, 100, n)
-        elif kind == 1:
-            cols[f"c{i}"] = rng.normal(size=n)
-        elif kind == 2:
-            cols[f"c{i}"] = pd.Series(rng.choice(["alpha", "beta", "gamma", None], n),
-                                      dtype=object)
-        elif kind == 3:
-            cols[f"c{i}"] = pd.Series(rng.choice(["x", "y", "z"], n)).astype("str")
-        else:
-            cols[f"c{i}"] = np.where(rng.random(n) < 0.1, np.nan,
-                                     rng.integers(0, 1000, n).astype(float))
-    df = pd.DataFrame(cols)
-    start = time.perf_counter()
-    fingerprint(df)
-    took = time.perf_counter() - start
-    start = time.perf_counter()
-    df.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    csv = time.perf_counter() - start
-    with capsys.disabled():
-        print(f"\nfingerprint of {n:,} x 50: {took:.2f} s (CSV: {csv:.2f} s)")
-    assert took < csv / 2
-
-
 def test_the_same_rows_in_another_order_share_one_budget(tmp_path: Path) -> None:
     df = _rows()
     ledger = _ledger(tmp_path)
@@ -651,6 +619,65 @@ def test_an_old_sqlite_ledger_gains_the_new_columns(tmp_path: Path,
     assert ledger.history()[-1].audit_id == "1" * 32 and ledger.history()[-1].host
 
 
+def test_a_ledger_without_the_unit_column_is_read_as_is_and_gains_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "before-unit.sqlite"
+    with sqlite3.connect(path) as con:  # the schema privgate wrote before entries had a unit
+        con.executescript("""
+            CREATE TABLE fits (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                dataset_fingerprint TEXT NOT NULL, dataset_name TEXT, generator TEXT NOT NULL,
+                epsilon REAL, delta REAL NOT NULL, accountant TEXT NOT NULL,
+                config_sha256 TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+                status TEXT NOT NULL, note TEXT, audit_id TEXT, operator TEXT, host TEXT,
+                dp_claim TEXT);
+            INSERT INTO fits VALUES (1, 'ab', 'claims', 'dpsgd-vae', 0.5, 1e-5, 'rdp', 'c',
+                '2025-01-01T00:00:00+00:00', NULL, 'spent', NULL, 'aaaa', 'alice', 'ci-7',
+                'refuted');""")
+    assert main(["ledger", "--ledger", str(path)]) == 0  # reading: works, changes nothing
+    assert "not recorded" in capsys.readouterr().out
+    assert main(["ledger", "--ledger", str(path), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["datasets"][0]["entries"]
+    assert (row["unit"], row["dp_claim"], row["host"]) == (None, "refuted", "ci-7")
+    with sqlite3.connect(path) as con:
+        assert "unit" not in {r[1] for r in con.execute("PRAGMA table_info(fits)")}
+    ledger = PrivacyLedger(path)  # writing: migrated, the old entry untouched
+    with sqlite3.connect(path) as con:
+        assert "unit" in {r[1] for r in con.execute("PRAGMA table_info(fits)")}
+    (old,) = ledger.history()
+    assert (old.unit, old.dp_claim, old.operator, old.epsilon) == (None, "refuted", "alice", 0.5)
+    audit = _audit(ledger, PlannedFit("dpsgd-ctgan", 0.3, 1e-5, unit="per person"),
+                   total=1.0, fp="ab")
+    audit.started("dpsgd-ctgan")
+    audit.finished("dpsgd-ctgan", 0.3, 1e-5, "rdp")
+    assert [e.unit for e in ledger.history()] == [None, "per person"]
+    assert ledger.spent("ab") == pytest.approx(0.8)  # old and new summed
+    assert main(["ledger", "--ledger", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "per person" in out and "not recorded" in out
+
+
+def test_each_entry_records_its_unit_and_entries_of_other_units_are_summed(
+        location: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = PrivacyLedger(location)
+    earlier = _audit(ledger, PlannedFit("dpsgd-vae", 0.4, 1e-5, unit="per row"), total=1.0)
+    earlier.started("dpsgd-vae")
+    earlier.finished("dpsgd-vae", 0.4, 1e-5, "rdp")
+    audit = _audit(ledger, PlannedFit("dpsgd-ctgan", 0.5, 1e-5, unit="per person"),
+                   PlannedFit("gmm", None, 0.0, unit="per person"), total=1.0)
+    assert [(e.generator, e.unit) for e in ledger.history(FP)] == [
+        ("dpsgd-vae", "per row"), ("dpsgd-ctgan", "per person"), ("gmm", None)]
+    assert ledger.spent(FP) == pytest.approx(0.9)  # different units, one sum
+    with pytest.raises(BudgetError, match="spent 0.9 of its total epsilon 1"):
+        _audit(ledger, PlannedFit("dpsgd-tvae", 0.2, 1e-5, unit="per person"), total=1.0)
+    entries = audit.summary()["entries"]
+    assert [(e["unit"], e["this_audit"]) for e in entries[:3]] == [
+        ("per row", False), ("per person", True), (None, True)]
+    assert main(["ledger", "--ledger-url" if "://" in location else "--ledger",
+                 location]) == 0
+    assert "epsilons of different units summed (per person, per row)" in \
+        capsys.readouterr().out
+
+
 # -- the audit pipeline and the CLI ---------------------------------------------------------------
 
 def _rows(n: int = 120) -> pd.DataFrame:
@@ -736,6 +763,47 @@ def test_audits_record_the_accountants_figure_and_stop_at_the_total(tmp_path: Pa
     with pytest.raises(BudgetError, match="spent 0.8 of its total epsilon 1"):
         run_audit(config, registry)  # 0.8 + 0.5 > 1: refused before training
     assert len(PrivacyLedger(tmp_path / "my-ledger.sqlite").history()) == 4
+
+
+def test_a_person_level_audit_records_per_person_and_the_report_shows_it(
+        tmp_path: Path) -> None:
+    from privgate.reports.html import render
+
+    _rows().assign(pid=[f"p{i // 2}" for i in range(120)]).to_csv(
+        tmp_path / "rows.csv", index=False)  # two rows per person
+    gens = [{"name": "reports-spend", "epsilon": 0.5, "params": {"share": 0.8}},
+            {"name": "gmm", "gate": False, "params": {"n_components": 2}}]
+
+    def audit(role: str) -> dict[str, Any]:  # the same table, with or without its person
+        raw = {"seed": 1, "output": str(tmp_path / role), "data": {"path": "rows.csv"},
+               "schema": {"columns": {**SCHEMA, "pid": {"kind": "identifier", "role": role}}},
+               "generators": gens, "attacks": ["dcr-membership"], "metrics": [],
+               "ledger": {"path": "ledger.sqlite"}}
+        return run_audit(parse_config(raw, where="test.toml", base_dir=tmp_path), _registry())
+
+    per_row = audit("direct-identifier")
+    assert per_row["ledger"]["unit"] == "per row"
+    assert [e["unit"] for e in per_row["ledger"]["entries"]] == ["per row", None]
+    result = audit("person-id")
+    doc = result["ledger"]
+    assert doc["fingerprint"] == per_row["ledger"]["fingerprint"]
+    assert doc["unit"] == result["privacy_unit"]["epsilon_protects"] == "per person"
+    assert [(e["generator"], e["unit"], e["this_audit"]) for e in doc["entries"]] == [
+        ("reports-spend", "per row", False), ("gmm", None, False),
+        ("reports-spend", "per person", True), ("gmm", None, True)]
+    assert doc["spent_epsilon"] == pytest.approx(0.8)  # per row and per person, summed
+    assert [e.unit for e in PrivacyLedger(tmp_path / "ledger.sqlite").history()] == [
+        "per row", None, "per person", None]
+    html = render(result, [])
+    section = html[html.index('<section id="ledger"'):]
+    section = section[:section.index("</section>")]
+    this = section[section.index('class="ledger-this"'):section.index('class="ledger-others"')]
+    others = section[section.index('class="ledger-others"'):]
+    assert ">Unit</th>" in this and "<td>per person</td>" in this and "per row" not in this
+    assert "<td>per row</td>" in others and "different units" in section
+    ko = render({**result, "lang": "ko"}, [])
+    ko = ko[ko.index('<section id="ledger"'):]
+    assert "<td>사람 단위</td>" in ko and "<td>행 단위</td>" in ko and ">단위</th>" in ko
 
 
 @pytest.mark.slow

@@ -96,12 +96,16 @@ def test_an_old_table_gains_the_new_columns(url: str) -> None:
         con.execute("INSERT INTO privgate_fits (dataset_fingerprint, generator, epsilon, "
                     "delta, accountant, config_sha256, started_at, status) VALUES "
                     "(%s, 'dpsgd-vae', 0.5, 1e-5, 'rdp', 'c', '2025-01-01', 'spent')", (FP,))
-    assert [e.audit_id for e in PrivacyLedger(url, create=False).history()] == [None]
+    assert [(e.audit_id, e.unit) for e in PrivacyLedger(url, create=False).history()] == [
+        (None, None)]
     ledger = PrivacyLedger(url)
     ledger.reserve(FP, "gmm", None, 0.0, "none", "c", None, audit_id="a" * 32)
     assert [(e.epsilon, e.audit_id) for e in ledger.history(FP)] == [(0.5, None),
                                                                      (None, "a" * 32)]
     assert ledger.history(FP)[-1].operator and ledger.history(FP)[-1].host
+    ledger.reserve(FP, "dpsgd-vae", 0.25, 1e-5, "planned", "c", None, unit="per person")
+    assert [e.unit for e in ledger.history(FP)] == [None, None, "per person"]
+    assert ledger.spent(FP) == pytest.approx(0.75)
 
 
 def test_reading_an_empty_server_ledger_creates_no_table(

@@ -79,3 +79,24 @@ def test_synth_refuses_to_overwrite_its_input(tmp_path: Path,
     assert main(["synth", "--data", str(data), "--generator", "gmm", "--rows", "10", "--out",
                  str(tmp_path / "s.csv")]) == 0
     assert len(pd.read_csv(tmp_path / "s.csv")) == 10
+
+
+def test_a_config_output_is_written_beside_the_config_not_where_privgate_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``output = "gate-out"`` in gate.toml means gate.toml's folder, like every other path the
+    config names (README: paths a config names lie inside its folder)."""
+    rng = np.random.default_rng(2)
+    project = tmp_path / "project"
+    project.mkdir()
+    pd.DataFrame({"age": rng.integers(18, 90, 150), "sex": rng.choice(["f", "m"], 150)}).to_csv(
+        project / "rows.csv", index=False)
+    (project / "gate.toml").write_text(
+        'output = "gate-out"\nattacks = ["dcr-membership"]\n[data]\npath = "rows.csv"\n'
+        '[[generators]]\nname = "gmm"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PRIVGATE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    assert main(["audit", str(project / "gate.toml")]) in (0, 1)
+    assert (project / "gate-out" / "results.json").is_file()
+    assert list(elsewhere.iterdir()) == []

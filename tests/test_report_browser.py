@@ -356,6 +356,9 @@ def test_two_pages_to_decide_and_a_marked_page_everywhere(browser: Any, report: 
     assert n >= 3
     if report.parent.name.startswith("demo"):
         assert n <= MAX_DEMO_PAGES, f"the demo report prints on {n} pages"
+        # usefulness beside risk on page 1: distinguishability AUROC, F1 before and after
+        assert "AUROC" in pages[0]
+        assert ("실제행만:" if ko else "realrowsonly:") in pages[0]
     verdict, signoff = ("판정:", "검토자서명") if ko else ("Verdict:", "Reviewersign-off")
     assert verdict in pages[0] and signoff not in pages[0]
     assert signoff in pages[1] and ("점검과승인" if ko else "Checksandsign-off") in pages[1]

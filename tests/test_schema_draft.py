@@ -39,7 +39,8 @@ def test_roles_are_guessed_from_names_and_shapes() -> None:
     schema = draft(df, target="outcome")
     roles = {c.name: c.role for c in schema.columns}
     assert roles["record_id"] is Role.DIRECT_IDENTIFIER  # unique per row
-    assert roles["patient_nbr"] is Role.DIRECT_IDENTIFIER  # id-like name, many values
+    assert roles["patient_nbr"] is Role.PERSON_ID  # id-like name, repeats: one person's rows
+    assert schema.person_id == "patient_nbr"
     assert schema["record_id"].kind is Kind.IDENTIFIER
     assert {roles["age"], roles["sex"], roles["zip3"], roles["admitted on"]} == {
         Role.QUASI_IDENTIFIER}
@@ -61,7 +62,7 @@ def test_every_read_off_domain_is_marked_and_the_toml_round_trips() -> None:
             assert READ_OFF in lines[i - 1] or lines[i - 1].startswith("# 20"), line
     assert sum(READ_OFF in line for line in lines) == sum(
         (c.categories is not None) + (c.bounds is not None) + c.nullable for c in schema.columns)
-    assert '# person_id = "patient_nbr"' in text
+    assert 'role = "person-id"' in text and "# Person id: rows that share patient_nbr" in text
     raw = tomllib.loads(text)
     config = parse_config(raw, where="draft.toml")
     declared = config.declared_schema("draft.toml")

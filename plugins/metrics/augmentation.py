@@ -54,6 +54,8 @@ ARMS = ("real", "real+smote", "real+generator")
 ARM_LABELS = {"real": "Real rows only", "real+smote": "Real rows + SMOTE rows",
               "real+generator": "Real rows + generated minority rows"}
 #: The measures of each arm, as the table shows them.
+#: What the metric's ``baseline`` is (the report shows it as "before" beside the value).
+REAL_ONLY_BASELINE = "real rows only"
 MEASURES = (("recall", "Recall"), ("precision", "Precision"), ("f1", "F1"), ("auroc", "AUROC"),
             ("accuracy", "Accuracy"))
 
@@ -180,7 +182,9 @@ class AugmentationMetric(Metric):
         interval = (None if value is None or ci is None else Interval(
             ci[0], ci[1], level, details["interval_methods"]["f1, auroc"]))
         return MetricResult(self.name, value, self.description, details, interval=interval,
-                            figures=figures(target, minority, arms))
+                            figures=figures(target, minority, arms),
+                            baseline=finite(arms["real"].get("f1")),
+                            baseline_description=REAL_ONLY_BASELINE)
 
     def _smote(self, x: np.ndarray, y: np.ndarray, encoder: FeatureEncoder,
                context: MetricContext, deficit: int) -> tuple[np.ndarray, np.ndarray] | str:

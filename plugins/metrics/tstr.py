@@ -43,6 +43,9 @@ def auroc(y: np.ndarray, scores: np.ndarray, classes: list[str]) -> float:
     return float(np.mean(defined)) if defined else float("nan")
 
 
+#: What the metric's ``baseline`` is (the report shows it as "before" beside the value).
+TRTR_BASELINE = "trained on real rows"
+
 class TSTRMetric(Metric):
     """Train-synthetic-test-real: a classifier fitted on the synthetic rows, scored on the real
     control rows, compared with the same classifier fitted on the real training rows (TRTR).
@@ -152,7 +155,9 @@ class TSTRMetric(Metric):
         interval = (None if tstr_auc is None or ci is None else
                     Interval(ci[0], ci[1], float(context.confidence_level), auroc_interval))
         return MetricResult(self.name, tstr_auc, self.description, details, interval=interval,
-                            figures=(comparison_table(target, results),))
+                            figures=(comparison_table(target, results),),
+                            baseline=finite(trtr_auc),
+                            baseline_description=TRTR_BASELINE)
 
     def _evaluate(self, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                   classes: list[str], mask: np.ndarray, context: MetricContext, label: str

@@ -1,0 +1,1 @@
+../../core/dp_audit_bounds.py

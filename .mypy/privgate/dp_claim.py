@@ -1,0 +1,1 @@
+../../core/dp_claim.py

@@ -1,0 +1,1 @@
+../../core/operating_points.py
