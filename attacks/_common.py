@@ -9,16 +9,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from privgate import AttackContext, Schema, params
+from privgate import AttackContext, Generator, Schema, params
 from privgate.certification import estimate, one_sided
 from privgate.errors import InputError
 from privgate.evidence import Counts, RocCurve
+from privgate.generator import PrivacyBudget
 from privgate.stats import bootstrap_ci, clamp01
 
 #: The most ROC points an attack puts in its result (reports plot them).
@@ -201,3 +203,23 @@ def single_threaded() -> Iterator[None]:
     """
     with threadpool_limits(limits=1):
         yield
+
+
+@dataclass(frozen=True)
+class RefitJob:
+    """A fresh copy of the audited generator fitted on ``data`` and sampled, as plain,
+    picklable data that joblib and Ray ship to a worker (shadow fits, canary-audit fits)."""
+
+    generator_cls: type[Generator]
+    params: dict[str, Any]
+    schema: Schema
+    budget: PrivacyBudget | None
+    data: pd.DataFrame
+    n_synthetic: int
+    seed: int
+
+    def fit_and_sample(self) -> pd.DataFrame:
+        """The sample of a generator built from ``params`` and fitted on ``data`` (seeded)."""
+        gen = self.generator_cls(**self.params)
+        gen.fit(self.data.reset_index(drop=True), self.schema, self.budget, seed=self.seed)
+        return gen.sample(self.n_synthetic, seed=self.seed)

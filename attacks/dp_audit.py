@@ -51,7 +51,13 @@ import numpy as np
 import pandas as pd
 
 from privgate import Attack, AttackContext, AttackResult, bounds, hookimpl
-from privgate.attacks._common import check_int, jsonable, modelled_columns, resolve_params
+from privgate.attacks._common import (
+    RefitJob,
+    check_int,
+    jsonable,
+    modelled_columns,
+    resolve_params,
+)
 from privgate.attacks._membership_metrics import nearest_distances
 from privgate.attacks._operating_point import held_out_point
 from privgate.encoding import TableEncoder
@@ -63,7 +69,7 @@ from privgate.randomness import child_seed, rng
 from privgate.schema import Kind, Schema
 
 if TYPE_CHECKING:
-    from privgate.generator import Generator, PrivacyBudget
+    from privgate.generator import Generator
 
 #: The guess sets tried on each canary group: (share guessed "in" from the top, whether as many
 #: are guessed "out" from the bottom). Fixed in advance; core corrects for their number.
@@ -77,24 +83,15 @@ MULTI_RUNS, MIN_MULTI_RUNS = 100, 20
 
 
 @dataclass(frozen=True)
-class CanaryJob:
-    """One audit fit: plain, picklable data for the executor."""
+class CanaryJob(RefitJob):
+    """One audit fit, and the canaries scored on its sample."""
 
-    generator_cls: type[Generator]
-    params: dict[str, Any]
-    schema: Schema
-    budget: PrivacyBudget | None
-    data: pd.DataFrame
     canaries: pd.DataFrame
-    n_synthetic: int
-    seed: int
 
 
 def run_canary_job(job: CanaryJob) -> np.ndarray:
     """Fit a fresh generator on the job's table; each canary's distance to its sample."""
-    gen = job.generator_cls(**job.params)
-    gen.fit(job.data.reset_index(drop=True), job.schema, job.budget, seed=job.seed)
-    synthetic = gen.sample(job.n_synthetic, seed=job.seed)
+    synthetic = job.fit_and_sample()
     encoder = TableEncoder(covering(job.schema, job.canaries))
     dist = nearest_distances(encoder.transform(synthetic).astype(np.float64),
                              encoder.transform(job.canaries).astype(np.float64))
@@ -281,8 +278,8 @@ class DPAudit(Attack):
                               crafted.iloc[np.nonzero(inserted[:n_out])[0]]], ignore_index=True)
             data = data.iloc[draws.permutation(len(data))].reset_index(drop=True)
             jobs.append(CanaryJob(type(gen), params, context.schema, context.budget, data,
-                                  canaries, len(context.synthetic),
-                                  child_seed(context.seed, self.name, "fit", r)))
+                                  len(context.synthetic),
+                                  child_seed(context.seed, self.name, "fit", r), canaries))
             coins.append(inserted)
             kinds += ["crafted"] * n_out + ["real"] * n_real
         executor = context.executor or InlineExecutor()
@@ -334,9 +331,9 @@ class DPAudit(Attack):
                 context.train)
             order = rng(context.seed, self.name, "multi-run order", r).permutation(len(data))
             jobs.append(CanaryJob(type(gen), params, context.schema, context.budget,
-                                  data.iloc[order].reset_index(drop=True), canary,
+                                  data.iloc[order].reset_index(drop=True),
                                   len(context.synthetic),
-                                  child_seed(context.seed, self.name, "fit", r)))
+                                  child_seed(context.seed, self.name, "fit", r), canary))
         executor = context.executor or InlineExecutor()
         scores = -np.concatenate(executor.map(run_canary_job, jobs))
         points = held_out_point(scores, coins, seed=context.seed, stream=self.name,

@@ -47,6 +47,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from privgate import Attack, AttackContext, AttackResult, hookimpl, randomness
 from privgate.attacks._common import (
+    RefitJob,
     auroc,
     check_choice,
     check_int,
@@ -66,10 +67,9 @@ from privgate.errors import InputError
 from privgate.executor import InlineExecutor
 from privgate.figures import LineChart, Series
 from privgate.randomness import child_seed
-from privgate.schema import Schema
 
 if TYPE_CHECKING:
-    from privgate.generator import Generator, PrivacyBudget
+    pass
 
 DESIGNS = ("shared", "per-target")
 #: Trees of the meta-classifier (small training sets: n_targets * n_shadows rows).
@@ -81,29 +81,16 @@ MAX_CANDIDATES = 5000
 
 
 @dataclass(frozen=True)
-class ShadowJob:
-    """One shadow fit: train a fresh generator on ``data``, featurise ``targets`` on its sample.
+class ShadowJob(RefitJob):
+    """One shadow fit, and the ``targets`` featurised on its sample."""
 
-    Plain, picklable data: joblib and Ray ship it to a worker.
-    """
-
-    generator_cls: type[Generator]
-    params: dict[str, Any]
-    schema: Schema
-    budget: PrivacyBudget | None
-    data: pd.DataFrame
     targets: pd.DataFrame
-    n_synthetic: int
-    seed: int
     n_neighbors: int
 
 
 def run_shadow_job(job: ShadowJob) -> np.ndarray:
     """Fit one shadow generator and return the target-relative features of its sample."""
-    gen = job.generator_cls(**job.params)
-    gen.fit(job.data.reset_index(drop=True), job.schema, job.budget, seed=job.seed)
-    synthetic = gen.sample(job.n_synthetic, seed=job.seed)
-    return featurise(job.targets, synthetic, job.schema, job.n_neighbors)
+    return featurise(job.targets, job.fit_and_sample(), job.schema, job.n_neighbors)
 
 
 def outlier_scores(candidates: np.ndarray, n_neighbors: int) -> np.ndarray:
@@ -240,9 +227,8 @@ class ShadowMembership(Attack):
             data = pd.concat([aux, targets.iloc[inserted]], ignore_index=True)
             data = data.iloc[rng.permutation(len(data))].reset_index(drop=True)
             return ShadowJob(type(gen), gen.get_params(), context.schema, context.budget, data,
-                             targets.iloc[featurised].reset_index(drop=True), n_synthetic,
-                             child_seed(context.seed, self.name, "fit", len(jobs)),
-                             q["n_neighbors"])
+                             n_synthetic, child_seed(context.seed, self.name, "fit", len(jobs)),
+                             targets.iloc[featurised].reset_index(drop=True), q["n_neighbors"])
 
         if q["design"] == "shared":
             for j in range(k):

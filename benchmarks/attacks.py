@@ -194,8 +194,8 @@ def shadow_job_worker(pkl: str) -> dict[str, Any]:
         d = pickle.load(fh)
     torch.set_num_threads(1)
     job = ShadowJob(DPSGDVAE, {}, d["schema"], PrivacyBudget(1.0, 1e-5),
-                    d["control"].iloc[:1000], d["control"].iloc[2000:2001], len(d["train"]),
-                    SEED, 5)
+                    d["control"].iloc[:1000], len(d["train"]), SEED,
+                    d["control"].iloc[2000:2001], 5)
     wall, cpu = time.perf_counter(), time.process_time()
     run_shadow_job(job)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

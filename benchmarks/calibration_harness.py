@@ -197,6 +197,29 @@ def icd9_chapter(code: Any) -> str:
     return f"{start:03d}-{ends[start]:03d}"
 
 
+def read_diabetes() -> pd.DataFrame:
+    """diabetes130's encounters with ``encounter_id`` dropped (``patient_nbr`` kept for whoever
+    needs the person), diagnoses coarsened to their ICD-9 chapter, the payer code as text."""
+    df = pd.read_csv(DATA / "diabetes130.csv.gz", na_values="?", keep_default_na=False,
+                     low_memory=False).drop(columns=["encounter_id"])
+    for col in ("diag_1", "diag_2", "diag_3"):
+        df[col] = df[col].map(icd9_chapter)
+    df["payer_code"] = df["payer_code"].astype("string")
+    return df
+
+
+def diabetes_roles_and_bounds(df: pd.DataFrame
+                              ) -> tuple[dict[str, Role], dict[str, tuple[float, float]]]:
+    """The declared roles of diabetes130 (quasi-identifiers :data:`DIABETES_QI`; sensitive the
+    first diagnosis and the A1C result; target readmission) and its count columns' bounds."""
+    roles = {c: Role.QUASI_IDENTIFIER for c in DIABETES_QI} | {
+        "diag_1": Role.SENSITIVE, "A1Cresult": Role.SENSITIVE, "readmitted": Role.TARGET}
+    bounds: dict[str, tuple[float, float]] = {c: (0, int(df[c].max()) + 1) for c in (
+        "time_in_hospital", "num_lab_procedures", "num_medications", "number_outpatient",
+        "number_emergency", "number_inpatient", "number_diagnoses")}
+    return roles, bounds
+
+
 def load_table(name: str, rows: int | None = None, seed: int = 0
                ) -> tuple[pd.DataFrame, Schema]:
     """``adult`` (48,842 rows; quasi-identifiers age, sex, race, marital status, country,
@@ -212,16 +235,8 @@ def load_table(name: str, rows: int | None = None, seed: int = 0
             "income": Role.TARGET}
         bounds: Mapping[str, tuple[float, float]] = ADULT_BOUNDS
     elif name == "diabetes":
-        df = pd.read_csv(DATA / "diabetes130.csv.gz", na_values="?", keep_default_na=False,
-                         low_memory=False).drop(columns=["encounter_id", "patient_nbr"])
-        for col in ("diag_1", "diag_2", "diag_3"):
-            df[col] = df[col].map(icd9_chapter)
-        df["payer_code"] = df["payer_code"].astype("string")
-        roles = {c: Role.QUASI_IDENTIFIER for c in DIABETES_QI} | {
-            "diag_1": Role.SENSITIVE, "A1Cresult": Role.SENSITIVE, "readmitted": Role.TARGET}
-        bounds = {c: (0, int(df[c].max()) + 1) for c in (
-            "time_in_hospital", "num_lab_procedures", "num_medications", "number_outpatient",
-            "number_emergency", "number_inpatient", "number_diagnoses")}
+        df = read_diabetes().drop(columns=["patient_nbr"])
+        roles, bounds = diabetes_roles_and_bounds(df)
     else:
         raise ValueError(f"unknown table {name!r}; use adult or diabetes")
     if rows is not None and rows < len(df):

@@ -45,10 +45,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibration_harness import (  # noqa: E402
-    DATA,
-    DIABETES_QI,
     _declared,
-    icd9_chapter,
+    diabetes_roles_and_bounds,
+    read_diabetes,
 )
 
 from privgate import validate  # noqa: E402
@@ -59,7 +58,7 @@ from privgate.persons import Persons, persons_of, split_people  # noqa: E402
 from privgate.policy import Status, check, worst  # noqa: E402
 from privgate.randomness import rng  # noqa: E402
 from privgate.registry import build_registry  # noqa: E402
-from privgate.schema import Role, Schema  # noqa: E402
+from privgate.schema import Schema  # noqa: E402
 from privgate.tables import conform, split_positions  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -71,20 +70,12 @@ PERSON = "patient_nbr"
 def load(people: int, seed: int) -> tuple[pd.DataFrame, pd.Series, Schema]:
     """A seeded sample of ``people`` patients with all their encounters, conformed to the
     harness's declared schema (diagnoses as ICD-9 chapters), and each row's patient."""
-    df = pd.read_csv(DATA / "diabetes130.csv.gz", na_values="?", keep_default_na=False,
-                     low_memory=False).drop(columns=["encounter_id"])
+    df = read_diabetes()
     ids = np.unique(df[PERSON].to_numpy())
     chosen = rng(seed, "person-level", "people").choice(ids, min(people, len(ids)),
                                                        replace=False)
     df = df[df[PERSON].isin(chosen)].reset_index(drop=True)
-    for col in ("diag_1", "diag_2", "diag_3"):
-        df[col] = df[col].map(icd9_chapter)
-    df["payer_code"] = df["payer_code"].astype("string")
-    roles = {c: Role.QUASI_IDENTIFIER for c in DIABETES_QI} | {
-        "diag_1": Role.SENSITIVE, "A1Cresult": Role.SENSITIVE, "readmitted": Role.TARGET}
-    bounds = {c: (0, int(df[c].max()) + 1) for c in (
-        "time_in_hospital", "num_lab_procedures", "num_medications", "number_outpatient",
-        "number_emergency", "number_inpatient", "number_diagnoses")}
+    roles, bounds = diabetes_roles_and_bounds(df)
     person = df.pop(PERSON).astype(str)
     schema = _declared(df, roles, bounds)
     return conform(df, schema, where="diabetes130").reset_index(drop=True), person, schema

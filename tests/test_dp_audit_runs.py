@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from test_dp_audit import Copier
 
 from privgate import AttackContext, Column, Generator, Kind, Role, Schema
 from privgate.attacks.dp_audit import DPAudit, covering, crafted_canaries
@@ -42,28 +43,6 @@ READ_OFF = Schema((SCHEMA["age"], replace(SCHEMA["code"], data_dependent=True)))
 def people(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame({"age": rng.integers(0, 101, n), "code": rng.choice(CODES, n)})
-
-
-class Copier(Generator):
-    """Outputs its training rows (all of them, then repeats): claims epsilon 1."""
-
-    name = "test-copier"
-    is_private = True
-
-    def __init__(self, **params: Any) -> None:
-        self.params = params
-
-    def fit(self, data: pd.DataFrame, schema: Any, budget: Any, *, seed: int = 0) -> Copier:
-        self.data_ = data.reset_index(drop=True)
-        return self
-
-    def sample(self, n: int, *, seed: int = 0, conditions: Any = None) -> pd.DataFrame:
-        order = np.random.default_rng(seed).permutation(len(self.data_))
-        return self.data_.iloc[np.resize(order, n)].reset_index(drop=True)
-
-    @property
-    def privacy_spent(self) -> PrivacySpent:
-        return PrivacySpent(1.0, 1e-5, "made up")
 
 
 class Marginals(Copier):
