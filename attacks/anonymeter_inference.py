@@ -6,9 +6,20 @@ the tables allow is a target by default (``min(train, control)`` on each side; 2
 sensitive column is declared and every column is a secret in turn), and each secret
 is one comparison of the result's counts (core bounds the largest risk, Bonferroni over the
 secrets). The nearest rows are found once per set of known columns for every real row
-(:mod:`privgate.attacks._neighbours`) and handed to anonymeter's own evaluator, which samples
-the targets, scores the guesses and warns as it always does. The shared adapter code is in
+(:mod:`privgate.attacks._neighbours`) and handed to anonymeter's own evaluator, which scores
+the guesses and warns as it always does. The shared adapter code is in
 :mod:`privgate.attacks._anonymeter`.
+
+Variance reduction: matched targets, stratified by the secret's value. How often the secret is
+guessed depends mostly on its value (the majority value of a skewed column nearly always, a rare
+one seldom), so for a secret with at most :data:`MAX_STRATA_VALUES` values the training and
+control targets are drawn in matched pairs with the same value (``min(train, control)`` of each
+value, at random), and the counts are reported per value (anonymeter's own
+``risk_for_groups``) as strata of the comparison (:class:`privgate.evidence.Counts`). Core then
+bounds the risk stratum by stratum and does not pay for the spread between values: with a
+secret 90% of whose control guesses are right, a leak-free result needs about half the trials
+to certify 0.09 (``benchmarks/results/power_strata.md``). A secret with more values (a number)
+is attacked unstratified, on targets anonymeter samples itself.
 
 Without a generator (:meth:`AnonymeterInference.plan`) the control rate of each secret -- how
 often a control row's secret is guessed from its quasi-identifiers -- is measured with the
@@ -19,6 +30,7 @@ most control rows give away leaves a small margin (``1 - control rate``) to cert
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -52,6 +64,12 @@ from privgate.stats import clamp01
 PLAN_TARGETS = 2_000
 #: Targets per side when every column is a secret in turn (no sensitive column declared).
 UNDECLARED_TARGETS = 2_000
+#: A secret with at most this many values is stratified value by value.
+MAX_STRATA_VALUES = 50
+#: Beyond that, a value held by at least this share of the rows is a stratum of its own ...
+FREQUENT_SHARE = 0.02
+#: ... and the other values fall in this many quantile bins (numbers) or one stratum.
+OTHER_BINS = 10
 
 
 class AnonymeterInference(AnonymeterAttack):
@@ -111,6 +129,7 @@ class AnonymeterInference(AnonymeterAttack):
         n_attacks = _targets(p, available, every_column)
         found = _NeighbourCache(data.synthetic, population(data.train, data.control))
         per_secret: dict[str, dict[str, Any]] = {}
+        available_by_secret: list[int] = []
         counts: list[Counts] = []
         messages: list[str] = []
         if n_attacks < available and p["n_attacks"] is None:
@@ -119,11 +138,17 @@ class AnonymeterInference(AnonymeterAttack):
                 f"{n_attacks:,} of the {available:,} possible targets were attacked per "
                 "secret; declare the sensitive columns (or set n_attacks) to attack them all")
         for number, secret in enumerate(secrets):
-            results, per_secret[secret], caught = self._attack_secret(
-                context, data, secret, self._aux(schema, p, secret), n_attacks, number, found)
-            counts.append(excess_counts(f"secret {secret}", results))
+            matched = matched_targets(
+                data.train[data.safe[secret]], data.control[data.safe[secret]], n_attacks,
+                rng(context.seed, self.name, "targets", number),
+                numeric=schema[secret].kind is not Kind.CATEGORICAL)
+            results, per_secret[secret], caught, strata = self._attack_secret(
+                context, data, secret, self._aux(schema, p, secret), number, found, matched)
+            counts.append(replace(excess_counts(f"secret {secret}", results), strata=strata))
             per_secret[secret]["risk"] = estimate(counts[-1])
+            per_secret[secret]["strata"] = len(strata)
             messages.extend(kept(caught, f"secret {secret}: "))
+            available_by_secret.append(matched.available)
         worst = max(secrets, key=lambda s: per_secret[s]["risk"])
         worst_details = per_secret[worst]
         details = {
@@ -138,6 +163,9 @@ class AnonymeterInference(AnonymeterAttack):
                            "target (privgate.attacks._neighbours)"),
             "secrets_from": ("every column (no sensitive column declared)" if every_column
                              else "declared sensitive and target columns"),
+            "targets": ("matched pairs of training and control rows with the same secret value "
+                        f"(secrets of at most {MAX_STRATA_VALUES} values), counted per value "
+                        "(strata); other secrets: anonymeter's own random sample"),
             "params": dict(p),
         }
         return self.result(
@@ -147,27 +175,38 @@ class AnonymeterInference(AnonymeterAttack):
                 f"success rate of anonymeter's random-guess attacker on {worst!r}: it copies "
                 "the secret of a random synthetic row (a success rate, not an "
                 "excess-over-control risk)"),
-            details=details, trials_planned=p["n_attacks"], trials_available=available,
-            warnings=messages)
+            details=details, trials_planned=p["n_attacks"],
+            trials_available=max(available_by_secret), warnings=messages)
 
     def _attack_secret(self, context: AttackContext, data: Prepared, secret: str,
-                       aux: list[str], n_attacks: int, number: int, found: _NeighbourCache
-                       ) -> tuple[Any, dict[str, Any], list[str]]:
-        """Anonymeter's results for the ``number``-th secret column (its random stream: by
-        position, so renaming columns changes nothing), their figures for ``details`` and
-        anonymeter's warnings."""
+                       aux: list[str], number: int, found: _NeighbourCache, matched: Matched
+                       ) -> tuple[Any, dict[str, Any], list[str],
+                                  tuple[tuple[float, int, float, int], ...]]:
+        """Anonymeter's results for the ``number``-th secret column on its ``matched``
+        targets (its random stream: by position, so renaming columns changes nothing), their
+        figures for ``details``, anonymeter's warnings and the counts per stratum (anonymeter's
+        own scoring of the same guesses, checked against its totals)."""
         regression = context.schema[secret].kind is not Kind.CATEGORICAL
         safe_aux = [data.safe[c] for c in aux]
         model = NeighbourPredictor(found.get(safe_aux), data.synthetic, data.safe[secret])
+        ori = data.train.iloc[matched.train]
+        control = data.control.iloc[matched.control]
         with seeded(child_seed(context.seed, self.name, "secret", number)) as caught:
-            evaluator = InferenceEvaluator(
-                ori=data.train, syn=data.synthetic, control=data.control, aux_cols=safe_aux,
-                secret=data.safe[secret], regression=regression, n_attacks=n_attacks,
+            evaluator = InferenceEvaluator(  # every matched target: anonymeter samples them all
+                ori=ori, syn=data.synthetic, control=control, aux_cols=safe_aux,
+                secret=data.safe[secret], regression=regression, n_attacks=len(ori),
                 inference_model=model)
             evaluator.evaluate(n_jobs=1)
             results = evaluator.results(confidence_level=context.confidence_level)
+        hits = [np.asarray(evaluate_inference_guesses(
+            model.predict(frame), frame[data.safe[secret]], regression=regression), dtype=float)
+            for frame in (ori, control)]
+        if (hits[0].sum(), hits[1].sum()) != (results.n_success, results.n_control):
+            raise RuntimeError(f"secret {secret!r}: the per-target guesses do not add up to "
+                               "anonymeter's success counts")
         return results, {"aux_cols": aux, "regression": regression,
-                         **results_details(results)}, list(caught)
+                         **results_details(results)}, list(caught), stratum_counts(
+                             matched, hits[0], hits[1])
 
     def plan(self, context: AttackContext) -> AttackPlan:
         """Each secret's control rate, guessed from the training rows as the stand-in
@@ -181,21 +220,33 @@ class AnonymeterInference(AnonymeterAttack):
         available = min(len(data.train), len(data.control))
         n = _targets(p, available, every_column)
         picks = rng(context.seed, self.name, "plan").permutation(len(data.control))
-        targets = data.control.iloc[np.sort(picks[:PLAN_TARGETS])]
+        positions = np.sort(picks[:PLAN_TARGETS])
+        targets = data.control.iloc[positions]
         found = _NeighbourCache(data.train, targets)
-        counts, notes = [], []
-        for secret in secrets:
+        counts, notes, pairs = [], [], []
+        for number, secret in enumerate(secrets):
+            key = data.safe[secret]
             safe_aux = [data.safe[c] for c in self._aux(schema, p, secret)]
             guesses = NeighbourPredictor(found.get(safe_aux), data.train,
-                                         data.safe[secret]).predict(targets)
-            hits = evaluate_inference_guesses(
-                guesses, targets[data.safe[secret]],
-                regression=schema[secret].kind is not Kind.CATEGORICAL)
+                                         key).predict(targets)
+            hits = np.asarray(evaluate_inference_guesses(
+                guesses, targets[key], regression=schema[secret].kind is not Kind.CATEGORICAL),
+                dtype=float)
             control = float(np.mean(hits))
-            counts.append(Counts(f"secret {secret}", "excess", control * n, n, control * n, n))
+            numeric = schema[secret].kind is not Kind.CATEGORICAL
+            matched = matched_targets(data.train[key], data.control[key], n,
+                                      rng(context.seed, self.name, "targets", number),
+                                      numeric=numeric)
+            keys = strata_of(pd.concat([data.train[key], data.control[key]],
+                                       ignore_index=True), numeric)
+            counts.append(_planned_strata(f"secret {secret}", matched.stratum,
+                                          keys[len(data.train) + positions], hits, control))
+            pairs.append(matched.available)
             notes.append(f"secret {secret}: {control:.0%} of {len(targets):,} control rows' "
                          "secrets are guessed from their quasi-identifiers with the training "
-                         "rows as the synthetic table")
+                         f"rows as the synthetic table; targets matched in "
+                         f"{len(counts[-1].strata)} strata of its values")
+        available = max(pairs)
         return AttackPlan(tuple(counts), available, notes=tuple(notes))
 
     def params_without(self, labels: Sequence[str], schema: Schema) -> dict[str, Any] | None:
@@ -208,6 +259,22 @@ class AnonymeterInference(AnonymeterAttack):
         return {**{k: v for k, v in self.params.items() if k != "secrets"}, "secrets": left}
 
 
+def _planned_strata(label: str, stratum: np.ndarray, target_strata: np.ndarray,
+                    hits: np.ndarray, pooled: float) -> Counts:
+    """A plan's stratified comparison: the matched pairs per stratum (``stratum``: one entry
+    per pair), each stratum at the control rate measured on the plan's targets in it
+    (``target_strata``, ``hits``), or the ``pooled`` rate where none is."""
+    rows = []
+    for value in np.unique(stratum):
+        size = int(np.sum(stratum == value))
+        mine = hits[target_strata == value]
+        rate = float(np.mean(mine)) if len(mine) else pooled
+        rows.append((rate * size, size, rate * size, size))
+    hit = sum(r[0] for r in rows)
+    total = sum(r[1] for r in rows)
+    return Counts(label, "excess", hit, total, hit, total, strata=tuple(rows))
+
+
 def _targets(p: dict[str, Any], available: int, every_column: bool) -> int:
     """Targets per side: ``n_attacks`` when given, else every row the tables allow -- except
     when every column is a secret in turn (no roles declared), where each secret has its own
@@ -216,6 +283,76 @@ def _targets(p: dict[str, Any], available: int, every_column: bool) -> int:
     if p["n_attacks"] is not None:
         return min(p["n_attacks"], available)
     return min(available, UNDECLARED_TARGETS) if every_column else available
+
+
+@dataclass(frozen=True)
+class Matched:
+    """Matched targets of one secret: positions of training and control rows (pair ``i`` of
+    the two lists in the same stratum ``stratum[i]``); ``available``: the pairs the tables
+    hold."""
+
+    train: np.ndarray
+    control: np.ndarray
+    stratum: np.ndarray
+    available: int
+
+
+def strata_of(values: pd.Series, numeric: bool) -> np.ndarray:
+    """A stratum number for every value of a secret, from the values alone (never from any
+    attack's outcome): each value its own stratum when there are at most
+    :data:`MAX_STRATA_VALUES`; otherwise every value held by at least :data:`FREQUENT_SHARE`
+    of the rows alone (a spike such as a "not detected" code) and the rest in
+    :data:`OTHER_BINS` quantile bins (numbers) or one stratum (categories)."""
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
+    if len(uniques) <= MAX_STRATA_VALUES:
+        return np.asarray(codes, dtype=np.int64)
+    shares = np.bincount(codes, minlength=len(uniques)) / max(len(values), 1)
+    frequent = shares >= FREQUENT_SHARE
+    out = np.where(frequent[codes], codes, -1).astype(np.int64)
+    rest = out < 0
+    if rest.any():
+        if numeric:
+            x = values.to_numpy(dtype=float)[rest]
+            edges = np.unique(np.nanquantile(x, np.linspace(0, 1, OTHER_BINS + 1)[1:-1]))
+            bins = np.searchsorted(edges, x, side="right")
+        else:
+            bins = np.zeros(int(rest.sum()), dtype=np.int64)
+        out[rest] = len(uniques) + bins
+    return out
+
+
+def matched_targets(train: pd.Series, control: pd.Series, limit: int,
+                    generator: np.random.Generator, *, numeric: bool = False) -> Matched:
+    """Pairs of training and control rows in the same stratum of the secret's value
+    (:func:`strata_of`), at random: for every stratum ``min(train, control)`` pairs, then
+    (beyond ``limit`` pairs) a random subset of the pairs, so both sides keep the same
+    composition."""
+    keys = strata_of(pd.concat([train, control], ignore_index=True), numeric)
+    key_a, key_b = keys[:len(train)], keys[len(train):]
+    if not len(np.intersect1d(key_a, key_b)):  # no stratum on both sides: one for all rows
+        key_a, key_b = np.zeros(len(train), np.int64), np.zeros(len(control), np.int64)
+    pairs_a, pairs_b, labels = [], [], []
+    for value in np.intersect1d(key_a, key_b):
+        a = generator.permutation(np.flatnonzero(key_a == value))
+        b = generator.permutation(np.flatnonzero(key_b == value))
+        k = min(len(a), len(b))
+        pairs_a.append(a[:k])
+        pairs_b.append(b[:k])
+        labels.append(np.full(k, value))
+    a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
+    keep = np.sort(generator.permutation(len(a))[:limit])
+    return Matched(a[keep], b[keep], np.concatenate(labels)[keep], len(a))
+
+
+def stratum_counts(matched: Matched, train_hits: np.ndarray, control_hits: np.ndarray
+                   ) -> tuple[tuple[float, int, float, int], ...]:
+    """Per stratum: successes and trials on the matched training and control targets."""
+    rows = []
+    for value in np.unique(matched.stratum):
+        mine = matched.stratum == value
+        k = int(mine.sum())
+        rows.append((float(train_hits[mine].sum()), k, float(control_hits[mine].sum()), k))
+    return tuple(rows)
 
 
 class _NeighbourCache:

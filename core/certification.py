@@ -13,7 +13,11 @@ nothing the attack computed where it gave the raw counts. Three kinds of evidenc
    hit as often as the control rows (the observed control rate), or zero successes for a plain
    rate -- gives the bound with the trials the table can supply (certifiable or not), the
    trials a leak-free result needs, and the power: the exact probability, over the binomial
-   counts, that a leak-free table passes (assuming the comparisons independent).
+   counts, that a leak-free table passes (assuming the comparisons independent). A comparison
+   split into strata of matched targets (``Counts.strata``, the secret values of the inference
+   attack) is bounded above stratum by stratum (variance reduction: the spread between strata
+   is not paid for), its leak-free result is every stratum at its own control rate, and its
+   power is simulated from a fixed seed.
 2. **One-sided bounds stated by the attack** (``upper_bound``, ``lower_bound``: a bootstrap or
    distribution-free bound), with its leak-free bound ``null_upper`` (trials needed assume it
    narrows as one over the square root of the trials) and ``null_bounds`` for the power.
@@ -99,6 +103,12 @@ def one_sided(c: Counts, level: float) -> tuple[float, float]:
     if c.estimator == "difference":  # exact below (fail), MOVER above (pass): privgate.bounds
         return (bounds.lower_difference(s, n, cs, m, level),
                 max(bounds.upper_difference_mover(s, n, cs, m, level), estimate(c)))
+    if c.strata:  # matched strata: the pooled rates are the stratified ones (see Counts)
+        low = (bounds.lower_difference if c.estimator == "difference" else
+               bounds.lower_excess)(s, n, cs, m, level)
+        ka, nh, kc, mh = bounds.strata_arrays(c.strata)
+        high = float(bounds.upper_mover_strata(c.estimator, ka, nh, kc, mh, level))
+        return low, max(high, estimate(c))
     if c.estimator == "excess":
         return (bounds.lower_excess(s, n, cs, m, level),
                 max(bounds.upper_excess_mover(s, n, cs, m, level), estimate(c)))
@@ -115,11 +125,21 @@ def _null(c: Counts) -> dict[str, float]:
             "hit_rate": _rate(c.control_hits, c.control_trials)}
 
 
+def _strata_null(c: Counts) -> tuple[Any, Any, Any]:
+    """A stratified comparison's trials, control trials and leak-free rates per stratum (each
+    stratum's members hit as often as its control rows)."""
+    _, n, kc, m = bounds.strata_arrays(c.strata)
+    return n, m, kc / m
+
+
 def null_upper(c: Counts, level: float, scale: float = 1.0) -> float:
     """The upper bound a leak-free result shows with ``scale`` times the comparison's trials."""
     n = max(c.trials * scale, 0.0)
     if n <= 0:
         return 1.0
+    if c.strata:
+        nh, mh, rates = _strata_null(c)
+        return bounds.null_upper_strata(c.estimator, nh * scale, mh * scale, rates, level)
     m = max((c.control_trials or 0) * scale, 1e-9) if c.estimator != "rate" else None
     return bounds.null_upper(c.estimator, n, level, control_trials=m, **_null(c))
 
@@ -127,6 +147,9 @@ def null_upper(c: Counts, level: float, scale: float = 1.0) -> float:
 def trials_needed(c: Counts, threshold: float, level: float) -> int | None:
     """The fewest attack trials (control trials scaled in proportion) whose leak-free bound is
     at or below ``threshold``; ``None`` when no number of trials does."""
+    if c.strata:
+        nh, mh, rates = _strata_null(c)
+        return bounds.trials_to_certify_strata(threshold, c.estimator, nh, mh, rates, level)
     ratio = (c.control_trials or 0) / c.trials if c.trials else 1.0
     return bounds.trials_to_certify(threshold, level, estimator=c.estimator,
                                     control_ratio=ratio if c.estimator != "rate" else 1.0,
@@ -135,6 +158,9 @@ def trials_needed(c: Counts, threshold: float, level: float) -> int | None:
 
 def pass_probability(c: Counts, threshold: float, level: float) -> float:
     """The probability that a leak-free table of this size passes this comparison."""
+    if c.strata:
+        nh, mh, rates = _strata_null(c)
+        return bounds.certify_probability_strata(threshold, c.estimator, nh, mh, rates, level)
     return bounds.certify_probability(threshold, c.trials, level, estimator=c.estimator,
                                       control_trials=c.control_trials, **_null(c))
 
@@ -143,6 +169,9 @@ def _describe_null(c: Counts) -> str:
     if c.estimator == "rate":
         return f"{c.label}: no successes"
     rate = _null(c)["control_rate"]
+    if c.strata:
+        return (f"{c.label}: in each of its {len(c.strata)} strata members hit as often as "
+                f"that stratum's control rows ({rate:.3g} overall)")
     return f"{c.label}: members hit as often as control rows ({rate:.3g})"
 
 
@@ -198,7 +227,7 @@ def _row(c: Counts, is_gated: bool, each: float, scale: float, threshold: float
     row: dict[str, Any] = {
         "label": c.label, "estimator": c.estimator, "gated": is_gated, "risk": estimate(c),
         "lower_bound": low, "upper_bound": high, "level": each, "trials": c.trials,
-        "control_trials": c.control_trials, **_null(c),
+        "control_trials": c.control_trials, "strata": len(c.strata), **_null(c),
         "null_upper": null_upper(c, each, scale)}
     if is_gated:
         row.update(power=pass_probability(c, threshold, each),
@@ -242,8 +271,9 @@ def _from_counts(result: AttackResult, threshold: float) -> Assessment:
 
 
 def _counts_method(gated: list[Counts], m: int, each: float) -> str:
-    kinds = sorted({c.estimator for c in gated})
-    text = "; ".join(bounds.METHODS[bounds.ESTIMATOR_METHODS[k]] for k in kinds)
+    kinds = sorted({bounds.ESTIMATOR_METHODS[c.estimator] + ("-stratified" if c.strata else "")
+                    for c in gated})
+    text = "; ".join(bounds.METHODS[k] for k in kinds)
     if m > 1:
         text += (f"; {m} comparisons, each bounded at {each:.4g} (Bonferroni), the largest "
                  "bound taken")

