@@ -28,16 +28,8 @@ on that side and is needlessly wide). Everything here is exact where the counts 
   keeps a grid of it), and it is exactly Clopper-Pearson's when no control attempt succeeds.
   The gate passes on these; it fails only on the exact lower bounds, so a generator that
   leaks nothing fails with probability at most alpha;
-* :func:`upper_mover_strata` -- the MOVER upper bound over strata of matched targets (the
-  inference attack's secret values, say): each stratum's rates weighted by its share, its
-  Clopper-Pearson distances weighted the same way and combined in quadrature. Where the outcome
-  depends strongly on the stratum (the majority value is always guessed, a rare one seldom),
-  this removes the between-strata spread that the pooled binomial bound pays for: at a control
-  rate of 0.9 split 0.98 / 0.3 over a 90/10 secret, a leak-free bound narrows by a third
-  (simulated over 200 to 15,000 trials, 2 to 4 strata, risks 0 to 0.3: missed the true risk
-  at most 5.1% of the time at level 0.95; ``tests/test_strata.py`` keeps a grid);
-  :func:`null_upper_strata`, :func:`trials_to_certify_strata` and
-  :func:`certify_probability_strata` (simulated, fixed seed) are its leak-free companions;
+* the same MOVER upper bound over strata of matched targets is in
+  :mod:`privgate.strata_bounds`;
 * :func:`upper_corrected` / :func:`lower_corrected` -- the chance-corrected identity-disclosure
   rate ``p - (1 - q) c`` of El Emam et al. (rising in ``p`` and ``q``, falling in ``c``), from
   four Clopper-Pearson bounds at ``1 - alpha / 4`` each;
@@ -59,6 +51,7 @@ on top of them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,16 +74,6 @@ METHODS = {
                      "control rate), the two Clopper-Pearson bounds at the full level combined "
                      "in quadrature (close to the stated level, not exact); lower: Clopper-"
                      "Pearson bounds of the two rates at 1 - alpha/2 each (exact)"),
-    "excess-mover-stratified": (
-        "upper: MOVER on (attack rate - control rate) / (1 - control rate) over strata of "
-        "matched targets (each stratum's Clopper-Pearson distances at the full level, weighted "
-        "by its share and combined in quadrature; close to the stated level, not exact); "
-        "lower: Clopper-Pearson bounds of the pooled rates at 1 - alpha/2 each (exact)"),
-    "difference-mover-stratified": (
-        "upper: MOVER on attack rate - control rate over strata of matched targets (each "
-        "stratum's Clopper-Pearson distances at the full level, weighted by its share and "
-        "combined in quadrature; close to the stated level, not exact); lower: Clopper-Pearson "
-        "bounds of the pooled rates at 1 - alpha/2 each (exact)"),
     "difference-mover": ("upper: MOVER (Newcombe 1998) on attack rate - control rate, the two "
                          "Clopper-Pearson bounds at the full level combined in quadrature "
                          "(close to the stated level, not exact); lower: Clopper-Pearson bounds "
@@ -102,7 +85,7 @@ ESTIMATOR_METHODS = {"rate": "clopper-pearson", "excess": "excess-mover",
                      "corrected": "corrected-clopper-pearson"}
 
 
-def _check(trials: float, level: float) -> None:
+def check_level(trials: float, level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     if trials < 0 or not math.isfinite(trials):
@@ -116,7 +99,7 @@ def _clip(successes: float, trials: float) -> float:
 
 def upper_rate(successes: float, trials: float, level: float = 0.95) -> float:
     """One-sided Clopper-Pearson upper bound of a success rate at ``level``."""
-    _check(trials, level)
+    check_level(trials, level)
     if trials == 0:
         return 1.0
     k = _clip(successes, trials)
@@ -127,7 +110,7 @@ def upper_rate(successes: float, trials: float, level: float = 0.95) -> float:
 
 def lower_rate(successes: float, trials: float, level: float = 0.95) -> float:
     """One-sided Clopper-Pearson lower bound of a success rate at ``level``."""
-    _check(trials, level)
+    check_level(trials, level)
     if trials == 0:
         return 0.0
     k = _clip(successes, trials)
@@ -198,33 +181,33 @@ def upper_difference_mover(attack_successes: float, attack_trials: float,
 def _mover_upper(kind: str, ka: Any, n: float, kc: Any, m: float, level: float
                  ) -> NDArray[np.float64]:
     """MOVER upper bounds for arrays of counts (``ka`` and ``kc`` broadcast)."""
-    _check(n, level)
-    _check(m, level)
+    check_level(n, level)
+    check_level(m, level)
     if n <= 0 or m <= 0:
         return np.ones(np.broadcast(np.asarray(ka), np.asarray(kc)).shape)
     ka = np.clip(np.asarray(ka, dtype=float), 0.0, n)
     kc = np.clip(np.asarray(kc, dtype=float), 0.0, m)
     pa, pc = ka / n, kc / m
-    high = _mover_combine(kind, pa, pc, _cp_up(ka, n, level) - pa, pc - _cp_low(kc, m, level))
+    high = mover_combine(kind, pa, pc, cp_upper(ka, n, level) - pa, pc - cp_lower(kc, m, level))
     if kind == "difference":
         return high
     return np.where(kc >= m, 1.0, high)  # every control attempt succeeds: nothing to bound
 
 
-def _cp_up(k: Any, n: Any, level: float) -> NDArray[np.float64]:
+def cp_upper(k: Any, n: Any, level: float) -> NDArray[np.float64]:
     """Clopper-Pearson upper bounds of arrays of counts (1 where every trial succeeds)."""
     return np.asarray(np.where(k >= n, 1.0, stats.beta.ppf(level, k + 1.0,
                                                            np.maximum(n - k, 1e-12))),
                       dtype=np.float64)
 
 
-def _cp_low(k: Any, n: Any, level: float) -> NDArray[np.float64]:
+def cp_lower(k: Any, n: Any, level: float) -> NDArray[np.float64]:
     """Clopper-Pearson lower bounds of arrays of counts (0 where no trial succeeds)."""
     return np.asarray(np.where(k <= 0, 0.0, stats.beta.ppf(1.0 - level, np.maximum(k, 1e-12),
                                                            n - k + 1.0)), dtype=np.float64)
 
 
-def _mover_combine(kind: str, pa: Any, pc: Any, da: Any, dc: Any) -> NDArray[np.float64]:
+def mover_combine(kind: str, pa: Any, pc: Any, da: Any, dc: Any) -> NDArray[np.float64]:
     """MOVER's upper end from the rates and the distances of their own bounds: the attack
     rate's upper distance ``da`` and the control rate's lower distance ``dc`` combined in
     quadrature, weighted by the risk's derivatives (Zou & Donner 2008)."""
@@ -234,115 +217,6 @@ def _mover_combine(kind: str, pa: Any, pc: Any, da: Any, dc: Any) -> NDArray[np.
         qc = np.maximum(1.0 - pc, 1e-12)
         high = (pa - pc) / qc + np.sqrt((da / qc) ** 2 + (dc * (1.0 - pa) / qc ** 2) ** 2)
     return np.asarray(np.clip(high, 0.0, 1.0), dtype=np.float64)
-
-
-def strata_arrays(strata: Any) -> tuple[NDArray[np.float64], ...]:
-    """``(ka, n, kc, m)`` arrays from rows ``(successes, trials, control successes, control
-    trials)``, one row per stratum."""
-    rows = np.asarray(strata, dtype=float).reshape(-1, 4)
-    return rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
-
-
-def stratified_rates(ka: Any, n: Any, kc: Any, m: Any) -> tuple[Any, Any]:
-    """The attack and control rates with every stratum weighted by its share of the attack
-    trials (strata along the last axis)."""
-    n, m = np.asarray(n, dtype=float), np.asarray(m, dtype=float)
-    w = n / n.sum()
-    return ((w * np.asarray(ka) / n).sum(axis=-1),
-            (w * np.asarray(kc) / np.maximum(m, 1e-300)).sum(axis=-1))
-
-
-def upper_mover_strata(kind: str, ka: Any, n: Any, kc: Any, m: Any, level: float = 0.95
-                       ) -> NDArray[np.float64]:
-    """MOVER upper bound of the ``"excess"`` or ``"difference"`` risk from stratified counts.
-
-    The strata (secret values, say) lie along the last axis of ``ka`` and ``kc``, with their
-    trials ``n`` and control trials ``m``. Each stratum's rates are weighted by its share ``w``
-    of the attack trials (with the same composition on both sides, as matched sampling gives,
-    these are the pooled rates); each stratum's Clopper-Pearson distances at ``level`` enter
-    weighted by ``w`` and in quadrature (MOVER for a weighted sum, Zou & Donner 2008), so
-    strata whose outcome is nearly certain (a majority value the adversary always guesses)
-    add almost nothing, where the pooled binomial counts their share of the spread at
-    ``p (1 - p)``. With one stratum this is :func:`upper_excess_mover` (or
-    :func:`upper_difference_mover`).
-    """
-    n = np.asarray(n, dtype=float)
-    m = np.asarray(m, dtype=float)
-    _check(float(n.sum()), level)
-    if n.sum() <= 0 or np.any(n <= 0) or np.any(m <= 0):
-        return np.ones(np.asarray(ka).shape[:-1])
-    ka = np.clip(np.asarray(ka, dtype=float), 0.0, n)
-    kc = np.clip(np.asarray(kc, dtype=float), 0.0, m)
-    w = n / n.sum()
-    pa_h, pc_h = ka / n, kc / m
-    pa, pc = (w * pa_h).sum(axis=-1), (w * pc_h).sum(axis=-1)
-    da = np.sqrt(((w * (_cp_up(ka, n, level) - pa_h)) ** 2).sum(axis=-1))
-    dc = np.sqrt(((w * (pc_h - _cp_low(kc, m, level))) ** 2).sum(axis=-1))
-    high = _mover_combine(kind, pa, pc, da, dc)
-    if kind == "difference":
-        return high
-    return np.where(np.all(kc >= m, axis=-1), 1.0, high)
-
-
-def null_upper_strata(kind: str, n: Any, m: Any, control_rates: Any, level: float = 0.95
-                      ) -> float:
-    """The stratified upper bound a leak-free result shows: in every stratum members hit as
-    often as its control rows (counts at their expected values)."""
-    rates = np.asarray(control_rates, dtype=float)
-    n, m = np.asarray(n, dtype=float), np.asarray(m, dtype=float)
-    return float(upper_mover_strata(kind, rates * n, n, rates * m, m, level))
-
-
-def trials_to_certify_strata(threshold: float, kind: str, n: Any, m: Any, control_rates: Any,
-                             level: float = 0.95) -> int | None:
-    """Fewest attack trials (every stratum's trials scaled in proportion) whose leak-free
-    stratified bound is at or below ``threshold``; ``None`` when below 10**9 none is."""
-    n, m = np.asarray(n, dtype=float), np.asarray(m, dtype=float)
-    total = float(n.sum())
-    if threshold >= 1.0:
-        return 1
-    if threshold <= 0.0 or total <= 0:
-        return None
-
-    def bound(trials: int) -> float:
-        s = trials / total
-        return null_upper_strata(kind, n * s, np.maximum(m * s, 1e-9), control_rates, level)
-
-    hi = 1
-    while bound(hi) > threshold:
-        hi *= 2
-        if hi > 10**9:
-            return None
-    lo = max(1, hi // 2)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if bound(mid) <= threshold:
-            hi = mid
-        else:
-            lo = mid + 1
-    return hi
-
-
-#: Simulated draws behind :func:`certify_probability_strata` (its standard error <= 0.8%).
-STRATA_POWER_DRAWS = 4_000
-
-
-def certify_probability_strata(threshold: float, kind: str, n: Any, m: Any,
-                               control_rates: Any, level: float = 0.95) -> float:
-    """Probability that a leak-free table passes a stratified comparison: members and control
-    rows of every stratum hit at its control rate. Unlike :func:`certify_probability` the sum
-    over every stratum's binomial counts is too large to take exactly, so it is simulated:
-    :data:`STRATA_POWER_DRAWS` draws from a fixed seed (the same counts, the same answer)."""
-    n = np.asarray(n, dtype=np.int64)
-    m = np.asarray(m, dtype=np.int64)
-    rates = np.clip(np.asarray(control_rates, dtype=float), 0.0, 1.0)
-    if n.sum() <= 0:
-        return 0.0
-    draw = np.random.default_rng(20_240_917)
-    ka = draw.binomial(n, rates, size=(STRATA_POWER_DRAWS, len(n)))
-    kc = draw.binomial(m, rates, size=(STRATA_POWER_DRAWS, len(m)))
-    high = upper_mover_strata(kind, ka, n, kc, m, level)
-    return float(np.mean(high <= threshold))
 
 
 def _ends(upper: bool) -> tuple[Any, Any]:
@@ -436,13 +310,19 @@ def trials_to_certify(threshold: float, level: float = 0.95, *, control_rate: fl
         return null_upper(kind, n, level, control_rate=control_rate,
                           control_trials=max(1.0, control_ratio * n), hit_rate=hit_rate)
 
+    return smallest_passing(bound, threshold)
+
+
+def smallest_passing(bound: Callable[[int], float], threshold: float) -> int | None:
+    """The smallest ``n >= 1`` with ``bound(n) <= threshold`` for a ``bound`` that falls as
+    ``n`` grows (doubling, then bisection); ``None`` when none up to 10**9 is."""
     hi = 1
     while bound(hi) > threshold:
         hi *= 2
         if hi > 10**9:
             return None
     lo = max(1, hi // 2)
-    while lo < hi:  # the bound falls as n grows: bisect for the smallest passing n
+    while lo < hi:
         mid = (lo + hi) // 2
         if bound(mid) <= threshold:
             hi = mid
@@ -510,10 +390,8 @@ def _largest_passing(threshold: float, trials: int, level: float) -> int:
     return lo
 
 
-__all__ = ["ESTIMATOR_METHODS", "METHODS", "STRATA_POWER_DRAWS", "certify_probability",
-           "certify_probability_strata", "corrected", "difference", "excess",
-           "lower_corrected", "lower_difference", "lower_excess", "lower_rate", "null_upper",
-           "null_upper_strata", "strata_arrays", "stratified_rates", "trials_to_certify",
-           "trials_to_certify_strata", "upper_corrected", "upper_difference",
-           "upper_difference_mover", "upper_excess", "upper_excess_mover",
-           "upper_mover_strata", "upper_rate"]
+__all__ = ["ESTIMATOR_METHODS", "METHODS", "certify_probability", "check_level",
+           "corrected", "cp_lower", "cp_upper", "difference", "excess", "lower_corrected",
+           "lower_difference", "lower_excess", "lower_rate", "mover_combine", "null_upper",
+           "smallest_passing", "trials_to_certify", "upper_corrected", "upper_difference",
+           "upper_difference_mover", "upper_excess", "upper_excess_mover", "upper_rate"]

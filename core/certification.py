@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from privgate import bounds
+from privgate import bounds, strata_bounds
 from privgate.attack import AttackResult
 from privgate.evidence import ESTIMATORS, Counts
 from privgate.stats import BINOMIAL_METHODS, trials_to_certify, zero_success_upper
@@ -106,8 +106,8 @@ def one_sided(c: Counts, level: float) -> tuple[float, float]:
     if c.strata:  # matched strata: the pooled rates are the stratified ones (see Counts)
         low = (bounds.lower_difference if c.estimator == "difference" else
                bounds.lower_excess)(s, n, cs, m, level)
-        ka, nh, kc, mh = bounds.strata_arrays(c.strata)
-        high = float(bounds.upper_mover_strata(c.estimator, ka, nh, kc, mh, level))
+        ka, nh, kc, mh = strata_bounds.strata_arrays(c.strata)
+        high = float(strata_bounds.upper_mover_strata(c.estimator, ka, nh, kc, mh, level))
         return low, max(high, estimate(c))
     if c.estimator == "excess":
         return (bounds.lower_excess(s, n, cs, m, level),
@@ -128,7 +128,7 @@ def _null(c: Counts) -> dict[str, float]:
 def _strata_null(c: Counts) -> tuple[Any, Any, Any]:
     """A stratified comparison's trials, control trials and leak-free rates per stratum (each
     stratum's members hit as often as its control rows)."""
-    _, n, kc, m = bounds.strata_arrays(c.strata)
+    _, n, kc, m = strata_bounds.strata_arrays(c.strata)
     return n, m, kc / m
 
 
@@ -139,7 +139,7 @@ def null_upper(c: Counts, level: float, scale: float = 1.0) -> float:
         return 1.0
     if c.strata:
         nh, mh, rates = _strata_null(c)
-        return bounds.null_upper_strata(c.estimator, nh * scale, mh * scale, rates, level)
+        return strata_bounds.null_upper_strata(c.estimator, nh * scale, mh * scale, rates, level)
     m = max((c.control_trials or 0) * scale, 1e-9) if c.estimator != "rate" else None
     return bounds.null_upper(c.estimator, n, level, control_trials=m, **_null(c))
 
@@ -149,7 +149,7 @@ def trials_needed(c: Counts, threshold: float, level: float) -> int | None:
     at or below ``threshold``; ``None`` when no number of trials does."""
     if c.strata:
         nh, mh, rates = _strata_null(c)
-        return bounds.trials_to_certify_strata(threshold, c.estimator, nh, mh, rates, level)
+        return strata_bounds.trials_to_certify_strata(threshold, c.estimator, nh, mh, rates, level)
     ratio = (c.control_trials or 0) / c.trials if c.trials else 1.0
     return bounds.trials_to_certify(threshold, level, estimator=c.estimator,
                                     control_ratio=ratio if c.estimator != "rate" else 1.0,
@@ -160,7 +160,8 @@ def pass_probability(c: Counts, threshold: float, level: float) -> float:
     """The probability that a leak-free table of this size passes this comparison."""
     if c.strata:
         nh, mh, rates = _strata_null(c)
-        return bounds.certify_probability_strata(threshold, c.estimator, nh, mh, rates, level)
+        return strata_bounds.certify_probability_strata(threshold, c.estimator, nh, mh, rates,
+                                                        level)
     return bounds.certify_probability(threshold, c.trials, level, estimator=c.estimator,
                                       control_trials=c.control_trials, **_null(c))
 
@@ -273,7 +274,7 @@ def _from_counts(result: AttackResult, threshold: float) -> Assessment:
 def _counts_method(gated: list[Counts], m: int, each: float) -> str:
     kinds = sorted({bounds.ESTIMATOR_METHODS[c.estimator] + ("-stratified" if c.strata else "")
                     for c in gated})
-    text = "; ".join(bounds.METHODS[k] for k in kinds)
+    text = "; ".join({**bounds.METHODS, **strata_bounds.METHODS}[k] for k in kinds)
     if m > 1:
         text += (f"; {m} comparisons, each bounded at {each:.4g} (Bonferroni), the largest "
                  "bound taken")

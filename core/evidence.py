@@ -18,7 +18,7 @@ mapping with :meth:`from_plain`, raising :class:`~privgate.plain.PlainError` nam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from privgate.plain import PlainError, integer, items_of, number, numbers_of, read, text
@@ -240,7 +240,7 @@ class Counts:
             The rows must add up to the totals, and every stratum must hold the same share of
             the trials on both sides (matched sampling: ``trials_h / trials == control_trials_h
             / control_trials``), so the pooled counts are the stratified ones. Core then bounds
-            the risk from the strata (:func:`privgate.bounds.upper_mover_strata`), which is
+            the risk from the strata (:func:`privgate.strata_bounds.upper_mover_strata`), which is
             narrower where the outcome depends on the stratum.
     """
 
@@ -253,7 +253,8 @@ class Counts:
     hits: int | None = None
     control_hits: int | None = None
     supplementary: bool = False
-    strata: tuple[tuple[float, int, float, int], ...] = ()
+    #: (left out of ``repr``: up to :data:`MAX_STRATA` rows)
+    strata: tuple[tuple[float, int, float, int], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         text("counts.label", self.label)
@@ -299,7 +300,7 @@ class Counts:
                 "trials": self.trials, "control_successes": self.control_successes,
                 "control_trials": self.control_trials, "hits": self.hits,
                 "control_hits": self.control_hits, "supplementary": self.supplementary,
-                "strata": [list(row) for row in self.strata]}
+                **({"strata": [list(row) for row in self.strata]} if self.strata else {})}
 
     @classmethod
     def from_plain(cls, value: Any, field: str = "counts") -> Counts:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privgate import AttackContext, Column, Kind, Role, Schema, bounds
+from privgate import AttackContext, Column, Kind, Role, Schema, bounds, strata_bounds
 from privgate.attacks.anonymeter_inference import (
     MAX_STRATA_VALUES,
     AnonymeterInference,
@@ -37,7 +37,7 @@ def test_one_stratum_is_the_pooled_mover_bound(n: int, m: int, a: float, c: floa
     ka, kc = round(a * n), round(c * m)
     pooled = (bounds.upper_excess_mover if kind == "excess"
               else bounds.upper_difference_mover)(ka, n, kc, m)
-    strat = float(bounds.upper_mover_strata(kind, np.array([ka]), [n], np.array([kc]), [m]))
+    strat = float(strata_bounds.upper_mover_strata(kind, np.array([ka]), [n], np.array([kc]), [m]))
     assert strat == pytest.approx(pooled, abs=1e-12)
 
 
@@ -60,7 +60,7 @@ def test_stratified_bound_covers_the_true_risk(weights: tuple[float, ...],
     pa = pc + risk * (1 - pc)
     ka = draw.binomial(n, pa, size=(1500, len(n)))
     kc = draw.binomial(n, pc, size=(1500, len(n)))
-    high = bounds.upper_mover_strata("excess", ka, n, kc, n, 0.95)
+    high = strata_bounds.upper_mover_strata("excess", ka, n, kc, n, 0.95)
     w = n / n.sum()
     true = ((w * pa).sum() - (w * pc).sum()) / (1 - (w * pc).sum())
     assert np.mean(high < true - 1e-12) <= 0.075
@@ -69,29 +69,29 @@ def test_stratified_bound_covers_the_true_risk(weights: tuple[float, ...],
 def test_strata_that_differ_narrow_the_leak_free_bound_and_the_trials_needed() -> None:
     n = np.array([9000, 1000])
     rates = np.array([0.98, 0.3])  # 91.2% overall
-    strat = bounds.null_upper_strata("excess", n, n, rates)
+    strat = strata_bounds.null_upper_strata("excess", n, n, rates)
     pooled = bounds.null_upper("excess", 10_000, control_rate=float((n * rates).sum() / 1e4))
     assert strat < 0.8 * pooled
-    need = bounds.trials_to_certify_strata(0.09, "excess", n, n, rates)
+    need = strata_bounds.trials_to_certify_strata(0.09, "excess", n, n, rates)
     assert need is not None
     assert need < 0.6 * (bounds.trials_to_certify(0.09, control_rate=0.912) or 0)
     # the smallest: at `need` trials the leak-free bound is under 0.09, one fewer it is not
-    at = bounds.null_upper_strata("excess", n * need / 1e4, n * need / 1e4, rates)
-    below = bounds.null_upper_strata("excess", n * (need - 1) / 1e4, n * (need - 1) / 1e4,
+    at = strata_bounds.null_upper_strata("excess", n * need / 1e4, n * need / 1e4, rates)
+    below = strata_bounds.null_upper_strata("excess", n * (need - 1) / 1e4, n * (need - 1) / 1e4,
                                      rates)
     assert at <= 0.09 < below
     # equal rates: nothing to gain, nothing lost
-    same = bounds.null_upper_strata("excess", n, n, np.array([0.9, 0.9]))
+    same = strata_bounds.null_upper_strata("excess", n, n, np.array([0.9, 0.9]))
     assert same == pytest.approx(bounds.null_upper("excess", 10_000, control_rate=0.9),
                                  rel=0.02)
 
 
 def test_stratified_power_is_reproducible_and_grows_with_the_trials() -> None:
     rates = [0.98, 0.3]
-    small = bounds.certify_probability_strata(0.09, "excess", [2700, 300], [2700, 300], rates)
-    again = bounds.certify_probability_strata(0.09, "excess", [2700, 300], [2700, 300], rates)
-    large = bounds.certify_probability_strata(0.09, "excess", [9000, 1000], [9000, 1000],
-                                              rates)
+    power = strata_bounds.certify_probability_strata
+    small = power(0.09, "excess", [2700, 300], [2700, 300], rates)
+    again = power(0.09, "excess", [2700, 300], [2700, 300], rates)
+    large = power(0.09, "excess", [9000, 1000], [9000, 1000], rates)
     assert small == again
     assert 0.0 <= small < large <= 1.0 and large > 0.8
 
