@@ -1,0 +1,1 @@
+../../core/strata_bounds.py
