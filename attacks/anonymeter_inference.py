@@ -163,9 +163,10 @@ class AnonymeterInference(AnonymeterAttack):
                            "target (privgate.attacks._neighbours)"),
             "secrets_from": ("every column (no sensitive column declared)" if every_column
                              else "declared sensitive and target columns"),
-            "targets": ("matched pairs of training and control rows with the same secret value "
-                        f"(secrets of at most {MAX_STRATA_VALUES} values), counted per value "
-                        "(strata); other secrets: anonymeter's own random sample"),
+            "targets": ("matched pairs of training and control rows in the same stratum of "
+                        f"the secret (each value its own for at most {MAX_STRATA_VALUES} "
+                        f"values; else values held by {FREQUENT_SHARE:.0%} of the rows alone "
+                        f"and the rest in {OTHER_BINS} quantile bins), counted per stratum"),
             "params": dict(p),
         }
         return self.result(
