@@ -48,7 +48,7 @@ from privgate.attacks._common import (
     resolve_params,
 )
 from privgate.encoding import category_key, is_missing, to_numeric
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Counts
 from privgate.figures import BarChart
 
@@ -218,11 +218,11 @@ def split_in_two(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def column_list(attack: str, schema: Schema, value: Any, param: str) -> list[str]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"attack {attack!r}: parameter {param!r} must be a list of column "
-                         f"names, got {value!r}")
+        raise InputError(N_("attack %(attack)r: parameter %(param)r must be a list of column "
+                            "names, got %(value)r"), attack=attack, param=param, value=value)
     if not value:
-        raise InputError(f"attack {attack!r}: parameter {param!r} must name at least one "
-                         "column")
+        raise InputError(N_("attack %(attack)r: parameter %(param)r must name at least one "
+                            "column"), attack=attack, param=param)
     return check_columns(attack, schema, value, param)
 
 
@@ -249,8 +249,9 @@ class AnonymeterAttack(Attack):
         for key in self.COLUMN_LISTS:
             if p[key] is not None and not (isinstance(p[key], list | tuple) and all(
                     isinstance(v, str) for v in p[key]) and p[key]):
-                raise InputError(f"attack {self.name!r}: parameter {key!r} must be a non-empty "
-                                 f"list of column names, got {p[key]!r}")
+                raise InputError(N_("attack %(name)r: parameter %(key)r must be a non-empty "
+                                    "list of column names, got %(value)r"),
+                                 name=self.name, key=key, value=p[key])
         return p
 
     def check_schema(self, schema: Schema) -> None:

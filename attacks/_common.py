@@ -18,9 +18,10 @@ from threadpoolctl import threadpool_limits
 
 from privgate import AttackContext, Generator, Schema, params
 from privgate.certification import estimate, one_sided
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, plugin_named
 from privgate.evidence import Counts, RocCurve
 from privgate.generator import PrivacyBudget
+from privgate.input_files import file_word
 from privgate.stats import bootstrap_ci, clamp01
 
 #: The most ROC points an attack puts in its result (reports plot them).
@@ -30,17 +31,17 @@ MAX_ROC_POINTS = 200
 def resolve_params(attack: str, defaults: Mapping[str, Any], given: Mapping[str, Any]
                    ) -> dict[str, Any]:
     """Merge the constructor params over ``defaults``; unknown keys are errors."""
-    return params.resolve(f"attack {attack!r}", defaults, given)
+    return params.resolve(plugin_named("attack", attack), defaults, given)
 
 
 def check_int(attack: str, p: Mapping[str, Any], name: str, minimum: int) -> int:
     """``p[name]`` as an int ``>= minimum`` or an :class:`InputError`."""
-    return params.check_int(f"attack {attack!r}", p, name, minimum)
+    return params.check_int(plugin_named("attack", attack), p, name, minimum)
 
 
 def check_choice(attack: str, p: Mapping[str, Any], name: str, choices: Sequence[str]) -> str:
     """``p[name]`` if it is one of ``choices`` or an :class:`InputError`."""
-    return params.check_choice(f"attack {attack!r}", p, name, choices)
+    return params.check_choice(plugin_named("attack", attack), p, name, choices)
 
 
 def modelled_columns(attack: str, context: AttackContext,
@@ -51,10 +52,12 @@ def modelled_columns(attack: str, context: AttackContext,
         df: pd.DataFrame = getattr(context, frame)
         missing = [n for n in names if n not in df.columns]
         if missing:
-            raise InputError(f"attack {attack!r}: the {frame} table lacks the schema "
-                             f"column(s) {missing}")
+            raise InputError(N_("attack %(attack)r: the %(frame)s table lacks the schema "
+                                "column(s) %(missing)s"),
+                             attack=attack, frame=file_word(frame), missing=missing)
         if len(df) == 0:
-            raise InputError(f"attack {attack!r}: the {frame} table has no rows")
+            raise InputError(N_("attack %(attack)r: the %(frame)s table has no rows"),
+                             attack=attack, frame=file_word(frame))
     return names
 
 
@@ -63,8 +66,9 @@ def check_columns(attack: str, schema: Schema, names: Sequence[str], param: str)
     modelled = {c.name for c in schema.modelled}
     bad = [n for n in names if n not in modelled]
     if bad:
-        raise InputError(f"attack {attack!r}: parameter {param!r} names column(s) {bad} that "
-                         f"are not modelled columns of the schema")
+        raise InputError(N_("attack %(attack)r: parameter %(param)r names column(s) %(bad)s "
+                            "that are not modelled columns of the schema"),
+                         attack=attack, param=param, bad=bad)
     return list(names)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from privgate.encoding import category_key, is_missing, to_numeric
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.schema import NUMERIC_KINDS, Column, Schema
 
 NAME = "identity-disclosure"
@@ -28,29 +28,32 @@ def generalise_spec(schema: Schema, qis: list[str], spec: Any) -> dict[str, tupl
     if spec is None:
         return {}
     if not isinstance(spec, Mapping):
-        raise InputError(f"attack {NAME!r}: parameter 'generalise' must be a table "
-                         f"{{column = rule}}, got {spec!r}")
+        raise InputError(N_("attack %(name)r: parameter 'generalise' must be a table {column = "
+                            "rule}, got %(spec)r"), name=NAME, spec=spec)
     out: dict[str, tuple[str, float]] = {}
     for col, rule in spec.items():
         if col not in qis:
-            raise InputError(f"attack {NAME!r}: 'generalise' names {col!r}, which is not a "
-                             f"quasi-identifier (quasi-identifiers: {qis})")
+            raise InputError(N_("attack %(name)r: 'generalise' names %(col)r, which is not a "
+                                "quasi-identifier (quasi-identifiers: %(qis)s)"),
+                             name=NAME, col=col, qis=qis)
         column = schema[col]
         if isinstance(rule, Mapping) and set(rule) == {"prefix"}:
             k = rule["prefix"]
             if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-                raise InputError(f"attack {NAME!r}: generalise.{col}.prefix must be an integer "
-                                 f">= 1, got {k!r}")
+                raise InputError(N_("attack %(name)r: generalise.%(col)s.prefix must be an "
+                                    "integer >= 1, got %(k)r"), name=NAME, col=col, k=k)
             out[col] = ("prefix", float(k))
         elif (isinstance(rule, int | float) and not isinstance(rule, bool)
               and math.isfinite(rule) and rule > 0):
             if column.kind not in NUMERIC_KINDS:
-                raise InputError(f"attack {NAME!r}: generalise.{col} is a bin width, but "
-                                 f"{col!r} is {column.kind.value}; use {{ prefix = k }}")
+                raise InputError(N_("attack %(name)r: generalise.%(col)s is a bin width, but "
+                                    "%(col)r is %(value)s; use { prefix = k }"),
+                                 name=NAME, col=col, value=column.kind.value)
             out[col] = ("width", float(rule))
         else:
-            raise InputError(f"attack {NAME!r}: generalise.{col} must be a positive bin width "
-                             f"(numbers) or {{ prefix = k }} (text), got {rule!r}")
+            raise InputError(N_("attack %(name)r: generalise.%(col)s must be a positive bin "
+                                "width (numbers) or { prefix = k } (text), got %(rule)r"),
+                             name=NAME, col=col, rule=rule)
     return out
 
 

@@ -55,7 +55,7 @@ from privgate.attacks._anonymeter import (
 from privgate.attacks._common import modelled_columns
 from privgate.attacks._neighbours import NeighbourPredictor, Neighbours, population
 from privgate.certification import estimate
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Counts
 from privgate.randomness import child_seed, rng
 from privgate.stats import clamp01
@@ -114,8 +114,8 @@ class AnonymeterInference(AnonymeterAttack):
         if not aux:  # no quasi-identifiers declared: the attacker knows everything else
             aux = [c.name for c in schema.modelled if c.name != secret]
         if not aux:
-            raise InputError(f"attack {self.name!r}: no auxiliary column left for secret "
-                             f"{secret!r}")
+            raise InputError(N_("attack %(attack)r: no auxiliary column left for secret "
+                                "%(secret)r"), attack=self.name, secret=secret)
         return aux
 
     def run(self, context: AttackContext) -> AttackResult:

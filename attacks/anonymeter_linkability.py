@@ -43,7 +43,7 @@ from privgate.attacks._common import modelled_columns
 from privgate.attacks._membership_metrics import positions
 from privgate.attacks._neighbours import Neighbours, population
 from privgate.attacks._persons import people_rows
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Counts
 from privgate.persons import PER_PERSON, Persons, people_with
 from privgate.randomness import child_seed, rng
@@ -99,8 +99,8 @@ class AnonymeterLinkability(AnonymeterAttack):
         if aux is not None and (not isinstance(aux, list | tuple) or len(aux) != 2 or not all(
                 isinstance(half, list | tuple) and half and all(isinstance(c, str) for c in half)
                 for half in aux)):
-            raise InputError(f"attack {self.name!r}: parameter 'aux_cols' must be two lists of "
-                             f"column names, got {aux!r}")
+            raise InputError(N_("attack %(name)r: parameter 'aux_cols' must be two lists of "
+                                "column names, got %(aux)r"), name=self.name, aux=aux)
         return p
 
     def check_schema(self, schema: Schema) -> None:
@@ -117,8 +117,8 @@ class AnonymeterLinkability(AnonymeterAttack):
             # a verbatim copy scored ~0 on adult.
             return split_in_two(names)
         if not isinstance(value, list | tuple) or len(value) != 2:
-            raise InputError(f"attack {self.name!r}: parameter 'aux_cols' must be two lists of "
-                             f"column names, got {value!r}")
+            raise InputError(N_("attack %(name)r: parameter 'aux_cols' must be two lists of "
+                                "column names, got %(value)r"), name=self.name, value=value)
         first = column_list(self.name, schema, value[0], "aux_cols")
         second = column_list(self.name, schema, value[1], "aux_cols")
         return first, second
@@ -128,7 +128,8 @@ class AnonymeterLinkability(AnonymeterAttack):
         p = self._settings()
         names = modelled_columns(self.name, context)
         if len(names) < 2:
-            raise InputError(f"attack {self.name!r}: needs at least two modelled columns")
+            raise InputError(N_("attack %(name)r: needs at least two modelled columns"),
+                             name=self.name)
         aux = self._aux_cols(context.schema, names, p["aux_cols"])
         data = prepare(context, names)
         persons = context.persons
@@ -198,7 +199,8 @@ class AnonymeterLinkability(AnonymeterAttack):
         p = self._settings()
         names = modelled_columns(self.name, context, frames=("train", "control"))
         if len(names) < 2:
-            raise InputError(f"attack {self.name!r}: needs at least two modelled columns")
+            raise InputError(N_("attack %(name)r: needs at least two modelled columns"),
+                             name=self.name)
         aux = self._aux_cols(context.schema, names, p["aux_cols"])
         data = prepare(AttackContext(context.train, context.control, context.train,
                                      context.schema, context.seed), names)

@@ -69,7 +69,7 @@ from privgate.attacks._anonymeter import (
 from privgate.attacks._common import check_choice, modelled_columns
 from privgate.attacks._membership_metrics import positions
 from privgate.attacks._persons import people_rows
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Counts
 from privgate.persons import PER_PERSON, Persons
 from privgate.randomness import child_seed, rng
@@ -227,8 +227,9 @@ class AnonymeterSinglingOut(AnonymeterAttack):
         names = modelled_columns(self.name, context, frames=frames)
         n_cols = min(DEFAULT_COLUMNS, len(names)) if p["n_cols"] is None else p["n_cols"]
         if p["mode"] == "multivariate" and n_cols > len(names):
-            raise InputError(f"attack {self.name!r}: parameter 'n_cols' is {n_cols} but the "
-                             f"schema models only {len(names)} column(s)")
+            raise InputError(N_("attack %(name)r: parameter 'n_cols' is %(n_cols)s but the "
+                                "schema models only %(n_names)s column(s)"),
+                             name=self.name, n_cols=n_cols, n_names=len(names))
         return names, n_cols if p["mode"] == "multivariate" else 1
 
     def _targets(self, context: AttackContext, data: Prepared
@@ -260,8 +261,9 @@ class AnonymeterSinglingOut(AnonymeterAttack):
             queries = _queries(synthetic, p["mode"], wanted, n_cols, p["max_attempts"], draws)
             built = len(queries)
             if built == 0:
-                raise InputError(f"attack {self.name!r}: no predicate isolating one synthetic "
-                                 f"row could be built in {p['max_attempts']:,} attempts")
+                raise InputError(N_("attack %(name)r: no predicate isolating one synthetic row "
+                                    "could be built in %(max_attempts)s attempts"),
+                                 name=self.name, max_attempts=f"{p['max_attempts']:,}")
             hits, control_hits = singles(train, queries), singles(control, queries)
             baseline_queries = _random_queries(df=synthetic, n_queries=built, n_cols=n_cols,
                                                rng=draws)

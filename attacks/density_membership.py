@@ -52,7 +52,7 @@ from privgate.attacks._membership_metrics import (
 )
 from privgate.attacks._persons import membership_units, people_halves, unit_sizes
 from privgate.encoding import TableEncoder
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, plugin_named
 
 ESTIMATORS = ("knn", "kde")
 
@@ -155,7 +155,7 @@ class DensityMembership(Attack):
         if bw == "scott":
             bandwidth = None
         else:
-            bandwidth = params.check_positive(f"attack {self.name!r}", p, "bandwidth")
+            bandwidth = params.check_positive(plugin_named("attack", self.name), p, "bandwidth")
         return max_rows, max_density, n_components, bandwidth, n_resamples
 
     def run(self, context: AttackContext) -> AttackResult:
@@ -164,9 +164,9 @@ class DensityMembership(Attack):
         max_rows, max_density, n_components, bandwidth, n_resamples = self._check(p)
         modelled_columns(self.name, context)
         if len(context.control) < 4:
-            raise InputError(f"attack {self.name!r}: needs at least 4 control rows (half fit the "
-                             f"reference density, half are non-members), got "
-                             f"{len(context.control)}")
+            raise InputError(N_("attack %(name)r: needs at least 4 control rows (half fit the "
+                                "reference density, half are non-members), got %(n_control)s"),
+                             name=self.name, n_control=len(context.control))
 
         rng = randomness.rng(context.seed, self.name, "targets")
         control_perm = rng.permutation(len(context.control))

@@ -31,7 +31,7 @@ from privgate.attacks._common import (
     subsample,
 )
 from privgate.encoding import category_key, is_missing, to_numeric
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Estimate, Interval
 from privgate.stats import clamp01
 
@@ -112,8 +112,9 @@ class Distinguishability(Attack):
         rng = randomness.rng(context.seed, self.name, "rows")
         n = min(len(context.train), len(context.synthetic), max_rows)
         if n < folds:
-            raise InputError(f"attack {self.name!r}: need at least {folds} rows in both the "
-                             f"training and synthetic tables (got {n})")
+            raise InputError(N_("attack %(name)r: need at least %(folds)s rows in both the "
+                                "training and synthetic tables (got %(n)s)"),
+                             name=self.name, folds=folds, n=n)
         real = subsample(context.train[names], n, rng)
         synth = subsample(context.synthetic[names], n, rng)
         x_real, categorical = encode_features(real, context.schema, names)

@@ -5,8 +5,10 @@ training data: the smallest or largest number, a category drawn uniformly, so ra
 arise) and randomly chosen training rows -- and flips a fair coin for each: a crafted canary
 whose coin says "in" is added to the training rows, a real one whose coin says "out" is
 removed from them. It then fits ONE fresh copy of the audited generator (same class, same
-parameters, same budget) on that table, samples it, and scores each canary by its distance to
-the closest synthetic row. Without looking at the coins it guesses "in" for the canaries closest
+parameters, same budget) on that table, samples ``sample_factor`` (default 10) times as many
+rows as the synthetic table has (post-processing of the same fit: a canary the fit nearly
+reproduces gets a close sample more surely), and scores each canary by its distance to the
+closest sampled row. Without looking at the coins it guesses "in" for the canaries closest
 to the synthetic data and "out" for the farthest, for a few fixed numbers of guesses, and
 reports how many guesses were right (:class:`~privgate.operating_points.CanaryGuesses`). Core
 turns them into an epsilon lower bound (Steinke, Nasr & Jagielski 2023: one training run is
@@ -18,12 +20,14 @@ their canaries: each canary changes only its own run's input, so the pooled gues
 bounded by the one-run theorem, with R times the canaries. A generator that cannot be refitted
 (no generator object, parameters that do not rebuild it) cannot be audited: the attack says why
 and ``dp-claim`` is ``cannot-certify``, never ``pass``. The extra fits train on the training
-rows; nothing they produce is released (like ``shadow-membership``'s), only the counts.
+rows; nothing they produce is released, only the counts, and core books each in the privacy
+ledger at the generator's budget (:meth:`DPAudit.refits`; every input error is raised before
+the first fit, so a refused audit gives its reservations back).
 
 ``mode = "multi-run"`` audits over ``runs`` fits instead (Nasr et al. 2023; Annamalai, Ganev &
 De Cristofaro 2024; default 100 runs): ONE crafted canary, fixed in advance, is inserted in each
 run on its own coin toss (of 64 crafted candidates, the one farthest from every training
-row); its distance to the closest synthetic row is its score in that run.
+row); its distance to the closest sampled row is its score in that run.
 A threshold chosen on half of the runs (seeded) is counted on the other half: the canary
 flagged in ``k1`` of ``n1`` runs with it and ``k0`` of ``n0`` runs without it, an
 :class:`~privgate.operating_points.OperatingPoint` over independent runs that core bounds with
@@ -32,8 +36,12 @@ Clopper-Pearson (:func:`privgate.dp_audit_bounds.rates_epsilon`). It costs ``run
 ``whitebox = true`` audits the DP-SGD of a generator trained through :mod:`privgate.dp`
 instead, white-box (:func:`privgate.dp_whitebox.generator_whitebox_audit`): 1,000 Dirac gradient
 canaries through the generator's own trainer, calibrated for the epsilon it claims, every step
-seen; no fit of the model. A generator not trained through privgate.dp cannot be audited so
-(no access to its training steps): the attack says so and ``dp-claim`` is ``cannot-certify``.
+seen; no fit of the model, no real row. With ``runs = R >= 2`` it makes R such runs and reports
+one operating point over the R x 1,000 canary trials, independent by construction, at a
+threshold fixed before any run (core: Clopper-Pearson); one run reports guesses for the one-run
+bound (:mod:`privgate.attacks._dp_audit_results`). A generator not trained through
+privgate.dp cannot be audited so (no access to its training steps): the attack says so and
+``dp-claim`` is ``cannot-certify``.
 
 Where the schema's domain of a categorical column was read off the data (``data_dependent``),
 every crafted canary carries a fresh category of its own there: a generator that copies its
@@ -50,18 +58,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from privgate import Attack, AttackContext, AttackResult, bounds, hookimpl
+from privgate import Attack, AttackContext, AttackResult, hookimpl
 from privgate.attacks._common import (
     RefitJob,
     check_int,
-    jsonable,
     modelled_columns,
     resolve_params,
 )
+from privgate.attacks._dp_audit_results import guesses_result, point_result, whitebox_result
 from privgate.attacks._membership_metrics import nearest_distances
 from privgate.attacks._operating_point import held_out_point
 from privgate.encoding import TableEncoder
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, plugin_named
 from privgate.executor import InlineExecutor
 from privgate.operating_points import CanaryGuesses
 from privgate.params import check_choice, check_positive
@@ -78,6 +86,8 @@ GUESS_SETS = ((0.1, False), (0.25, False), (0.5, True))
 MODES = ("one-run", "multi-run")
 #: Taken off the distance of a canary whose fresh category the output contains.
 COPIED = 1000.0
+#: The most rows sampled from one audit fit (``sample_factor`` times the synthetic rows).
+MAX_SAMPLE = 100_000
 #: ``runs`` of a multi-run audit when not given, and the fewest it accepts.
 MULTI_RUNS, MIN_MULTI_RUNS = 100, 20
 
@@ -166,6 +176,14 @@ def farthest_canary(train: pd.DataFrame, schema: Schema, draws: np.random.Genera
     return crafted.iloc[[int(np.argmax(far))]].reset_index(drop=True)
 
 
+def audit_sample(context: AttackContext, p: dict[str, Any]) -> int:
+    """Rows sampled from each audit fit: ``sample_factor`` times the synthetic table's (at most
+    :data:`MAX_SAMPLE`, never fewer than it has). More samples of the same fit are
+    post-processing: they show a canary a fit nearly reproduces without weakening any bound."""
+    n = len(context.synthetic)
+    return max(n, min(int(p["sample_factor"]) * n, MAX_SAMPLE))
+
+
 def guesses(scores: np.ndarray, inserted: np.ndarray, groups: dict[str, np.ndarray],
             n_canaries: int) -> tuple[CanaryGuesses, ...]:
     """For each group and guess set in :data:`GUESS_SETS`: "in" for its ``k`` highest scores
@@ -213,7 +231,8 @@ class DPAudit(Attack):
         "generation. USENIX Security.",
     )
     DEFAULTS: ClassVar[dict[str, Any]] = {"n_canaries": 200, "outlier_share": 0.5, "runs": 1,
-                                          "mode": "one-run", "whitebox": False}
+                                          "mode": "one-run", "whitebox": False,
+                                          "sample_factor": 10}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -221,16 +240,17 @@ class DPAudit(Attack):
 
     def _settings(self) -> tuple[dict[str, Any], int, float, int, str]:
         given = resolve_params(self.name, self.DEFAULTS, self.params)
-        mode = check_choice(f"attack {self.name!r}", given, "mode", MODES)
+        mode = check_choice(plugin_named("attack", self.name), given, "mode", MODES)
         runs = {"runs": MULTI_RUNS} if mode == "multi-run" and "runs" not in self.params else {}
         p = resolve_params(self.name, {**self.DEFAULTS, **runs}, self.params)
         if not isinstance(p["whitebox"], bool):
-            raise InputError(f"attack {self.name!r}: parameter 'whitebox' must be true or "
-                             f"false, got {p['whitebox']!r}")
-        share = check_positive(f"attack {self.name!r}", p, "outlier_share")
+            raise InputError(N_("attack %(name)r: parameter 'whitebox' must be true or false, "
+                                "got %(whitebox)r"), name=self.name, whitebox=p['whitebox'])
+        share = check_positive(plugin_named("attack", self.name), p, "outlier_share")
         if share > 1.0:
-            raise InputError(f"attack {self.name!r}: parameter 'outlier_share' must be at most "
-                             f"1, got {share}")
+            raise InputError(N_("attack %(name)r: parameter 'outlier_share' must be at most 1, "
+                                "got %(share)s"), name=self.name, share=share)
+        check_int(self.name, p, "sample_factor", 1)
         return (p, check_int(self.name, p, "n_canaries", 4), share,
                 check_int(self.name, p, "runs", MIN_MULTI_RUNS if mode == "multi-run" else 1),
                 mode)
@@ -239,15 +259,22 @@ class DPAudit(Attack):
         """The audited generator and the parameters that rebuild it, or why it cannot be."""
         gen = context.generator
         if gen is None:
-            raise InputError(f"attack {self.name!r} cannot audit a synthetic table supplied as "
-                             "a file: it must refit the generator that made it")
+            raise InputError(N_("attack %(name)r cannot audit a synthetic table supplied as a "
+                                "file: it must refit the generator that made it"), name=self.name)
         try:
             params = gen.get_params()
             type(gen)(**params)
         except Exception as exc:  # noqa: BLE001 -- any failure means: cannot refit
-            raise InputError(f"attack {self.name!r} cannot refit {gen.name!r} from its "
-                             f"parameters ({type(exc).__name__}: {exc})") from None
+            raise InputError(N_("attack %(name)r cannot refit %(name2)r from its parameters "
+                                "(%(type)s: %(exc)s)"),
+                             name=self.name, name2=gen.name, type=type(exc).__name__,
+                             exc=exc) from None
         return gen, params
+
+    def refits(self) -> int:
+        """Fits on the training rows: ``runs`` (none white-box: its canaries are made up)."""
+        p, _, _, runs, _ = self._settings()
+        return 0 if p["whitebox"] else runs
 
     def run(self, context: AttackContext) -> AttackResult:
         """Insert canaries, refit, guess; report the guesses (one-run) or the operating point
@@ -255,7 +282,7 @@ class DPAudit(Attack):
         p, m, share, runs, mode = self._settings()
         modelled_columns(self.name, context)
         if p["whitebox"]:
-            return self._whitebox(context, p)
+            return whitebox_result(self.name, self.risk_kind, context, p, runs)
         gen, params = self._refittable(context)
         if mode == "multi-run":
             return self._multi_run(context, gen, params, p, runs)
@@ -267,8 +294,9 @@ class DPAudit(Attack):
             n_out = len(crafted)
             n_real = m - n_out  # real rows make up for crafted duplicates
             if len(context.train) < 2 * n_real + 10:
-                raise InputError(f"attack {self.name!r}: {len(context.train)} training rows "
-                                 f"are too few for {n_real} real canaries; lower 'n_canaries'")
+                raise InputError(N_("attack %(name)r: %(n_train)s training rows are too few for "
+                                    "%(n_real)s real canaries; lower 'n_canaries'"),
+                                 name=self.name, n_train=len(context.train), n_real=n_real)
             real_pos = draws.choice(len(context.train), size=n_real, replace=False)
             canaries = pd.concat([crafted, context.train.iloc[real_pos]], ignore_index=True)
             inserted = draws.integers(0, 2, m)
@@ -278,7 +306,7 @@ class DPAudit(Attack):
                               crafted.iloc[np.nonzero(inserted[:n_out])[0]]], ignore_index=True)
             data = data.iloc[draws.permutation(len(data))].reset_index(drop=True)
             jobs.append(CanaryJob(type(gen), params, context.schema, context.budget, data,
-                                  len(context.synthetic),
+                                  audit_sample(context, p),
                                   child_seed(context.seed, self.name, "fit", r), canaries))
             coins.append(inserted)
             kinds += ["crafted"] * n_out + ["real"] * n_real
@@ -290,34 +318,9 @@ class DPAudit(Attack):
         if 0 < (kind == "crafted").sum() < len(kind):  # the outliers are the most memorable
             groups["crafted"] = np.nonzero(kind == "crafted")[0]
         found = guesses(scores, inserted, groups, m * runs)
-        return self._result(context, found, p, m, runs, int(inserted.sum()))
-
-    def _whitebox(self, context: AttackContext, p: dict[str, Any]) -> AttackResult:
-        """Dirac gradient canaries through the generator's own DP-SGD trainer."""
-        from privgate.dp import DPSGDGenerator
-        from privgate.dp_whitebox import generator_whitebox_audit
-
-        gen = context.generator
-        if not isinstance(gen, DPSGDGenerator):
-            what = "a synthetic table supplied as a file" if gen is None else repr(gen.name)
-            raise InputError(f"attack {self.name!r} cannot audit {what} white-box: only a "
-                             "generator trained through privgate.dp gives access to its "
-                             "training steps")
-        spent = gen.privacy_spent
-        if spent is None or not np.isfinite(spent.epsilon):
-            raise InputError(f"attack {self.name!r}: {gen.name!r} claims no finite epsilon to "
-                             "audit white-box")
-        audit = generator_whitebox_audit(gen, float(spent.epsilon), float(spent.delta),
-                                         seed=child_seed(context.seed, self.name, "whitebox"),
-                                         level=context.confidence_level)
-        found = tuple(CanaryGuesses(f"white box: {g.label}", g.canaries, g.guesses, g.correct)
-                      for g in audit.guesses)
-        out = self._result(context, found, p, audit.guesses[0].canaries, 1, 0)
-        details = {**{k: v for k, v in out.details.items() if k != "canaries_inserted"},
-                   "mode": "white-box", "noise_multiplier":
-                   audit.noise_multiplier, "sample_rate": audit.sample_rate,
-                   "steps": audit.steps, "trainer_epsilon": audit.claimed_epsilon}
-        return replace(out, details=jsonable(details))
+        return guesses_result(self.name, self.risk_kind, context, found, m * runs, {
+            "mode": "one-run", "n_canaries": m, "runs": runs,
+            "canaries_inserted": int(inserted.sum()), "params": dict(p)})
 
     def _multi_run(self, context: AttackContext, gen: Generator, params: dict[str, Any],
                    p: dict[str, Any], runs: int) -> AttackResult:
@@ -325,6 +328,9 @@ class DPAudit(Attack):
         draws = rng(context.seed, self.name, "multi-run canary")
         canary = farthest_canary(context.train, context.schema, draws)
         coins = draws.integers(0, 2, runs)
+        if min(coins.sum(), runs - coins.sum()) < 2:  # before any fit (see refits())
+            raise InputError(N_("attack %(name)r: %(runs)s runs gave fewer than 2 runs with (or "
+                                "without) the canary; raise 'runs'"), name=self.name, runs=runs)
         jobs = []
         for r in range(runs):
             data = pd.concat([context.train, canary], ignore_index=True) if coins[r] else (
@@ -332,59 +338,15 @@ class DPAudit(Attack):
             order = rng(context.seed, self.name, "multi-run order", r).permutation(len(data))
             jobs.append(CanaryJob(type(gen), params, context.schema, context.budget,
                                   data.iloc[order].reset_index(drop=True),
-                                  len(context.synthetic),
+                                  audit_sample(context, p),
                                   child_seed(context.seed, self.name, "fit", r), canary))
         executor = context.executor or InlineExecutor()
         scores = -np.concatenate(executor.map(run_canary_job, jobs))
-        points = held_out_point(scores, coins, seed=context.seed, stream=self.name,
-                                unit="canary distance", trials="runs")
-        if not points:
-            raise InputError(f"attack {self.name!r}: {runs} runs gave fewer than 2 runs with "
-                             "(or without) the canary; raise 'runs'")
-        pt, level = points[0], context.confidence_level
-        two = 1.0 - (1.0 - level) / 4.0  # two two-sided binomial intervals together
-        tpr, fpr = pt.members_flagged / pt.members, pt.nonmembers_flagged / pt.nonmembers
-        risk = max(0.0, tpr - fpr)
-        low = (bounds.lower_rate(pt.members_flagged, pt.members, two)
-               - bounds.upper_rate(pt.nonmembers_flagged, pt.nonmembers, two))
-        high = (bounds.upper_rate(pt.members_flagged, pt.members, two)
-                - bounds.lower_rate(pt.nonmembers_flagged, pt.nonmembers, two))
-        return AttackResult(
-            attack=self.name, risk_kind=self.risk_kind, risk=risk,
-            ci_low=min(risk, max(0.0, low)), ci_high=max(risk, min(1.0, high)),
-            confidence_level=level,
-            interval_method=("Clopper-Pearson intervals of the canary's flag rates over the "
-                             "counted runs with and without it, as TPR - FPR"),
-            baseline=0.0, baseline_description=(
-                "a generator that ignores the canary flags it as often in the runs without it "
-                "as in the runs with it (TPR - FPR = 0)"),
-            n_trials=runs, operating_points=points,
-            details=jsonable({"mode": "multi-run", "runs": runs,
-                              "runs_with_canary": int(coins.sum()),
-                              "operating_point": pt.to_dict(), "params": dict(p)}))
-
-    def _result(self, context: AttackContext, found: tuple[CanaryGuesses, ...],
-                p: dict[str, Any], m: int, runs: int, n_in: int) -> AttackResult:
-        level = context.confidence_level
-        best = max(found, key=lambda g: g.correct / g.guesses)
-        two = (1.0 + level) / 2.0
-        low = 2 * bounds.lower_rate(best.correct, best.guesses, two) - 1
-        high = 2 * bounds.upper_rate(best.correct, best.guesses, two) - 1
-        risk = min(1.0, max(0.0, 2 * best.correct / best.guesses - 1))
-        return AttackResult(
-            attack=self.name, risk_kind=self.risk_kind, risk=risk,
-            ci_low=min(risk, max(0.0, low)), ci_high=max(risk, min(1.0, high)),
-            confidence_level=level,
-            interval_method=("two-sided Clopper-Pearson interval of the best guess set's "
-                             "accuracy, as 2 * accuracy - 1"),
-            baseline=0.0, baseline_description=(
-                "guesses at chance: a generator that ignores the canaries is right half the "
-                "time (2 * accuracy - 1 = 0)"),
-            n_trials=m * runs, canary_guesses=found,
-            details=jsonable({"mode": "one-run", "n_canaries": m, "runs": runs,
-                              "canaries_inserted": n_in,
-                              "guess_sets": [g.to_dict() for g in found],
-                              "params": dict(p)}))
+        (pt,) = held_out_point(scores, coins, seed=context.seed, stream=self.name,
+                               unit="canary distance", trials="runs")
+        return point_result(self.name, self.risk_kind, context, pt, "runs", runs, {
+            "mode": "multi-run", "runs": runs, "runs_with_canary": int(coins.sum()),
+            "params": dict(p)})
 
 
 @hookimpl

@@ -72,7 +72,7 @@ from privgate.attacks._identity_matching import (
 )
 from privgate.attacks._persons import person_sums, unit_sizes
 from privgate.bounds import excess
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Counts
 from privgate.figures import BarChart
 from privgate.persons import unit_of
@@ -133,14 +133,14 @@ class IdentityDisclosure(Attack):
         share = p["min_sensitive_share"]
         if (isinstance(share, bool) or not isinstance(share, int | float)
                 or not 0 < share <= 1):
-            raise InputError(f"attack {NAME!r}: parameter 'min_sensitive_share' (the share L "
-                             f"of sensitive columns that must agree) must be in (0, 1], got "
-                             f"{share!r}")
+            raise InputError(N_("attack %(name)r: parameter 'min_sensitive_share' (the share L "
+                                "of sensitive columns that must agree) must be in (0, 1], got "
+                                "%(share)r"), name=NAME, share=share)
         pop = p["population_size"]
         if pop is not None and (isinstance(pop, bool) or not isinstance(pop, int) or pop < 1):
-            raise InputError(f"attack {NAME!r}: parameter 'population_size' must be a positive "
-                             f"integer (people in the population the data was drawn from), "
-                             f"got {pop!r}")
+            raise InputError(N_("attack %(name)r: parameter 'population_size' must be a "
+                                "positive integer (people in the population the data was drawn "
+                                "from), got %(pop)r"), name=NAME, pop=pop)
 
     # -- parameters that need the schema ----------------------------------------------------
 
@@ -186,17 +186,17 @@ class IdentityDisclosure(Attack):
                           "is taken to know every column but the secret (worst case)")
             overlap = sorted(set(qis) & set(sensitive))
             if overlap:
-                raise InputError(f"attack {NAME!r}: column(s) {overlap} are both "
-                                 "quasi-identifier and sensitive; a column the adversary "
-                                 "already knows cannot be learned")
+                raise InputError(N_("attack %(name)r: column(s) %(overlap)s are both "
+                                    "quasi-identifier and sensitive; a column the adversary "
+                                    "already knows cannot be learned"), name=NAME, overlap=overlap)
             if not declared and source != "parameter" and not schema.sensitive:
                 source += "; no sensitive column declared, so every other column is the secret " \
                           "in turn and the worst is reported"
             plans.append((qis, sensitive, source))
         if not plans or not all(q and s for q, s, _ in plans):
-            raise InputError(f"attack {NAME!r}: needs at least one quasi-identifier and one "
-                             f"other column to learn; the table has "
-                             f"{[c.name for c in schema.modelled]}")
+            raise InputError(N_("attack %(name)r: needs at least one quasi-identifier and one "
+                                "other column to learn; the table has %(modelled)s"),
+                             name=NAME, modelled=[c.name for c in schema.modelled])
         return plans
 
     @staticmethod
@@ -204,19 +204,21 @@ class IdentityDisclosure(Attack):
         if isinstance(value, Mapping):
             unknown = sorted(set(value) - set(sensitive))
             if unknown:
-                raise InputError(f"attack {NAME!r}: 'tolerance' names {unknown}, which are not "
-                                 f"sensitive columns ({sensitive})")
+                raise InputError(N_("attack %(name)r: 'tolerance' names %(unknown)s, which are "
+                                    "not sensitive columns (%(sensitive)s)"),
+                                 name=NAME, unknown=unknown, sensitive=sensitive)
             out = {c: float(value.get(c, IdentityDisclosure.DEFAULTS["tolerance"]))
                    for c in sensitive}
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out = {c: float(value) for c in sensitive}
         else:
-            raise InputError(f"attack {NAME!r}: 'tolerance' must be a number or a table "
-                             f"{{column = share of range}}, got {value!r}")
+            raise InputError(N_("attack %(name)r: 'tolerance' must be a number or a table "
+                                "{column = share of range}, got %(value)r"),
+                             name=NAME, value=value)
         bad = {c: t for c, t in out.items() if not (math.isfinite(t) and 0 <= t <= 1)}
         if bad:
-            raise InputError(f"attack {NAME!r}: tolerance must be a share of the column's "
-                             f"range in [0, 1], got {bad}")
+            raise InputError(N_("attack %(name)r: tolerance must be a share of the column's "
+                                "range in [0, 1], got %(bad)s"), name=NAME, bad=bad)
         return out
 
     # -- the attack ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from privgate.attacks._membership_metrics import (
 from privgate.attacks._nearest import encode_rows
 from privgate.attacks._persons import closest_per_person, people_halves, unit_sizes
 from privgate.encoding import TableEncoder
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, plugin_named
 from privgate.evidence import Counts
 from privgate.figures import Table
 from privgate.operating_points import OperatingPoint
@@ -97,17 +97,18 @@ class LowFPRMembership(Attack):
 
     def _settings(self) -> tuple[dict[str, Any], float, int | None, str]:
         p = resolve_params(self.name, self.DEFAULTS, self.params)
-        fpr = check_positive(f"attack {self.name!r}", p, "fpr")
+        fpr = check_positive(plugin_named("attack", self.name), p, "fpr")
         if fpr >= 0.5:
-            raise InputError(f"attack {self.name!r}: parameter 'fpr' must be below 0.5, got "
-                             f"{fpr}")
+            raise InputError(N_("attack %(name)r: parameter 'fpr' must be below 0.5, got %(fpr)s"),
+                             name=self.name, fpr=fpr)
         cap = None if p["max_rows"] is None else check_int(self.name, p, "max_rows", 10)
         return p, fpr, cap, check_choice(self.name, p, "metric", ("euclidean", "manhattan"))
 
     def _split(self, context: AttackContext) -> tuple[np.ndarray, np.ndarray]:
         if len(context.control) < 4:
-            raise InputError(f"attack {self.name!r}: needs at least 4 control rows (half fix "
-                             f"the operating point, half measure it), got {len(context.control)}")
+            raise InputError(N_("attack %(name)r: needs at least 4 control rows (half fix the "
+                                "operating point, half measure it), got %(n_control)s"),
+                             name=self.name, n_control=len(context.control))
         perm = randomness.rng(context.seed, self.name, "split").permutation(len(context.control))
         return people_halves(perm, None if context.persons is None else context.persons.control)
 

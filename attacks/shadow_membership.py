@@ -63,7 +63,7 @@ from privgate.attacks._membership_metrics import (
 )
 from privgate.attacks._shadow_features import FEATURE_NAMES, featurise
 from privgate.encoding import TableEncoder
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.executor import InlineExecutor
 from privgate.figures import LineChart, Series
 from privgate.randomness import child_seed
@@ -162,17 +162,19 @@ class ShadowMembership(Attack):
             "n_resamples": check_int(self.name, p, "n_resamples", 50),
         }
         if out["design"] == "shared" and out["shadow_rows"] < out["n_targets"]:
-            raise InputError(f"attack {self.name!r}: with design 'shared' every shadow training "
-                             f"set may hold up to all {out['n_targets']} targets; raise "
-                             f"'shadow_rows' (now {out['shadow_rows']}) to at least 'n_targets'")
+            raise InputError(N_("attack %(name)r: with design 'shared' every shadow training "
+                                "set may hold up to all %(n_targets)s targets; raise "
+                                "'shadow_rows' (now %(shadow_rows)s) to at least 'n_targets'"),
+                             name=self.name, n_targets=out['n_targets'],
+                             shadow_rows=out['shadow_rows'])
         if out["n_shadows"] % 2:
-            raise InputError(f"attack {self.name!r}: parameter 'n_shadows' must be even (half "
-                             f"the shadow worlds hold the target, half do not), got "
-                             f"{out['n_shadows']}")
+            raise InputError(N_("attack %(name)r: parameter 'n_shadows' must be even (half the "
+                                "shadow worlds hold the target, half do not), got %(n_shadows)s"),
+                             name=self.name, n_shadows=out['n_shadows'])
         share = p["outlier_share"]
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
-            raise InputError(f"attack {self.name!r}: parameter 'outlier_share' must be a number "
-                             f"in [0, 1], got {share!r}")
+            raise InputError(N_("attack %(name)r: parameter 'outlier_share' must be a number in "
+                                "[0, 1], got %(share)r"), name=self.name, share=share)
         out["outlier_share"] = float(share)
         return out
 
@@ -183,11 +185,12 @@ class ShadowMembership(Attack):
         """Positions of member targets (in train) and non-member targets (in control)."""
         per_side = q["n_targets"] // 2
         if len(context.train) < per_side or len(context.control) < per_side + q["shadow_rows"]:
-            raise InputError(
-                f"attack {self.name!r}: needs at least {per_side} training rows and "
-                f"{per_side + q['shadow_rows']} control rows ({per_side} non-member targets "
-                f"plus shadow_rows={q['shadow_rows']} rows of auxiliary data); lower "
-                "'n_targets' or 'shadow_rows'")
+            raise InputError(N_("attack %(name)r: needs at least %(per_side)s training rows and "
+                                "%(per_side2)s control rows (%(per_side)s non-member targets "
+                                "plus shadow_rows=%(shadow_rows)s rows of auxiliary data); "
+                                "lower 'n_targets' or 'shadow_rows'"),
+                             name=self.name, per_side=per_side,
+                             per_side2=per_side + q['shadow_rows'], shadow_rows=q['shadow_rows'])
         encoder = TableEncoder(context.schema)
         cand_m = positions(len(context.train), MAX_CANDIDATES, rng)
         cand_n = positions(len(context.control), MAX_CANDIDATES, rng)
@@ -250,10 +253,10 @@ class ShadowMembership(Attack):
         q = self._check(p)
         modelled_columns(self.name, context)
         if context.generator is None:
-            raise InputError(
-                f"attack {self.name!r} needs the generator that made the synthetic table (to "
-                "train shadow copies of it); a synthetic table supplied as a file has none. "
-                "Audit with --generator NAME, or remove this attack from the config")
+            raise InputError(N_("attack %(name)r needs the generator that made the synthetic "
+                                "table (to train shadow copies of it); a synthetic table "
+                                "supplied as a file has none. Audit with --generator NAME, or "
+                                "remove this attack from the config"), name=self.name)
         rng = randomness.rng(context.seed, self.name, "targets")
         member_pos, non_pos, kinds = self._pick_targets(context, q, rng)
         targets = pd.concat([context.train.iloc[member_pos], context.control.iloc[non_pos]],

@@ -44,7 +44,7 @@ from privgate.attacks._common import (
     resolve_params,
 )
 from privgate.attacks._persons import unit_counts
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Counts
 from privgate.figures import BarChart
 from privgate.persons import unit_of
@@ -97,8 +97,9 @@ class VerbatimCopy(Attack):
         qis = p["quasi_identifiers"]
         if qis is not None and not (isinstance(qis, list | tuple) and qis and all(
                 isinstance(c, str) for c in qis)):
-            raise InputError(f"attack {self.name!r}: parameter 'quasi_identifiers' must be a "
-                             f"non-empty list of column names, got {qis!r}")
+            raise InputError(N_("attack %(name)r: parameter 'quasi_identifiers' must be a "
+                                "non-empty list of column names, got %(qis)r"),
+                             name=self.name, qis=qis)
 
     def check_schema(self, schema: Schema) -> None:
         """``quasi_identifiers`` must name modelled columns."""
@@ -140,8 +141,8 @@ class VerbatimCopy(Attack):
             if not train_ok.any():
                 if supplementary:
                     continue
-                raise InputError(f"attack {self.name!r}: no training record is unique, so no "
-                                 "verbatim copy of one can be counted")
+                raise InputError(N_("attack %(name)r: no training record is unique, so no "
+                                    "verbatim copy of one can be counted"), name=self.name)
             hits = copied_train & train_ok
             control_hits = copied_control & control_ok
             label = label if context.persons is None else PEOPLE[label]  # people, not rows

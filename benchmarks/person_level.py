@@ -285,7 +285,8 @@ def main() -> None:
             "command": "nice -n 10 .venv/bin/python benchmarks/person_level.py "
                        f"--people {args.people} --seed {args.seed} --leaks "
                        f"{' '.join(f'{x:g}' for x in args.leaks)} "
-                       f"--control-fraction {args.control_fraction}",
+                       f"--control-fraction {args.control_fraction}"
+                       + ("" if args.dp is None else f" --dp {args.dp}"),
             "seconds": time.perf_counter() - started,
             "machine": f"{platform.machine()}, Python {platform.python_version()}, shared CPU"}
     doc = {"meta": meta, "leaks": leaks}

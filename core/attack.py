@@ -363,6 +363,13 @@ class Attack(ABC):
         user hears about it at once (exit code 2). The default accepts every schema.
         """
 
+    def refits(self) -> int:
+        """How many fits of the audited generator on the training rows :meth:`run` makes (e.g.
+        canary-audit fits): core books each in the privacy ledger at the generator's budget,
+        reserved before the audit trains anything. :meth:`run` raises
+        :class:`~privgate.errors.InputError` only before its first refit. Default: none."""
+        return 0
+
     @abstractmethod
     def run(self, context: AttackContext) -> AttackResult:
         """Run the attack and return its result (must not modify the context's tables)."""

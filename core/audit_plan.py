@@ -17,7 +17,7 @@ import pandas as pd
 
 from privgate.attack import Attack, AttackResult
 from privgate.config import AuditConfig, PluginRef
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text
 from privgate.generator import Generator, PrivacyBudget, PrivacySpent
 from privgate.metric import Metric, MetricResult
 from privgate.redact import strip_controls
@@ -55,12 +55,15 @@ def _instantiate(cls: type, params: dict[str, Any], what: str) -> Any:
     try:
         return cls(**params)
     except InputError as exc:
-        raise InputError(f"{what}: {exc}") from None
+        raise InputError(N_("%(what)s: %(exc)s"), what=what, exc=exc) from None
     except TypeError as exc:
-        raise InputError(f"{what}: bad parameters {sorted(params)}: {exc}") from None
+        raise InputError(N_("%(what)s: bad parameters %(params)s: %(exc)s"),
+                         what=what, params=sorted(params), exc=exc) from None
     except Exception as exc:  # noqa: BLE001 -- a plugin constructor failing on user params
-        raise InputError(f"{what}: the parameters {sorted(params)} were refused "
-                         f"({type(exc).__name__}: {strip_controls(str(exc))})") from None
+        raise InputError(N_("%(what)s: the parameters %(params)s were refused (%(type)s: "
+                            "%(error)s)"),
+                         what=what, params=sorted(params), type=type(exc).__name__,
+                         error=strip_controls(str(exc))) from None
 
 
 def _checked(what: str, fn: Any, schema: Schema) -> None:
@@ -68,10 +71,12 @@ def _checked(what: str, fn: Any, schema: Schema) -> None:
     try:
         fn(schema)
     except InputError as exc:
-        raise InputError(f"{what}: {exc}") from None
+        raise InputError(N_("%(what)s: %(exc)s"), what=what, exc=exc) from None
     except Exception as exc:  # noqa: BLE001 -- fail before training, naming the plugin
-        raise InputError(f"{what}: cannot check its parameters against this table "
-                         f"({type(exc).__name__}: {strip_controls(str(exc))})") from None
+        raise InputError(N_("%(what)s: cannot check its parameters against this table "
+                            "(%(type)s: %(error)s)"),
+                         what=what, type=type(exc).__name__,
+                         error=strip_controls(str(exc))) from None
 
 
 @dataclass
@@ -102,12 +107,12 @@ def plan_audit(config: AuditConfig, registry: Registry, where: str, data: AuditD
         budget = None
         if cls.is_private:
             if g.epsilon is None:
-                raise InputError(f"{at}: 'epsilon' is required for the private generator "
-                                 f"{g.name!r} (e.g. epsilon = 1.0)")
+                raise InputError(N_("%(at)s: 'epsilon' is required for the private generator "
+                                    "%(name)r (e.g. epsilon = 1.0)"), at=at, name=g.name)
             try:
                 budget = PrivacyBudget(g.epsilon, g.delta)
             except InputError as exc:
-                raise InputError(f"{at}: {exc}") from None
+                raise InputError(N_("%(at)s: %(exc)s"), at=at, exc=exc) from None
         generator = _instantiate(cls, g.params, at)
         _checked(at, generator.check_schema, schema)
         runs.append(GeneratorRun(g.name, g.gate, generator, g.params, budget, cls.description,
@@ -116,11 +121,13 @@ def plan_audit(config: AuditConfig, registry: Registry, where: str, data: AuditD
         runs.append(GeneratorRun(EXTERNAL, True, None, {}, None,
                                  "a synthetic table made outside privgate", None))
     if not runs:
-        raise InputError(f"{where}: no generator configured and no synthetic table given; add "
-                         "a [[generators]] table or pass --generator NAME or --synthetic CSV")
+        raise InputError(N_("%(where)s: no generator configured and no synthetic table given; "
+                            "add a [[generators]] table or pass --generator NAME or --synthetic "
+                            "CSV"), where=where)
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
-        raise InputError(f"{where}: a generator is listed twice: {names}")
+        raise InputError(N_("%(where)s: a generator is listed twice: %(names)s"),
+                         where=where, names=names)
     attacks, inapplicable = resolve_attacks(config, registry, where, schema, has_external)
     metric_refs = config.refs("metrics")
     metrics = [(ref.name, _instantiate(registry.metric(ref.name), ref.params,
@@ -142,12 +149,12 @@ def resolve_attacks(config: AuditConfig, registry: Registry, where: str, schema:
     attacks: list[tuple[str, Attack]] = []
     inapplicable: dict[str, str] = {}
     for ref in _all(registry.attacks) if refs is None else refs:
-        at = f"{where}: attack {ref.name!r}"
+        at = Text(N_("%(where)s: attack %(name)r"), where=where, name=ref.name)
         attack_cls = registry.attack(ref.name)
         if getattr(attack_cls, "requires_generator", False) and has_external:
-            raise InputError(f"{at} trains copies of the generator, so it cannot audit a "
-                             "synthetic table made elsewhere (--synthetic / data.synthetic); "
-                             "remove it or audit a generator privgate fits")
+            raise InputError(N_("%(at)s trains copies of the generator, so it cannot audit a "
+                                "synthetic table made elsewhere (--synthetic / data.synthetic); "
+                                "remove it or audit a generator privgate fits"), at=at)
         attack = _instantiate(attack_cls, ref.params, at)
         try:
             _checked(at, attack.check_schema, schema)
@@ -157,8 +164,8 @@ def resolve_attacks(config: AuditConfig, registry: Registry, where: str, schema:
             inapplicable[ref.name] = strip_controls(str(exc))
         attacks.append((ref.name, attack))
     if refs is not None and not attacks:
-        raise InputError(f"{where}: 'attacks' is an empty list, which would certify nothing; "
-                         "omit it to run every default attack")
+        raise InputError(N_("%(where)s: 'attacks' is an empty list, which would certify "
+                            "nothing; omit it to run every default attack"), where=where)
     return attacks, inapplicable
 
 

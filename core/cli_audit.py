@@ -18,8 +18,10 @@ from privgate.config import (
     AuditConfig,
 )
 from privgate.errors import (
+    N_,
     InputError,
 )
+from privgate.errors import Text as Message
 from privgate.i18n import Translator
 from privgate.progress import ConsoleProgress
 
@@ -34,8 +36,10 @@ def check_lang(lang: str | None, reporters: Sequence[Any], what: str = "--lang")
         return
     offered = sorted({str(x) for cls in reporters for x in getattr(cls, "languages", ())})
     if lang not in offered:
-        raise InputError(f"{what}: {lang!r} is not a language the report writers write; "
-                         f"choose one of {', '.join(offered) or '(none registered)'}")
+        raise InputError(N_("%(what)s: %(lang)r is not a language the report writers write; "
+                            "choose one of %(langs)s"),
+                         what=what, lang=lang,
+                         langs=', '.join(offered) or Message(N_("(none registered)")))
 
 
 def _audit_lang(args: argparse.Namespace) -> None:
@@ -170,7 +174,7 @@ def _run_and_report(config: AuditConfig, where: str, args: argparse.Namespace | 
 
         load_private_key(Path(key))
         if not (getattr(args, "signer", None) or "").strip():
-            raise InputError("--sign needs --signer NAME (who signs)")
+            raise InputError(N_("--sign needs --signer NAME (who signs)"))
     out = config.resolve(config.output) or Path(config.output)  # relative: the config's folder
     # checked now (nothing created), created once the inputs are checked, before any training
     check_output_dir(out, overwrite=bool(getattr(args, "overwrite", False)))
@@ -202,20 +206,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     if args.synthetic and not (args.train and args.control):
-        raise InputError("--synthetic needs --train (the rows its generator was fitted on) "
-                         "and --control (real rows it never saw)")
+        raise InputError(N_("--synthetic needs --train (the rows its generator was fitted on) "
+                            "and --control (real rows it never saw)"))
     if bool(args.train) != bool(args.control):
-        raise InputError(f"{'--train' if args.train else '--control'} needs "
-                         f"{'--control' if args.train else '--train'}: give both the rows the "
-                         "generator was fitted on and real rows it never saw")
+        raise InputError(N_("%(flag)s needs %(other)s: give both the rows the generator was "
+                            "fitted on and real rows it never saw"),
+                         flag='--train' if args.train else '--control',
+                         other='--control' if args.train else '--train')
     if args.data and args.train:
-        raise InputError("give either --data (split into train and control) or --train and "
-                         "--control, not both")
+        raise InputError(N_("give either --data (split into train and control) or --train and "
+                            "--control, not both"))
     for flag in ("drop", "quasi_identifiers", "sensitive", "target", "person_id"):
         value = getattr(args, flag)
         if value is not None and not [c for c in value.split(",") if c.strip()]:
-            raise InputError(f"--{flag.replace('_', '-')}: give column name(s), got "
-                             f"{value!r}")
+            raise InputError(N_("--%(flag)s: give column name(s), got %(value)r"),
+                             flag=flag.replace('_', '-'), value=value)
     _audit_lang(args)
     config, _, where, _ = config_from_args(args, "audit")
     return _run_and_report(config, where, args)

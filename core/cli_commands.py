@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from privgate.cli_audit import check_lang
-from privgate.cli_config import raw_config, registry_for
+from privgate.cli_config import COMMAND_LINE, raw_config, registry_for, remember_lang
 from privgate.config import (
     check_paths_inside,
     config_paths,
@@ -44,16 +44,18 @@ def cmd_synth(args: argparse.Namespace) -> int:
     data_path, out = Path(args.data), Path(args.out)
     for src in [data_path] + ([Path(args.config)] if args.config else []):
         if _same_file(out, src):
-            raise InputError(f"{out}: --out names an input file ({src}); writing the synthetic "
-                             "rows there would destroy it; choose another path")
+            raise InputError(N_("%(out)s: --out names an input file (%(src)s); writing the "
+                                "synthetic rows there would destroy it; choose another path"),
+                             out=out, src=src)
     if out.is_dir():
-        raise InputError(f"{out}: --out is a folder; give a file name such as synthetic.csv")
+        raise InputError(N_("%(out)s: --out is a folder; give a file name such as synthetic.csv"),
+                         out=out)
     if not out.parent.is_dir():
-        raise InputError(f"{out}: the folder {out.parent} does not exist; create it or choose "
-                         "another --out")
+        raise InputError(N_("%(out)s: the folder %(parent)s does not exist; create it or choose "
+                            "another --out"), out=out, parent=out.parent)
     person_flag = getattr(args, "person_id", None)
     base = parse_config(with_person_id(with_target({}, args.target), person_flag),
-                        where="command line")
+                        where=COMMAND_LINE)
     if args.config:
         raw, where, folder = raw_config(args.config)
         if not args.allow_paths_outside_config:  # synth uses only the config's ledger path
@@ -61,13 +63,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                 if k == "ledger.path"}, where=where, base_dir=folder)
         base = parse_config(with_person_id(with_target(raw, args.target), person_flag), where=where,
                             base_dir=folder)
+    remember_lang(args, base)
     registry = registry_for(args)
     check_lang(getattr(args, "lang", None), [p.obj for p in registry.reporters.values()])
     progress = ConsoleProgress(lang=getattr(args, "lang", None) or base.report.lang)
     tr = progress.tr  # --lang, else the config's [report] lang
     cls = registry.generator(args.generator)
     df = read_table(data_path)
-    schema = _schema_for(base, df, args.config or "command line")
+    schema = _schema_for(base, df, args.config or COMMAND_LINE)
     if schema.source == "inferred":
         print(tr.gettext("note: %(text)s", text=tr.gettext(SCHEMA_HINT, data=args.data)),
               file=sys.stderr)
@@ -78,7 +81,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     budget = None
     if cls.is_private:
         if args.epsilon is None:
-            raise InputError(f"--epsilon is required for the private generator {args.generator!r}")
+            raise InputError(N_("--epsilon is required for the private generator %(generator)r"),
+                             generator=args.generator)
         budget = PrivacyBudget(args.epsilon, args.delta)
     gen = cls()
     gen.check_schema(schema.select(modelled))
@@ -103,7 +107,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                     seed=args.seed, timeout_s=None, ledger=ledger,
                                     origin=_origin(registry, "generators", args.generator))
     except InputError as exc:  # plugin text: no real value may reach the console
-        raise InputError(guard.text(str(exc))) from None
+        raise guard.error(exc) from None
     except PluginFault as fault:
         raise PluginFault(fault.origin, fault.kind, guard.text(fault.message)) from None
     finally:
@@ -175,28 +179,29 @@ def _html_target(out: str | None, default: Path, inputs: Sequence[Path], name: s
     target = default if out is None else Path(out)
     for src in inputs:
         if _same_file(target, src):
-            raise InputError(f"{target}: --out names an input file ({src}); writing there would "
-                             "destroy it; choose another path")
+            raise InputError(N_("%(target)s: --out names an input file (%(src)s); writing there "
+                                "would destroy it; choose another path"), target=target, src=src)
     html = target.suffix.lower() in (".html", ".htm")
     if target.is_dir():
         target = target / name
     elif not html:
         if target.exists():
-            raise InputError(f"{target}: --out must be a .html file or a folder; it names an "
-                             "existing file that is not HTML, which would be overwritten")
+            raise InputError(N_("%(target)s: --out must be a .html file or a folder; it names "
+                                "an existing file that is not HTML, which would be overwritten"),
+                             target=target)
         try:
             target.mkdir(parents=True)
         except OSError as exc:
-            raise InputError(f"{target}: cannot create the folder ({exc.strerror}); choose "
-                             "another --out") from None
+            raise InputError(N_("%(target)s: cannot create the folder (%(reason)s); choose "
+                                "another --out"), target=target, reason=exc.strerror) from None
         target = target / name
     for src in inputs:  # again: a folder's report.html may itself be an input
         if _same_file(target, src):
-            raise InputError(f"{target}: --out names an input file ({src}); writing there would "
-                             "destroy it; choose another path")
+            raise InputError(N_("%(target)s: --out names an input file (%(src)s); writing there "
+                                "would destroy it; choose another path"), target=target, src=src)
     if not target.parent.is_dir():
-        raise InputError(f"{target}: the folder {target.parent} does not exist; create it or "
-                         "choose another --out")
+        raise InputError(N_("%(target)s: the folder %(parent)s does not exist; create it or "
+                            "choose another --out"), target=target, parent=target.parent)
     return target
 
 
@@ -211,9 +216,10 @@ def _refuse_signed(target: Path) -> None:
     except ValueError:  # a damaged signature tag: still a signed report, not ours to replace
         signed = True
     if signed:
-        raise InputError(f"{target}: is a signed report; a re-render is unsigned and would "
-                         "replace it. Write elsewhere with --out, e.g. --out "
-                         f"{target.with_name(target.stem + '-rerendered.html')}")
+        raise InputError(N_("%(target)s: is a signed report; a re-render is unsigned and would "
+                            "replace it. Write elsewhere with --out, e.g. --out %(suggestion)s"),
+                         target=target,
+                         suggestion=target.with_name(target.stem + '-rerendered.html'))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -226,7 +232,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args, registry)
     if not args.results:
-        raise InputError("give a results.json to re-render, or --compare OLD.json NEW.json")
+        raise InputError(N_("give a results.json to re-render, or --compare OLD.json NEW.json"))
     path = Path(args.results)
     html = registry.get("reporters", "html")
     check_lang(args.lang, [html])
@@ -274,7 +280,11 @@ def _compare(args: argparse.Namespace, registry: Any) -> int:
 
 def cmd_ledger(args: argparse.Namespace) -> int:
     """``privgate ledger``: the history of fits per data set, with totals."""
+    from privgate.i18n import LANGS
     from privgate.ledger_view import show_ledger
 
+    if args.lang is not None and args.lang not in LANGS:
+        raise InputError(N_("--lang: %(lang)r is not a language privgate speaks; choose one of "
+                            "%(langs)s"), lang=args.lang, langs=", ".join(LANGS))
     return show_ledger(args.ledger, args.fingerprint, as_json=args.json,
-                       url=args.ledger_url)
+                       url=args.ledger_url, lang=args.lang)

@@ -16,12 +16,15 @@ from privgate.config import (
     parse_config,
     read_toml,
 )
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text
+
+#: Where a config made of the command line's flags alone comes from, as messages say it.
+COMMAND_LINE = Text(N_("command line"))
 
 
 def raw_config(path: str | None) -> tuple[dict[str, Any], str, Path]:
     if path is None:
-        return {}, "command line", Path.cwd()
+        return {}, COMMAND_LINE, Path.cwd()
     p = Path(path)
     return read_toml(p), str(p), p.resolve().parent
 
@@ -114,14 +117,17 @@ def config_from_args(args: argparse.Namespace, command: str
     Returns the config, its raw mapping, where it came from and its folder."""
     raw, where, base = raw_config(args.config)
     if args.config is None and not (args.data or args.train):
-        raise InputError(f"give a config file (privgate {command} gate.toml) or --data CSV")
+        raise InputError(N_("give a config file (privgate %(command)s gate.toml) or --data CSV"),
+                         command=command)
     from_file = config_paths(raw)
     raw = apply_flags(raw, args)
     if args.config is not None and not args.allow_paths_outside_config:
         merged = config_paths(raw)
         check_paths_inside({k: v for k, v in from_file.items() if merged.get(k) == v},
                            where=where, base_dir=base)
-    return parse_config(raw, where=where, base_dir=base), raw, where, base
+    config = parse_config(raw, where=where, base_dir=base)
+    remember_lang(args, config)
+    return config, raw, where, base
 
 
 def demo_config(args: argparse.Namespace, registry: Any = None) -> AuditConfig:
@@ -145,7 +151,16 @@ def demo_config(args: argparse.Namespace, registry: Any = None) -> AuditConfig:
                 g.setdefault("params", {})["epochs"] = args.epochs
     if getattr(args, "lang", None):
         raw["report"] = {**raw.get("report", {}), "lang": args.lang}
-    return parse_config(raw, where="demo.toml", base_dir=Path.cwd())
+    config = parse_config(raw, where="demo.toml", base_dir=Path.cwd())
+    remember_lang(args, config)
+    return config
+
+
+def remember_lang(args: argparse.Namespace | None, config: AuditConfig) -> None:
+    """Keep the config's ``[report] lang`` (``--lang`` already in it) on ``args``: an error
+    after the config was read is then printed in that language (:func:`privgate.cli.main`)."""
+    if args is not None:
+        args.config_lang = config.report.lang
 
 
 def registry_for(args: argparse.Namespace | None = None) -> Any:

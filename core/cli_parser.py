@@ -1,9 +1,19 @@
-"""The ``privgate`` command line's arguments: every subcommand, flag and its check."""
+"""The ``privgate`` command line's arguments: every subcommand, flag and its check.
+
+Under ``--lang ko`` a usage error or ``--help`` speaks Korean: argparse's own words
+("usage:", "the following arguments are required: ...") come from gettext's ``argparse``
+domain, which :func:`parser_language` points at privgate's catalog
+``locale/<lang>/LC_MESSAGES/argparse.po`` while the command line is parsed (``--lang`` is
+looked up in ``argv`` first, :func:`argv_lang`: parsing is what fails). The flags' own help
+texts stay English.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from privgate.config import (
@@ -11,27 +21,76 @@ from privgate.config import (
 )
 from privgate.errors import (
     EXIT_BAD_INPUT,
+    N_,
+    Text,
 )
+from privgate.i18n import Translator
 from privgate.limits import RULES, in_range
+
+#: The gettext domain of argparse's own messages (Python's ``argparse`` module).
+ARGPARSE_DOMAIN = "argparse"
+_parsing_lang: list[str | None] = [None]  # the language of the parse under way
+
+
+def argv_lang(argv: Sequence[str]) -> str | None:
+    """The value of ``--lang`` in ``argv`` (``--lang ko`` or ``--lang=ko``), read before
+    argparse runs; ``None`` without one."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            return str(argv[i + 1])
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _translator() -> Translator:
+    from privgate.cli_sign import translator
+
+    return translator(_parsing_lang[-1])
+
+
+@contextmanager
+def parser_language(lang: str | None) -> Iterator[None]:
+    """argparse's own messages and privgate's usage errors in ``lang`` while the command line
+    is parsed (English, and nothing replaced, for English or an unknown language)."""
+    tr = Translator.for_package("privgate", ARGPARSE_DOMAIN, lang)
+    if tr.lang == "en":
+        yield
+        return
+    names = vars(argparse)  # argparse looks up its module's _ and ngettext when it speaks
+    saved = names["_"], names["ngettext"]
+    names["_"], names["ngettext"] = tr.t.gettext, tr.t.ngettext
+    _parsing_lang.append(tr.lang)
+    try:
+        yield
+    finally:
+        _parsing_lang.pop()
+        names["_"], names["ngettext"] = saved
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # usage errors: exit 2 with a hint
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"privgate: error: {message}\n"
-                                  f"Run '{self.prog} --help' for the options.\n")
+        tr = _translator()
+        self.exit(EXIT_BAD_INPUT,
+                  tr.gettext(N_("privgate: error: %(message)s"), message=message) + "\n"
+                  + tr.gettext(N_("Run '%(prog)s --help' for the options."), prog=self.prog)
+                  + "\n")
 
 
 def _ranged(rule: str, kind: type[int] | type[float]) -> Any:
     """An argparse ``type`` that parses ``kind`` and enforces ``privgate.limits.RULES[rule]``
     (the config's own rule; 'nan', 'inf' and '1e999' are refused, naming the flag)."""
     def parse(text: str) -> int | float:
+        refused = Text(N_("%(rule)s, got %(value)r"), rule=RULES[rule], value=text)
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{RULES[rule]}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(_translator().message(refused)) from None
         if not in_range(rule, value):
-            raise argparse.ArgumentTypeError(f"{RULES[rule]}, got {text!r}")
+            raise argparse.ArgumentTypeError(_translator().message(refused))
         return value
     parse.__name__ = rule  # what argparse names in "invalid <type> value"
     return parse
@@ -195,6 +254,8 @@ def _inspect(sub: Any) -> None:
     ledger.add_argument("--fingerprint", metavar="SHA256", help="only this data set (a "
                         "prefix is enough)")
     ledger.add_argument("--json", action="store_true", help="machine-readable output")
+    ledger.add_argument("--lang", metavar="LANG", help="language of the table (en, ko; --json "
+                        "keeps English keys)")
 
 
 def _signing(sub: Any) -> None:

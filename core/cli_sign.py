@@ -10,14 +10,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from privgate.errors import EXIT_PASS, InputError
+from privgate.errors import EXIT_PASS, N_, InputError
 from privgate.i18n import Translator
 
 CLI_PACKAGE, CLI_DOMAIN = "privgate", "privgate-cli"
 #: The modules whose terminal messages ``locale/<lang>/LC_MESSAGES/privgate-cli.po`` covers
-#: (``privgate.i18n.update_catalog(CLI_PACKAGE, "ko", CLI_DOMAIN, CLI_SOURCES)`` refreshes it).
+#: (``privgate.i18n.update_catalog(CLI_PACKAGE, "ko", CLI_DOMAIN, CLI_SOURCES,
+#: marked=CLI_MARKED)`` refreshes it).
 CLI_SOURCES = ("cli_audit.py", "cli_sign.py", "verify.py", "verify_signature.py", "progress.py",
                "pipeline.py", "sources.py", "planning.py", "cli_plan.py", "cli_commands.py")
+#: The packages whose messages marked with ``N_`` anywhere (errors, the ledger table, usage
+#: errors) the catalog covers too.
+CLI_MARKED = ("privgate", "privgate.attacks", "privgate.plugins", "privgate.reports")
 REPORT_NAME = "report.html"
 
 
@@ -56,7 +60,7 @@ def sign_folder(out_dir: Path, key_path: Path, signer: str, tr: Translator) -> P
     from privgate.verify import audit_id, verify
 
     if not signer.strip():
-        raise InputError("--signer: give the name of the person who signs")
+        raise InputError(N_("--signer: give the name of the person who signs"))
     key = load_private_key(key_path)
     report, results = out_dir / REPORT_NAME, out_dir / "results.json"
     result = load_result(results)
@@ -110,11 +114,13 @@ def check_renderable(path: Path, result: dict[str, Any], *, key: Path | None = N
 
     found = problems(result)
     if found:
-        raise InputError(f"{path}: refused, its statuses contradict their own numbers: "
-                         + "; ".join(found[:5]) + ("; ..." if len(found) > 5 else ""))
+        raise InputError(N_("%(path)s: refused, its statuses contradict their own numbers: "
+                            "%(found)s"), path=path,
+                         found="; ".join(found[:5]) + ("; ..." if len(found) > 5 else ""))
     report = path.parent / REPORT_NAME
     if key is not None and not report.is_file():
-        raise InputError(f"{path}: --key needs the signed {REPORT_NAME} beside it")
+        raise InputError(N_("%(path)s: --key needs the signed %(report_name)s beside it"),
+                         path=path, report_name=REPORT_NAME)
     if report.is_file():
         try:
             outcome = verify(report, path, key=key)
@@ -123,8 +129,9 @@ def check_renderable(path: Path, result: dict[str, Any], *, key: Path | None = N
                 raise
             return
         if not outcome.ok:
-            raise InputError(f"{path}: refused, it fails verification: {outcome.reason}")
+            raise InputError(N_("%(path)s: refused, it fails verification: %(reason)s"),
+                             path=path, reason=outcome.reason)
 
 
-__all__ = ["check_renderable", "cmd_keygen", "cmd_sign", "cmd_verify", "sign_folder",
-           "translator"]
+__all__ = ["CLI_MARKED", "check_renderable", "cmd_keygen", "cmd_sign", "cmd_verify",
+           "sign_folder", "translator"]

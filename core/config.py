@@ -53,7 +53,7 @@ from pydantic import (
 )
 
 from privgate.config_errors import check_shape, format_validation_error, shown, toml_type
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.input_files import check_input_file
 from privgate.limits import MAX_COUNT_SETTING, RULES, in_range
 from privgate.schema import Role, Schema
@@ -124,8 +124,8 @@ class SchemaConfig(_Strict):
                     out[name] = role
                     continue
                 if name in out:
-                    raise InputError(f"schema: column {name!r} is given two roles "
-                                     f"({out[name]} and {role})")
+                    raise InputError(N_("schema: column %(name)r is given two roles (%(out)s "
+                                        "and %(role)s)"), name=name, out=out[name], role=role)
                 out[name] = role
         return out
 
@@ -293,7 +293,8 @@ def _no_repeats(items: list[Any], key: str) -> list[Any]:
 def parse_config(raw: dict[str, Any], *, where: str, base_dir: Path | str = ".") -> AuditConfig:
     """Validate a config mapping; raises :class:`InputError` naming the bad keys."""
     if not isinstance(raw, Mapping):
-        raise InputError(f"{where}: the config must be a table of keys, got {toml_type(raw)}")
+        raise InputError(N_("%(where)s: the config must be a table of keys, got %(type)s"),
+                         where=where, type=toml_type(raw))
     check_shape(raw, where)
     try:
         return AuditConfig.model_validate({**raw, "base_dir": str(base_dir)})
@@ -335,16 +336,19 @@ def check_paths_inside(paths: Mapping[str, str], *, where: str, base_dir: Path |
     base = Path(os.path.realpath(base_dir))
     for key, value in paths.items():
         if "\x00" in value:
-            raise InputError(f"{where}: '{key}' {RULES['path']}, got {shown(value)}")
+            raise InputError(N_("%(where)s: '%(key)s' %(rule)s, got %(got)s"),
+                             where=where, key=key, rule=RULES['path'], got=shown(value))
         p = Path(value).expanduser()
         real = Path(os.path.realpath(p if p.is_absolute() else base / p))
         if real != base and base not in real.parents:
-            raise InputError(
-                f"{where}: '{key}' = {value!r} is outside the config file's folder {base} (it "
-                f"resolves to {real}); a config may only name files inside its own folder, "
-                f"since configs can come from untrusted pull requests. Move the file into that "
-                f"folder, give it on the command line ({PATH_KEYS[key]}), or pass "
-                f"{ALLOW_OUTSIDE_FLAG} if you trust this config")
+            raise InputError(N_("%(where)s: '%(key)s' = %(value)r is outside the config file's "
+                                "folder %(base)s (it resolves to %(real)s); a config may only "
+                                "name files inside its own folder, since configs can come from "
+                                "untrusted pull requests. Move the file into that folder, give "
+                                "it on the command line (%(path_keys)s), or pass "
+                                "%(allow_outside_flag)s if you trust this config"),
+                             where=where, key=key, value=value, base=base, real=real,
+                             path_keys=PATH_KEYS[key], allow_outside_flag=ALLOW_OUTSIDE_FLAG)
 
 
 def read_toml(path: Path | str) -> dict[str, Any]:
@@ -353,13 +357,15 @@ def read_toml(path: Path | str) -> dict[str, Any]:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML: {exc}") from None
+        raise InputError(N_("%(path)s: not valid TOML: %(exc)s"), path=path, exc=exc) from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file; a config is a TOML text file") from None
+        raise InputError(N_("%(path)s: not a UTF-8 text file; a config is a TOML text file"),
+                         path=path) from None
     except OSError as exc:
-        raise InputError(f"{path}: the config file cannot be read: {exc.strerror}") from None
+        raise InputError(N_("%(path)s: the config file cannot be read: %(reason)s"),
+                         path=path, reason=exc.strerror) from None
     if "base_dir" in raw:
-        raise InputError(f"{path}: unknown key 'base_dir'")
+        raise InputError(N_("%(path)s: unknown key 'base_dir'"), path=path)
     check_shape(raw, str(path))
     return raw
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text, joined
 from privgate.limits import RULES
 
 #: Config keys (list indices as [*]) -> the rule that applies to them.
@@ -29,36 +29,37 @@ KEY_RULES: dict[str, str] = {
 }
 
 
-def toml_type(value: Any) -> str:
+def toml_type(value: Any) -> Text:
     """How TOML calls the type of ``value`` ("a string", "a table", ...)."""
     if isinstance(value, bool):
-        return "a boolean"
+        return Text(N_("a boolean"))
     if isinstance(value, int):
-        return "an integer"
+        return Text(N_("an integer"))
     if isinstance(value, float):
-        return "a float"
+        return Text(N_("a float"))
     if isinstance(value, str):
-        return "a string"
+        return Text(N_("a string"))
     if isinstance(value, Mapping):
-        return "a table"
+        return Text(N_("a table"))
     if isinstance(value, list | tuple):
-        return "an array"
-    return "a date/time" if hasattr(value, "isoformat") else f"a {type(value).__name__}"
+        return Text(N_("an array"))
+    return (Text(N_("a date/time")) if hasattr(value, "isoformat")
+            else Text(N_("a %(type)s"), type=type(value).__name__))
 
 
 #: Top-level keys that must be tables, and arrays, with what each should look like.
 _TABLES = {
-    "data": '[data] with path = "table.csv"',
-    "schema": "[schema] with the roles, or [schema.columns.NAME] tables",
-    "ledger": "[ledger] with enabled, path, url, total_epsilon",
-    "report": "[report] with lang, min_cell_size",
-    "execution": "[execution] with backend, n_jobs, plugin_timeout_s",
+    "data": Text(N_('[data] with path = "table.csv"')),
+    "schema": Text(N_("[schema] with the roles, or [schema.columns.NAME] tables")),
+    "ledger": Text(N_("[ledger] with enabled, path, url, total_epsilon")),
+    "report": Text(N_("[report] with lang, min_cell_size")),
+    "execution": Text(N_("[execution] with backend, n_jobs, plugin_timeout_s")),
 }
 _ARRAYS = {
-    "generators": '[[generators]] tables with name = "..."',
-    "policies": 'a list of policy names, e.g. ["expert-determination-0.09"]',
-    "attacks": 'a list of attack names, e.g. ["dcr-membership"]',
-    "metrics": 'a list of metric names, e.g. ["hellinger"]',
+    "generators": Text(N_('[[generators]] tables with name = "..."')),
+    "policies": Text(N_('a list of policy names, e.g. ["expert-determination-0.09"]')),
+    "attacks": Text(N_('a list of attack names, e.g. ["dcr-membership"]')),
+    "metrics": Text(N_('a list of metric names, e.g. ["hellinger"]')),
 }
 
 
@@ -66,20 +67,22 @@ def check_shape(raw: Mapping[str, Any], where: str) -> None:
     """Refuse a config whose sections are not tables (or lists) before anything merges them."""
     for key, hint in _TABLES.items():
         if key in raw and not isinstance(raw[key], Mapping):
-            raise InputError(f"{where}: '{key}' must be a table ({hint}), got "
-                             f"{toml_type(raw[key])}")
+            raise InputError(N_("%(where)s: '%(key)s' must be a table (%(hint)s), got %(type)s"),
+                             where=where, key=key, hint=hint, type=toml_type(raw[key]))
     for key, hint in _ARRAYS.items():
         if key in raw and not isinstance(raw[key], list):
-            raise InputError(f"{where}: '{key}' must be an array ({hint}), got "
-                             f"{toml_type(raw[key])}")
+            raise InputError(N_("%(where)s: '%(key)s' must be an array (%(hint)s), got %(type)s"),
+                             where=where, key=key, hint=hint, type=toml_type(raw[key]))
     for i, g in enumerate(raw.get("generators") or []):
         if not isinstance(g, Mapping):
-            raise InputError(f"{where}: 'generators[{i}]' must be a table "
-                             f"({_ARRAYS['generators']}), got {toml_type(g)}")
+            raise InputError(N_("%(where)s: 'generators[%(i)s]' must be a table "
+                                "(%(generators)s), got %(type)s"),
+                             where=where, i=i, generators=_ARRAYS['generators'], type=toml_type(g))
     schema = raw.get("schema") or {}
     if "columns" in schema and not isinstance(schema["columns"], Mapping):
-        raise InputError(f"{where}: 'schema.columns' must be a table ([schema.columns.NAME] "
-                         f"with kind = ...), got {toml_type(schema['columns'])}")
+        raise InputError(N_("%(where)s: 'schema.columns' must be a table ([schema.columns.NAME] "
+                            "with kind = ...), got %(type)s"),
+                         where=where, type=toml_type(schema['columns']))
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -91,7 +94,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
             continue
         else:
             out += ("." if out else "") + str(part)
-    return out or "(top level)"
+    return out or Text(N_("(top level)"))
 
 
 def shown(value: Any) -> str:
@@ -105,40 +108,56 @@ def shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _message(err: Mapping[str, Any], key: str) -> str:
+def _error_text(error: Any) -> Any:
+    """A validator's error as messages show it: its :class:`Text` when it was raised with one
+    (``ValueError(RULES[...])``), so that it is translated too."""
+    args: tuple[Any, ...] = getattr(error, "args", ())
+    if isinstance(error, ValueError) and len(args) == 1 and isinstance(args[0], Text) \
+            and str(args[0]) == str(error):
+        return args[0]
+    return error
+
+
+def _message(err: Mapping[str, Any], key: str) -> Text:
     rule = KEY_RULES.get(re.sub(r"\[\d+\]", "[*]", key))
     kind = err["type"]
     got = err.get("input")
     if kind == "missing":
-        return f"'{key}' is required"
+        return Text(N_("'%(key)s' is required"), key=key)
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"'{key}' must be a table, got {toml_type(got)}"
+        return Text(N_("'%(key)s' must be a table, got %(type)s"), key=key, type=toml_type(got))
     if kind == "list_type":
-        return f"'{key}' must be an array (a list in [...]), got {toml_type(got)}"
+        return Text(N_("'%(key)s' must be an array (a list in [...]), got %(type)s"), key=key,
+                    type=toml_type(got))
     if rule is not None:
-        return f"'{key}' {RULES[rule]}, got {shown(got)}"
+        return Text(N_("'%(key)s' %(rule)s, got %(got)s"), key=key, rule=RULES[rule],
+                    got=shown(got))
     if kind == "value_error":
-        return f"'{key}': {err['ctx']['error']}"
+        return Text(N_("'%(key)s': %(error)s"), key=key, error=_error_text(err["ctx"]["error"]))
     listed = re.fullmatch(r"(policies|attacks|metrics)\[\d+\]", key)
     if listed and kind in ("string_type", "string_too_short"):
-        what = {"policies": "a policy name", "attacks": "an attack name (or a table with "
-                "name and params)", "metrics": "a metric name (or a table with name and "
-                "params)"}[listed.group(1)]
-        return f"'{key}' must be {what}, got {shown(got)}"
+        what = {"policies": Text(N_("a policy name")),
+                "attacks": Text(N_("an attack name (or a table with name and params)")),
+                "metrics": Text(N_("a metric name (or a table with name and params)")),
+                }[listed.group(1)]
+        return Text(N_("'%(key)s' must be %(what)s, got %(got)s"), key=key, what=what,
+                    got=shown(got))
     if kind in _TYPE_RULES:
-        return f"'{key}' must be {_TYPE_RULES[kind]}, got {shown(got)}"
+        return Text(N_("'%(key)s' must be %(what)s, got %(got)s"), key=key,
+                    what=_TYPE_RULES[kind], got=shown(got))
     msg = str(err["msg"])
     msg = msg[:1].lower() + msg[1:]
-    return f"'{key}': {msg}, got {shown(got)}"
+    return Text(N_("'%(key)s': %(error)s, got %(got)s"), key=key, error=msg, got=shown(got))
 
 
-_TYPE_RULES = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
-               "bool_type": "true or false", "finite_number": "a finite number",
-               "string_too_short": "a non-empty string"}
+_TYPE_RULES = {"string_type": Text(N_("a string")), "int_type": Text(N_("an integer")),
+               "float_type": Text(N_("a number")), "bool_type": Text(N_("true or false")),
+               "finite_number": Text(N_("a finite number")),
+               "string_too_short": Text(N_("a non-empty string"))}
 
 
-def format_validation_error(exc: ValidationError, where: str) -> str:
-    lines = []
+def format_validation_error(exc: ValidationError, where: str) -> Text:
+    lines: list[str] = []
     seen = set()
     errors = exc.errors()
     keys = [_loc(tuple(e["loc"])) for e in errors]
@@ -146,11 +165,12 @@ def format_validation_error(exc: ValidationError, where: str) -> str:
         if err["type"] == "string_type" and any(k.startswith(key + ".") for k in keys):
             continue  # a table given where a name also would do: report the table's problem
         if err["type"] == "extra_forbidden":
-            msg = f"{where}: unknown key '{key}' (check the spelling; see the config reference)"
+            msg = Text(N_("%(where)s: unknown key '%(key)s' (check the spelling; see the config "
+                          "reference)"), where=where, key=key)
         else:
-            msg = f"{where}: {_message(err, key)}"
+            msg = Text(N_("%(where)s: %(error)s"), where=where, error=_message(err, key))
         if key in seen and err["type"] != "extra_forbidden":
             continue  # union members repeat the same key
         seen.add(key)
         lines.append(msg)
-    return "\n".join(lines)
+    return joined("\n", lines)

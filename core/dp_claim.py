@@ -41,8 +41,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from privgate.dp_audit_bounds import one_run_epsilon, rates_epsilon
+from privgate.errors import N_, Text
 from privgate.operating_points import OperatingPoint
 from privgate.policy import Status
+from privgate.redact import strip_controls
 
 if TYPE_CHECKING:
     from privgate.attack import AttackResult
@@ -138,24 +140,26 @@ def assess_claim(generator: str, spent: PrivacySpent | None, *, gated: bool, lev
     low = max((float(r["epsilon_lower_bound"]) for r in rows), default=None)
     if low is not None and low > eps:
         best = max(rows, key=lambda r: float(r["epsilon_lower_bound"]))
-        return DpClaim(generator, str(Status.FAIL), gated, (
-            f"fail: the claim is refuted: {best['attack']} shows epsilon >= {low:.3g} at "
-            f"{pct} confidence, above the claimed epsilon {eps:.3g}; no ({eps:.3g}, "
-            f"{delta:.3g})-DP generator could show this"), eps, delta, low, level, tuple(rows))
+        return DpClaim(generator, str(Status.FAIL), gated, Text(N_(
+            "fail: the claim is refuted: %(attack)s shows epsilon >= %(low)s at %(pct)s "
+            "confidence, above the claimed epsilon %(eps)s; no (%(eps)s, %(delta)s)-DP "
+            "generator could show this"), attack=strip_controls(str(best["attack"])),
+            low=f"{low:.3g}", pct=pct, eps=f"{eps:.3g}", delta=f"{delta:.3g}"), eps, delta, low,
+            level, tuple(rows))
     if unaudited:
-        why = "; ".join(f"{name}: {reason}" for name, reason in unaudited)
-        return DpClaim(generator, str(Status.CANNOT_CERTIFY), gated, (
-            f"cannot certify: the canary audit could not audit this generator ({why})"),
-            eps, delta, low, level, tuple(rows))
+        why = strip_controls("; ".join(f"{name}: {reason}" for name, reason in unaudited))
+        return DpClaim(generator, str(Status.CANNOT_CERTIFY), gated, Text(N_(
+            "cannot certify: the canary audit could not audit this generator (%(why)s)"),
+            why=why), eps, delta, low, level, tuple(rows))
     if low is None:
-        return DpClaim(generator, str(Status.CANNOT_CERTIFY), False,
-                       "cannot certify: no membership attack reported an operating point, so "
-                       "nothing tested the claimed epsilon (run dcr-membership or "
-                       "low-fpr-membership)", eps, delta, None, level)
-    return DpClaim(generator, str(Status.PASS), gated, (
-        f"pass: not refuted: the attacks show epsilon >= {low:.3g} at {pct} confidence, at or "
-        f"below the claimed {eps:.3g} (this does not prove the claim)"), eps, delta, low, level,
-        tuple(rows))
+        return DpClaim(generator, str(Status.CANNOT_CERTIFY), False, Text(N_(
+            "cannot certify: no membership attack reported an operating point, so nothing "
+            "tested the claimed epsilon (run dcr-membership or low-fpr-membership)")), eps,
+            delta, None, level)
+    return DpClaim(generator, str(Status.PASS), gated, Text(N_(
+        "pass: not refuted: the attacks show epsilon >= %(low)s at %(pct)s confidence, at or "
+        "below the claimed %(eps)s (this does not prove the claim)"), low=f"{low:.3g}",
+        pct=pct, eps=f"{eps:.3g}"), eps, delta, low, level, tuple(rows))
 
 
 def _claims(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -3,30 +3,56 @@
 It audits the DP layer itself -- clipping, noise scale, Poisson sampling and the accounting
 that promises epsilon -- not a generator: a bug there (noise switched off, a sample rate the
 accountant does not see) shows here, whatever model trains on top. ``m`` Dirac canaries, one
-per coordinate of a linear model (canary ``i`` is a row ``1000 * e_i``, so its clipped gradient
-is ``C * e_i``; every other row is zero and contributes nothing), are each inserted with
-probability 1/2 into a table trained through :func:`privgate.dp.clipping.private_model` and
-:func:`privgate.dp.loop.run_steps` -- the code every DP-SGD generator uses -- with the noise
-the accountant calibrates for ``epsilon``. The auditor sees every intermediate model (white
-box): in coordinate ``i`` a step moves by ``(C * [canary i sampled] + N(0, sigma^2 C^2)) / B``,
-so each canary is scored by the log-likelihood ratio of its coordinate's moves under "in"
-(a Poisson mixture of a shifted and a centred Gaussian per step) against "out". Guessing "in"
-for the highest scores gives counts that core bounds in one run (Steinke, Nasr & Jagielski 2023,
-:mod:`privgate.dp_audit_bounds`).
+per coordinate of a linear model without bias, are each inserted with probability 1/2 into a
+table trained through :func:`privgate.dp.clipping.private_model` and
+:func:`privgate.dp.loop.run_steps` -- the code every DP-SGD generator uses -- with the noise the
+accountant calibrates for ``epsilon``. The auditor sees every intermediate model (white box).
 
-The table size is chosen so that the Poisson sample rate ``1 / batches`` is the same whichever
-canaries are in (``(batches - 1) * B + 1`` zero rows, ``B = m + 1``).
+Why each canary is a trial of its own (checked by ``tests/test_dp_audit_whitebox.py``):
+
+* the loss of a row ``x`` is ``-w . x``, so its gradient is ``-x`` whatever the weights: canary
+  ``i`` is the row ``1000 * e_i``, clipped to the constant ``C * e_i``; a canary whose coin says
+  "out" is replaced by a zero row, whose gradient is exactly zero, so it adds nothing, and the
+  table always has ``batches * (m + 1)`` rows: the Poisson sample rate ``1 / batches`` and the
+  expected batch size ``B = m + 1`` that opacus divides by are the same whichever coins fall;
+* every row is drawn into a step's batch independently (Poisson sampling), and opacus adds
+  independent Gaussian noise ``N(0, sigma^2 C^2)`` to every coordinate;
+* so in coordinate ``i`` a step moves the weight by ``(C * [canary i drawn] + N(0, sigma^2
+  C^2)) / B`` and by nothing else: the sequence of moves of coordinate ``i`` -- a
+  post-processing of the whole DP-SGD transcript -- depends on canary ``i``'s coin, its own
+  Poisson draws and its own noise only, independent of every other canary. (Up to float32
+  rounding of ``C * e_i`` in opacus' per-sample clipping, a relative error below 1e-6.)
+
+Each canary is scored by the log-likelihood ratio of its coordinate's normalised moves (one
+Poisson mixture of a shifted and a centred Gaussian per step, under "in" against "out").
+
+``runs = 1`` (one run): guessing "in" for the highest scores gives counts that core bounds with
+the one-run theorem of Steinke, Nasr & Jagielski (2023, :func:`privgate.dp_audit_bounds.
+one_run_epsilon`), which needs no independence. ``runs = R >= 2``: ``R`` independent runs (own
+coins, batches and noise), so by the argument above the ``R * m`` canaries are independent
+trials of one epsilon-DP mechanism (add or remove one canary). One threshold on the score
+flags a canary "in"; it is fixed BEFORE any run, from scores simulated under the mechanism the
+audit declares (its noise multiplier, sample rate and steps; a seeded Monte Carlo, no audited
+trial), as the threshold whose expected counts give the largest bound. The counts over all
+trials -- canaries flagged in ``k1`` of the ``n1`` trials that inserted them and in ``k0`` of the
+``n0`` that did not -- are an :class:`~privgate.operating_points.OperatingPoint` over
+independent trials that core bounds with one-sided Clopper-Pearson, ``epsilon >=
+max(log((TPR_low - delta) / FPR_high), log((1 - FPR_high - delta) / (1 - TPR_low)))``
+(:func:`privgate.dp_audit_bounds.multi_run_epsilon`; each binomial bound at ``1 - alpha / 2``,
+nothing else chosen). A mechanism that differs from the declared one (less noise, another
+sample rate) only moves the counts; the threshold never saw them, so the bound stays valid.
 
 :func:`generator_whitebox_audit` runs the same canaries through a DP-SGD generator's OWN
 trainer (:meth:`privgate.dp.DPSGDGenerator.trainer`: its accountant, calibration, sampling,
 clipping and noise, subclass overrides included), calibrated for the epsilon the generator
 claims: a generator whose trainer mis-calibrates (a sample rate the accountant does not see,
-noise off) shows it, whatever its model.
+noise off) shows it, whatever its model. Measured tightness: ``benchmarks/dp_audit.py``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,23 +66,29 @@ from privgate.dp.accounting import noise_multiplier_for, spent_epsilon
 from privgate.dp.clipping import PrivateModel, private_model
 from privgate.dp.generator import DPSGDGenerator
 from privgate.dp.loop import run_steps
-from privgate.dp_audit_bounds import one_run_epsilon
+from privgate.dp_audit_bounds import multi_run_epsilon, one_run_epsilon, rates_epsilon
 from privgate.generator import PrivacyBudget
-from privgate.operating_points import CanaryGuesses
+from privgate.operating_points import CanaryGuesses, OperatingPoint
 from privgate.randomness import child_seed, rng
 from privgate.schema import Column, Kind, Schema
 
-__all__ = ["WhiteBoxAudit", "generator_whitebox_audit", "whitebox_audit"]
+__all__ = ["WhiteBoxAudit", "generator_whitebox_audit", "threshold_for", "whitebox_audit"]
 
-#: Shares of the canaries guessed "in" (highest scores first); fixed in advance.
+#: Shares of the canaries guessed "in" (highest scores first) in one run; fixed in advance.
 GUESS_SHARES = (0.05, 0.1, 0.25)
+#: Simulated scores per class that fix the threshold of a multi-run audit (at least, and at
+#: most; twice the expected trials per class in between).
+MIN_SIMULATED, MAX_SIMULATED = 20_000, 400_000
+#: Candidate thresholds tried on the simulated scores.
+CANDIDATES = 400
 
 
 @dataclass(frozen=True)
 class WhiteBoxAudit:
-    """What one white-box run shows: the epsilon the accountant promised for the schedule,
-    the canary guesses and the largest epsilon they refute at ``level`` (Bonferroni over the
-    guess sets)."""
+    """What a white-box audit shows: the epsilon the accountant promised for the schedule, the
+    evidence and the largest epsilon it refutes at ``level``. One run: canary guesses
+    (Bonferroni over the guess sets); ``runs >= 2``: one operating point over the ``runs *
+    canaries`` independent trials at the pre-fixed ``threshold``."""
 
     claimed_epsilon: float
     delta: float
@@ -66,6 +98,9 @@ class WhiteBoxAudit:
     guesses: tuple[CanaryGuesses, ...]
     epsilon_lower_bound: float
     level: float
+    runs: int = 1
+    point: OperatingPoint | None = None
+    threshold: float | None = None
 
     @property
     def refuted(self) -> bool:
@@ -79,17 +114,55 @@ def _scores(moves: NDArray[np.float64], sigma: float, q: float) -> NDArray[np.fl
         counted: NDArray[np.float64] = (moves > 0.5).sum(axis=0).astype(np.float64)
         return counted
     shifted = (moves - 0.5) / sigma**2  # log N(z; 1, s) - log N(z; 0, s)
+    if q >= 1.0:
+        return np.asarray(shifted.sum(axis=0), dtype=np.float64)
     ratio: NDArray[np.float64] = np.logaddexp(math.log1p(-q), math.log(q) + shifted).sum(axis=0)
     return ratio
 
 
+def _simulated(sigma: float, q: float, steps: int, n: int, draws: np.random.Generator,
+               inserted: bool) -> NDArray[np.float64]:
+    """``n`` scores of canaries in (or out) under the declared mechanism."""
+    total = np.zeros(n)
+    for _ in range(steps):
+        move = draws.normal(0.0, sigma, n) if sigma > 0 else np.zeros(n)
+        if inserted:
+            move += draws.random(n) < q
+        total += _scores(move[None, :], sigma, q)
+    return total
+
+
+def threshold_for(sigma: float, q: float, steps: int, n_in: int, n_out: int, delta: float,
+                  level: float, seed: int) -> float:
+    """The score threshold (flag "in" above it) fixed before any run: on scores simulated
+    under the declared mechanism (noise multiplier ``sigma``, sample rate ``q``, ``steps``),
+    the one whose expected counts over ``n_in`` and ``n_out`` trials give the largest
+    epsilon bound at ``level`` per binomial bound. A function of its arguments only."""
+    n = int(min(MAX_SIMULATED, max(MIN_SIMULATED, 2 * max(n_in, n_out))))
+    draws = rng(seed, "dp-whitebox", "threshold")
+    ins = np.sort(_simulated(sigma, q, steps, n, draws, True))
+    outs = np.sort(_simulated(sigma, q, steps, n, draws, False))
+    tails = np.geomspace(0.5 / n, 0.5, CANDIDATES // 2)
+    candidates = np.unique(np.r_[np.quantile(outs, 1.0 - tails), np.quantile(ins, tails),
+                                 np.quantile(np.r_[ins, outs], np.linspace(0, 1, 41))])
+    best, chosen = (-1.0, -1.0), float(candidates[0])
+    for t in candidates:
+        k_in = int(round((n - np.searchsorted(ins, t, side="right")) / n * n_in))
+        k_out = int(round((n - np.searchsorted(outs, t, side="right")) / n * n_out))
+        value = (rates_epsilon(k_in, n_in, k_out, n_out, delta, level)[0],  # ties: the median
+                 rates_epsilon(k_in, n_in, k_out, n_out, delta, 0.5)[0])
+        if value > best:
+            best, chosen = value, float(t)
+    return chosen
+
+
 def _canary_rows(m: int, n_batches: int, seed: int) -> tuple[NDArray[np.float32],
                                                                NDArray[np.int64]]:
-    """The training rows (each canary ``1000 * e_i`` on its coin, zero rows elsewhere) and the
-    coins."""
+    """The training rows (``n_batches * (m + 1)``: each canary ``1000 * e_i`` on its coin, zero
+    rows elsewhere) and the coins."""
     draws = rng(seed, "dp-whitebox", "canaries")
     inserted = draws.integers(0, 2, m)
-    rows = np.zeros(((n_batches - 1) * (m + 1) + 1 + int(inserted.sum()), m), dtype=np.float32)
+    rows = np.zeros((n_batches * (m + 1), m), dtype=np.float32)
     rows[np.arange(int(inserted.sum())), np.nonzero(inserted)[0]] = 1000.0
     return rows[draws.permutation(len(rows))], inserted
 
@@ -105,13 +178,17 @@ def _watch(m: int) -> tuple[list[NDArray[np.float64]], list[float], Any]:
     return seen, scale, watch
 
 
-def _audit(seen: list[NDArray[np.float64]], scale: float, max_grad_norm: float, sigma: float,
-           q: float, inserted: NDArray[np.int64], delta: float, level: float
-           ) -> tuple[tuple[CanaryGuesses, ...], float]:
+def _run_scores(seen: list[NDArray[np.float64]], scale: float, max_grad_norm: float,
+                sigma: float, q: float) -> NDArray[np.float64]:
+    """Each canary's score from the models seen (moves normalised to ``+1`` per draw)."""
+    return _scores(np.diff(np.stack(seen), axis=0) * scale / max_grad_norm, sigma, q)
+
+
+def _one_run(scores: NDArray[np.float64], inserted: NDArray[np.int64], delta: float,
+             level: float) -> tuple[tuple[CanaryGuesses, ...], float]:
     """The guesses (highest likelihood ratios "in") and the largest epsilon they refute."""
     m = len(inserted)
-    moves = np.diff(np.stack(seen), axis=0) * scale / max_grad_norm
-    order = np.argsort(-_scores(moves, sigma, q), kind="mergesort")
+    order = np.argsort(-scores, kind="mergesort")
     found = tuple(CanaryGuesses(f"'in' for the {k} highest likelihood ratios", m, k,
                                 int(inserted[order[:k]].sum()))
                   for k in sorted({max(1, int(round(s * m))) for s in GUESS_SHARES}))
@@ -120,9 +197,33 @@ def _audit(seen: list[NDArray[np.float64]], scale: float, max_grad_norm: float, 
                       for g in found)
 
 
-def _check(canaries: int, batches: int, epochs: int) -> None:
-    if canaries < 10 or batches < 2 or epochs < 1:
-        raise ValueError("need canaries >= 10, batches >= 2 and epochs >= 1")
+def _audit(runs: list[tuple[NDArray[np.float64], NDArray[np.int64]]], sigma: float, q: float,
+           steps: int, delta: float, level: float, threshold: float | None,
+           **claim: Any) -> WhiteBoxAudit:
+    """The audit of the runs' ``(scores, coins)``: one-run guesses, or the trials' point."""
+    if len(runs) == 1:
+        found, bound = _one_run(*runs[0], delta, level)
+        return WhiteBoxAudit(guesses=found, epsilon_lower_bound=bound, level=level,
+                             noise_multiplier=sigma, sample_rate=q, steps=steps, delta=delta,
+                             **claim)
+    assert threshold is not None
+    scores = np.concatenate([s for s, _ in runs])
+    coins = np.concatenate([c for _, c in runs]).astype(bool)
+    flagged = scores > threshold
+    point = OperatingPoint(
+        f"likelihood-ratio threshold fixed in advance (simulated mechanism), counted on all "
+        f"{len(runs)} x {len(runs[0][1])} canary trials", int(flagged[coins].sum()),
+        int(coins.sum()), int(flagged[~coins].sum()), int((~coins).sum()))
+    bound = multi_run_epsilon(point.members_flagged, point.members, point.nonmembers_flagged,
+                              point.nonmembers, delta, 1.0 - level)
+    return WhiteBoxAudit(guesses=(), epsilon_lower_bound=bound, level=level, runs=len(runs),
+                         point=point, threshold=threshold, noise_multiplier=sigma,
+                         sample_rate=q, steps=steps, delta=delta, **claim)
+
+
+def _check(canaries: int, batches: int, epochs: int, runs: int) -> None:
+    if canaries < 10 or batches < 2 or epochs < 1 or runs < 1:
+        raise ValueError("need canaries >= 10, batches >= 2, epochs >= 1 and runs >= 1")
 
 
 def _loss(module: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -137,59 +238,110 @@ def _linear(m: int, seed: int) -> torch.nn.Linear:
     return model
 
 
+def _run_seeds(seed: int, runs: int) -> list[int]:
+    """Run ``r``'s seed (one run: ``seed`` itself)."""
+    return [seed] if runs == 1 else [child_seed(seed, "dp-whitebox", "run", r)
+                                     for r in range(runs)]
+
+
+def _fixed_threshold(sigma: float, q: float, steps: int, m: int, runs: int, delta: float,
+                     level: float, seed: int) -> float | None:
+    """The multi-run threshold, fixed before any run (``None`` for one run)."""
+    if runs == 1:
+        return None
+    half = int(round(runs * m / 2))
+    return threshold_for(sigma, q, steps, half, runs * m - half, delta,
+                         1.0 - (1.0 - level) / 2.0, seed)
+
+
 def whitebox_audit(epsilon: float, delta: float = 1e-5, *, canaries: int = 500,
                    batches: int = 10, epochs: int = 2, max_grad_norm: float = 1.0,
                    mode: str = "hooks", accountant: str = "rdp", seed: int = 0,
-                   level: float = 0.95, noise_multiplier: float | None = None
-                   ) -> WhiteBoxAudit:
-    """One white-box run at the noise calibrated for ``epsilon`` (or at ``noise_multiplier``,
-    to audit a broken setting against the ``epsilon`` still claimed)."""
-    _check(canaries, batches, epochs)
+                   level: float = 0.95, noise_multiplier: float | None = None,
+                   runs: int = 1) -> WhiteBoxAudit:
+    """``runs`` white-box runs at the noise calibrated for ``epsilon`` (or at
+    ``noise_multiplier``, to audit a broken setting against the ``epsilon`` still claimed)."""
+    _check(canaries, batches, epochs, runs)
     m, n_batches = int(canaries), int(batches)
     q, steps = 1.0 / n_batches, int(epochs) * n_batches
     sigma = (noise_multiplier_for(epsilon, delta, q, steps, accountant)
              if noise_multiplier is None else float(noise_multiplier))
-    rows, inserted = _canary_rows(m, n_batches, seed)
-    model = _linear(m, seed)
-    loader = DataLoader(TensorDataset(torch.from_numpy(rows)), batch_size=m + 1,
-                        generator=torch.Generator().manual_seed(child_seed(seed, "dp-whitebox",
-                                                                           "batches")))
-    private, batched = private_model(
-        model, torch.optim.SGD(model.parameters(), lr=1.0), loader, mode=mode,
-        noise_multiplier=sigma, max_grad_norm=max_grad_norm, accountant=accountant,
-        noise=torch.Generator().manual_seed(child_seed(seed, "dp-whitebox", "noise")),
-        owner="white-box audit")
-    seen, scale, watch = _watch(m)
-    run_steps(private, batched, steps, _loss, after_step=watch)
-    found, bound = _audit(seen, scale[0], max_grad_norm, sigma, q, inserted, delta, level)
-    return WhiteBoxAudit(spent_epsilon(sigma, q, steps, delta, accountant)
-                         if noise_multiplier is None else float(epsilon),
-                         delta, sigma, q, steps, found, bound, level)
+    threshold = _fixed_threshold(sigma, q, steps, m, runs, delta, level, seed)
+    found = []
+    for run_seed in _run_seeds(seed, runs):
+        rows, inserted = _canary_rows(m, n_batches, run_seed)
+        model = _linear(m, run_seed)
+        loader = DataLoader(TensorDataset(torch.from_numpy(rows)), batch_size=m + 1,
+                            generator=torch.Generator().manual_seed(
+                                child_seed(run_seed, "dp-whitebox", "batches")))
+        private, batched = private_model(
+            model, torch.optim.SGD(model.parameters(), lr=1.0), loader, mode=mode,
+            noise_multiplier=sigma, max_grad_norm=max_grad_norm, accountant=accountant,
+            noise=torch.Generator().manual_seed(child_seed(run_seed, "dp-whitebox", "noise")),
+            owner="white-box audit")
+        seen, scale, watch = _watch(m)
+        run_steps(private, batched, steps, _loss, after_step=watch)
+        found.append((_run_scores(seen, scale[0], max_grad_norm, sigma, q), inserted))
+    claimed = (spent_epsilon(sigma, q, steps, delta, accountant) if noise_multiplier is None
+               else float(epsilon))
+    return _audit(found, sigma, q, steps, delta, level, threshold, claimed_epsilon=claimed)
+
+
+class _TrainerRun:
+    """One run through the generator's trainer: planned on construction (the schedule is
+    known before any step), trained by :meth:`scores`."""
+
+    def __init__(self, generator: DPSGDGenerator, params: dict[str, Any],
+                 budget: PrivacyBudget, m: int, n_batches: int, seed: int) -> None:
+        self.m, self.seed = m, seed
+        self.trainer = generator.trainer(params, budget, seed, batch_size=m + 1)
+        self.rows, self.inserted = _canary_rows(m, n_batches, seed)
+        self.trainer.prepare(pd.DataFrame({"x": np.zeros(len(self.rows))}),
+                             Schema((Column("x", Kind.CONTINUOUS, bounds=(0.0, 1.0)),)))
+        sch = self.trainer.plan(len(self.rows), batch_size=m + 1)
+        self.declared = (float(sch.noise_multiplier), float(sch.sample_rate), int(sch.steps))
+
+    def scores(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Train; each canary's score and the coins."""
+        seen, scale, watch = _watch(self.m)
+        model = _linear(self.m, self.seed)
+        self.trainer.train(model, torch.optim.SGD(model.parameters(), lr=1.0),
+                           torch.from_numpy(self.rows), _loss, after_step=watch,
+                           on_step=lambda done, total: None)
+        sigma, q, _ = self.declared
+        return (_run_scores(seen, scale[0], self.trainer.settings.max_grad_norm, sigma, q),
+                self.inserted)
 
 
 def generator_whitebox_audit(generator: DPSGDGenerator, epsilon: float, delta: float, *,
                              canaries: int = 1000, batches: int = 10, epochs: int = 20,
-                             seed: int = 0, level: float = 0.95) -> WhiteBoxAudit:
-    """Dirac canaries through ``generator``'s own trainer, its noise calibrated for the
-    (``epsilon``, ``delta``) it claims, ``epochs`` passes of ``batches`` expected batches (the
-    generator's other DP-SGD parameters as set); the claim audited is the epsilon the trainer
-    then reports."""
-    _check(canaries, batches, epochs)
+                             seed: int = 0, level: float = 0.95, runs: int = 1,
+                             on_run: Callable[[int, int], None] | None = None
+                             ) -> WhiteBoxAudit:
+    """Dirac canaries through ``generator``'s own trainer in ``runs`` runs, its noise
+    calibrated for the (``epsilon``, ``delta``) it claims, ``epochs`` passes of ``batches``
+    expected batches (the generator's other DP-SGD parameters as set); the claim audited is
+    the epsilon the trainer then reports (the largest over the runs). ``on_run(done, runs)``
+    is told after each run."""
+    _check(canaries, batches, epochs, runs)
     m, n_batches = int(canaries), int(batches)
     params = {**generator.checked_params(), "epochs": int(epochs)}
-    trainer = generator.trainer(params, PrivacyBudget(epsilon, delta), seed, batch_size=m + 1)
-    rows, inserted = _canary_rows(m, n_batches, seed)
-    trainer.prepare(pd.DataFrame({"x": np.zeros(len(rows))}),
-                    Schema((Column("x", Kind.CONTINUOUS, bounds=(0.0, 1.0)),)))
-    schedule = trainer.plan(len(rows), batch_size=m + 1)
-    seen, scale, watch = _watch(m)
-    model = _linear(m, seed)
-    trainer.train(model, torch.optim.SGD(model.parameters(), lr=1.0),
-                  torch.from_numpy(rows), _loss, after_step=watch,
-                  on_step=lambda done, total: None)
-    spent = trainer.privacy_spent()
-    found, bound = _audit(seen, scale[0], trainer.settings.max_grad_norm,
-                          schedule.noise_multiplier, schedule.sample_rate, inserted,
-                          float(spent.delta), level)
-    return WhiteBoxAudit(float(spent.epsilon), float(spent.delta), schedule.noise_multiplier,
-                         schedule.sample_rate, schedule.steps, found, bound, level)
+    budget = PrivacyBudget(epsilon, delta)
+    found: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = []
+    claimed, spent_delta = 0.0, float(delta)
+    declared: tuple[float, float, int] | None = None
+    threshold: float | None = None
+    for done, run_seed in enumerate(_run_seeds(seed, runs), start=1):
+        run = _TrainerRun(generator, params, budget, m, n_batches, run_seed)
+        if declared is None:  # the threshold: from the declared schedule, before any step
+            declared = run.declared
+            threshold = _fixed_threshold(*declared, m, runs, delta, level, seed)
+        elif run.declared != declared:
+            raise RuntimeError("the trainer planned another schedule in another run")
+        found.append(run.scores())
+        spent = run.trainer.privacy_spent()
+        claimed, spent_delta = max(claimed, float(spent.epsilon)), float(spent.delta)
+        if on_run is not None:
+            on_run(done, runs)
+    assert declared is not None
+    return _audit(found, *declared, spent_delta, level, threshold, claimed_epsilon=claimed)

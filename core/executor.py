@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -113,8 +113,8 @@ class JoblibExecutor(Executor):
         return {"backend": self.name, "n_jobs": self.n_jobs}
 
 
-RAY_MISSING = ("the Ray backend needs the optional dependency ray: pip install privgate[ray] "
-               "(or choose backend 'joblib')")
+RAY_MISSING = Text(N_("the Ray backend needs the optional dependency ray: pip install "
+                      "privgate[ray] (or choose backend 'joblib')"))
 
 
 class RayExecutor(Executor):
@@ -136,7 +136,8 @@ class RayExecutor(Executor):
         if importlib.util.find_spec("ray") is None:
             raise InputError(RAY_MISSING)
         if num_cpus is not None and num_cpus < 1:
-            raise InputError(f"ray executor: num_cpus must be >= 1, got {num_cpus}")
+            raise InputError(N_("ray executor: num_cpus must be >= 1, got %(num_cpus)s"),
+                             num_cpus=num_cpus)
         self.address = address
         self.num_cpus = num_cpus
         self._started_here = False
@@ -152,8 +153,9 @@ class RayExecutor(Executor):
                     ray.init(num_cpus=self.num_cpus, include_dashboard=False,
                              logging_level=logging.ERROR, log_to_driver=False)
             except ConnectionError as exc:
-                raise InputError(f"ray executor: cannot join the Ray cluster at "
-                                 f"{self.address!r} ({exc}); check --ray-address") from None
+                raise InputError(N_("ray executor: cannot join the Ray cluster at %(address)r "
+                                    "(%(exc)s); check --ray-address"),
+                                 address=self.address, exc=exc) from None
             self._started_here = True
         return ray
 
@@ -202,14 +204,15 @@ def make_executor(backend: str = "joblib", n_jobs: int = -1,
         ray_address: a Ray cluster to join; only meaningful with ``backend = "ray"``.
     """
     if backend not in BACKENDS:
-        raise InputError(f"execution backend {backend!r} is unknown; choose one of "
-                         f"{list(BACKENDS)}")
+        raise InputError(N_("execution backend %(backend)r is unknown; choose one of "
+                            "%(backends)s"), backend=backend, backends=list(BACKENDS))
     if n_jobs == 0 or n_jobs < -1:
-        raise InputError(f"execution n_jobs must be a positive number of workers or -1 (all "
-                         f"cores), got {n_jobs}")
+        raise InputError(N_("execution n_jobs must be a positive number of workers or -1 (all "
+                            "cores), got %(n_jobs)s"), n_jobs=n_jobs)
     if ray_address and backend != "ray":
-        raise InputError(f"a Ray address ({ray_address!r}) was given but the execution "
-                         f"backend is {backend!r}; use backend 'ray' (--backend ray)")
+        raise InputError(N_("a Ray address (%(ray_address)r) was given but the execution "
+                            "backend is %(backend)r; use backend 'ray' (--backend ray)"),
+                         ray_address=ray_address, backend=backend)
     if backend == "inline":
         return InlineExecutor()
     if backend == "joblib":

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from privgate.errors import BudgetError, InputError, PluginError
+from privgate.errors import N_, BudgetError, InputError, PluginError
 from privgate.randomness import child_seed
 from privgate.schema import Kind, Schema
 
@@ -37,14 +37,16 @@ class PrivacyBudget:
 
     def __post_init__(self) -> None:
         if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
-            raise BudgetError(f"epsilon must be a positive finite number, got {self.epsilon!r}")
+            raise BudgetError(N_("epsilon must be a positive finite number, got %(epsilon)r"),
+                              epsilon=self.epsilon)
         if self.epsilon > MAX_EPSILON:
-            raise BudgetError(f"epsilon {self.epsilon:g} is above privgate's ceiling of "
-                              f"{MAX_EPSILON:g} (privgate.generator.MAX_EPSILON): a budget that "
-                              "large protects no one; choose epsilon <= 10 for a meaningful "
-                              "guarantee")
+            raise BudgetError(N_("epsilon %(epsilon)s is above privgate's ceiling of "
+                                 "%(max_epsilon)s (privgate.generator.MAX_EPSILON): a budget "
+                                 "that large protects no one; choose epsilon <= 10 for a "
+                                 "meaningful guarantee"),
+                              epsilon=f"{self.epsilon:g}", max_epsilon=f"{MAX_EPSILON:g}")
         if not (0 <= self.delta < 1):
-            raise BudgetError(f"delta must be in [0, 1), got {self.delta!r}")
+            raise BudgetError(N_("delta must be in [0, 1), got %(delta)r"), delta=self.delta)
 
 
 @dataclass(frozen=True)
@@ -147,11 +149,11 @@ class Generator(ABC):
 
         Subclasses that support :meth:`save` override this and :meth:`set_state`.
         """
-        raise PluginError(f"generator {self.name!r} does not support save/load")
+        raise PluginError(N_("generator %(name)r does not support save/load"), name=self.name)
 
     def set_state(self, metadata: dict[str, Any], arrays: dict[str, Any]) -> None:
         """Restore what :meth:`get_state` returned (arrays come back as torch tensors)."""
-        raise PluginError(f"generator {self.name!r} does not support save/load")
+        raise PluginError(N_("generator %(name)r does not support save/load"), name=self.name)
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted generator to the directory ``path`` (created if missing)."""
@@ -168,8 +170,8 @@ class Generator(ABC):
 
         metadata, arrays = load_state(Path(path))
         if metadata.get("generator") != cls.name:
-            raise InputError(f"{path}: holds generator {metadata.get('generator')!r}, not "
-                             f"{cls.name!r}")
+            raise InputError(N_("%(path)s: holds generator %(found)r, not %(name)r"),
+                             path=path, found=metadata.get('generator'), name=cls.name)
         obj = cls(**metadata.get("params", {}))
         obj.set_state(metadata["state"], arrays)
         return obj
@@ -185,21 +187,24 @@ def check_conditions(conditions: Mapping[str, Any] | None, schema: Schema,
     if not conditions:
         return {}
     if not supported:
-        raise InputError(f"generator {generator!r} cannot sample under conditions "
-                         f"({sorted(conditions)}); use a generator that supports them")
+        raise InputError(N_("generator %(generator)r cannot sample under conditions "
+                            "(%(conditions)s); use a generator that supports them"),
+                         generator=generator, conditions=sorted(conditions))
     by_name = {c.name: c for c in schema.columns}
     out: dict[str, Any] = {}
     for col, value in conditions.items():
         if col not in by_name:
-            raise InputError(f"condition on column {col!r}: no such modelled column "
-                             f"(known: {sorted(by_name)})")
+            raise InputError(N_("condition on column %(col)r: no such modelled column (known: "
+                                "%(known)s)"), col=col, known=sorted(by_name))
         column = by_name[col]
         if column.kind is not Kind.CATEGORICAL:
-            raise InputError(f"condition on column {col!r}: only categorical columns can be "
-                             f"conditioned on, {col!r} is {column.kind.value}")
+            raise InputError(N_("condition on column %(col)r: only categorical columns can be "
+                                "conditioned on, %(col)r is %(value)s"),
+                             col=col, value=column.kind.value)
         if column.categories is not None and value not in column.categories:
-            raise InputError(f"condition {col!r} = {value!r}: not in the column's categories "
-                             f"{list(column.categories)[:20]}")
+            raise InputError(N_("condition %(col)r = %(value)r: not in the column's categories "
+                                "%(categories)s"),
+                             col=col, value=value, categories=list(column.categories)[:20])
         out[col] = value
     return out
 
@@ -232,6 +237,7 @@ def sample_by_rejection(draw: Callable[[int, int], pd.DataFrame], n: int,
         else:
             batch = min(batch * 4, 2_000_000)
     if have < n:
-        raise InputError(f"conditions {dict(conditions)}: the model produced only {have} of "
-                         f"{n} matching rows; the condition is too rare for this generator")
+        raise InputError(N_("conditions %(conditions)s: the model produced only %(have)s of %(n)s "
+                            "matching rows; the condition is too rare for this generator"),
+                         conditions=dict(conditions), have=have, n=n)
     return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)

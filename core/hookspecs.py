@@ -83,8 +83,10 @@ def privgate_attacks() -> Iterable[type[Attack]]:
         ``error`` and fails the gate. An :class:`~privgate.errors.InputError` from ``run``
         means the attack cannot run on this table's shape: its checks are ``cannot-certify``.
         ``requires_generator = True`` (shadow models) refuses a synthetic table given as a
-        file. Every string and ``details`` entry is screened for values of the real data before
-        it is written (:mod:`privgate.redact`).
+        file. An attack that fits the audited generator again on the training rows (canary
+        audits) says how often in ``refits()``: core books each such fit in the privacy ledger
+        at the generator's budget. Every string and ``details`` entry is screened for values
+        of the real data before it is written (:mod:`privgate.redact`).
     """
 
 

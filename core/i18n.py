@@ -102,18 +102,36 @@ class Translator:
         return cls(code, translations(package, code, domain))
 
     def gettext(self, message: str, /, **values: Any) -> str:
-        """``message`` translated, ``%(name)s`` filled from ``values``, particles chosen."""
-        return self.finish(self.t.gettext(message) % values if values
+        """``message`` translated, ``%(name)s`` filled from ``values`` (a value that is itself
+        a message, :class:`privgate.errors.Text`, in this language too), particles chosen."""
+        return self.finish(self.t.gettext(message) % self._values(values) if values
                            else self.t.gettext(message))
 
     def ngettext(self, singular: str, plural: str, n: int, /, **values: Any) -> str:
         """Singular or plural form for ``n`` (``%(num)s`` is ``n`` unless given)."""
         values.setdefault("num", n)
-        return self.finish(self.t.ngettext(singular, plural, n) % values)
+        return self.finish(self.t.ngettext(singular, plural, n) % self._values(values))
+
+    def _values(self, values: dict[str, Any]) -> dict[str, Any]:
+        from privgate.errors import PrivgateError, Text
+
+        if self.lang == DEFAULT_LANG:
+            return values
+        return {k: v.render(self.t.gettext) if isinstance(v, Text | PrivgateError) else v
+                for k, v in values.items()}
 
     def finish(self, text: str) -> str:
         """Korean particles resolved (the text is returned as it is in other languages)."""
         return resolve_particles(text) if self.lang == "ko" else text
+
+    def message(self, value: Any) -> str:
+        """A :class:`privgate.errors.Text` or a privgate error (its message, with every message
+        inside it) in this language, particles chosen; anything else as ``str`` shows it."""
+        from privgate.errors import PrivgateError, Text
+
+        if self.lang == DEFAULT_LANG or not isinstance(value, Text | PrivgateError):
+            return str(value)
+        return self.finish(value.render(self.t.gettext))
 
     def plugin(self, text: str) -> str:
         """A text a plugin or core's checks wrote into a result (a reason, a warning, a
@@ -154,15 +172,17 @@ class TextCatalog:
             self.exact.setdefault(english, text)
         self.templates.extend(other.templates)
 
-    def lookup(self, text: str) -> str | None:
-        """The translation of ``text``, or ``None`` when no entry covers it."""
+    def lookup(self, text: str, depth: int = 2) -> str | None:
+        """The translation of ``text``, or ``None`` when no entry covers it. A value captured
+        by a template that is itself a catalog text (a comparison's label such as "secret
+        {secret}" inside a reason) is translated too, ``depth`` levels down."""
         if text in self.exact:
             return self.exact[text]
         for pattern, translated in self.templates:
             match = pattern.fullmatch(text)
-            if match:  # a captured value that is itself a catalog text is translated too
-                return fill(translated, {k: self.exact.get(v, v)
-                                         for k, v in match.groupdict().items()})
+            if match:
+                return fill(translated, {k: (self.lookup(v, depth - 1) if depth > 0 else None)
+                                         or v for k, v in match.groupdict().items()})
         return None
 
 
@@ -264,6 +284,29 @@ def extract_messages(package: str, sources: Iterable[str]
     return found
 
 
+def extract_marked(packages: Iterable[str], keywords: Mapping[str, Any] | None = None
+                   ) -> dict[str | tuple[str, str], list[str]]:
+    """Every msgid marked with ``keywords`` (default: :func:`privgate.errors.N_` only) in
+    every Python module of ``packages``, their subfolders included: the error messages
+    (:class:`privgate.errors.Text`) that may come from anywhere in privgate."""
+    from babel.messages.extract import extract_from_file
+
+    found: dict[str | tuple[str, str], list[str]] = {}
+    for package in packages:
+        root = Path(str(resources.files(package)))
+        prefix = "" if "." not in package else package.rsplit(".", 1)[1] + "/"
+        for file in sorted(root.rglob("*.py")):
+            rel = prefix + file.relative_to(root).as_posix()
+            for lineno, message, _comments, _ctx in extract_from_file(
+                    "python", str(file), keywords=dict(keywords or {"N_": None})):
+                key: str | tuple[str, str] = message if isinstance(message, str) else (
+                    str(message[0]), str(message[1]))
+                where = f"{rel}:{lineno}"
+                if key and where not in found.get(key, []):
+                    found.setdefault(key, []).append(where)
+    return found
+
+
 def write_catalog(target: str, lang: str, domain: str,
                   messages: Mapping[str | tuple[str, str], list[str]],
                   have: Callable[[str | tuple[str, str]], Any]) -> list[str | tuple[str, str]]:
@@ -300,15 +343,21 @@ def write_catalog(target: str, lang: str, domain: str,
 
 
 def update_catalog(package: str, lang: str, domain: str, sources: Iterable[str],
-                   path: str | None = None) -> list[str | tuple[str, str]]:
-    """Rewrite ``lang``'s ``.po`` from the messages ``sources`` use, keeping existing
+                   path: str | None = None, marked: Iterable[str] = ()
+                   ) -> list[str | tuple[str, str]]:
+    """Rewrite ``lang``'s ``.po`` from the messages ``sources`` use (and those marked with
+    ``N_`` anywhere in the packages ``marked``: :func:`extract_marked`), keeping existing
     translations; new messages get an empty translation for a translator to fill in (the
     tests fail until they are). Returns the untranslated msgids."""
     old = {m.id: m.string for m in read_catalog(package, lang, domain) if m.id}
+    messages = extract_messages(package, sources)
+    for msgid, where in extract_marked(marked).items() if marked else ():
+        messages.setdefault(msgid, []).extend(w for w in where if w not in messages[msgid])
     return write_catalog(path or str(po_path(package, lang, domain)), lang, domain,
-                         extract_messages(package, sources), old.get)
+                         messages, old.get)
 
 
 __all__ = ["DEFAULT_LANG", "LANGS", "TRANSLATIONS_ATTR", "TextCatalog", "Translator",
-           "catalog_from", "extract_messages", "fill", "known_lang", "module_catalog",
-           "plugin_catalog", "po_path", "read_catalog", "translations", "update_catalog"]
+           "catalog_from", "extract_marked", "extract_messages", "fill", "known_lang",
+           "module_catalog", "plugin_catalog", "po_path", "read_catalog", "translations",
+           "update_catalog"]

@@ -23,19 +23,35 @@ from typing import IO, Any
 
 import pandas as pd
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text
 
 
 def _file_kind(mode: int) -> str:
     if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
+        return Text(N_("a named pipe (FIFO)"))
     if stat.S_ISSOCK(mode):
-        return "a socket"
+        return Text(N_("a socket"))
     if stat.S_ISCHR(mode):
-        return "a character device"
+        return Text(N_("a character device"))
     if stat.S_ISBLK(mode):
-        return "a block device"
-    return "not a regular file"
+        return Text(N_("a block device"))
+    return Text(N_("not a regular file"))
+
+
+#: How messages name a file by its part (``what``) and what to give instead (``give``):
+#: English, translated where a message shows them.
+FILE_WORDS: dict[str, str] = {
+    "data": Text(N_("data")), "training": Text(N_("training")), "train": Text(N_("train")),
+    "control": Text(N_("control")), "synthetic": Text(N_("synthetic")),
+    "config": Text(N_("config")), "a CSV file": Text(N_("a CSV file")),
+    "a TOML file": Text(N_("a TOML file")), "report": Text(N_("report")),
+    "results file": Text(N_("results file")), "private key": Text(N_("private key")),
+    "public key": Text(N_("public key"))}
+
+
+def file_word(what: str) -> str:
+    """``what`` as messages name it: a :class:`Text` for the words privgate uses."""
+    return FILE_WORDS.get(str.__str__(what), what) if not isinstance(what, Text) else what
 
 
 def check_input_file(path: Path | str, what: str, give: str = "a CSV file") -> Path:
@@ -48,33 +64,38 @@ def check_input_file(path: Path | str, what: str, give: str = "a CSV file") -> P
         what: how messages name the file ("data", "training", "config", ...).
         give: what the user should give instead ("a CSV file", "a TOML file").
     """
-    path = Path(path)
+    path, what, give = Path(path), file_word(what), file_word(give)
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputError(f"{path}: {what} file not found") from None
+        raise InputError(N_("%(path)s: %(what)s file not found"), path=path, what=what) from None
     except NotADirectoryError:
-        raise InputError(f"{path}: {what} file not found (a part of the path is a file, not "
-                         "a folder)") from None
+        raise InputError(N_("%(path)s: %(what)s file not found (a part of the path is a file, "
+                            "not a folder)"), path=path, what=what) from None
     except PermissionError:
-        raise InputError(f"{path}: the {what} file cannot be read (permission denied on it or "
-                         "on a folder above it); fix the permissions") from None
+        raise InputError(N_("%(path)s: the %(what)s file cannot be read (permission denied on "
+                            "it or on a folder above it); fix the permissions"),
+                         path=path, what=what) from None
     except ValueError:
-        raise InputError(f"{path!s:.200}: the {what} path contains a NUL character") from None
+        raise InputError(N_("%(path)s: the %(what)s path contains a NUL character"),
+                         path=f"{path!s:.200}", what=what) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise InputError(f"{path}: the {what} path is a symbolic link that loops; point "
-                             f"it at {give}") from None
-        raise InputError(f"{path}: the {what} file cannot be read: {exc.strerror}") from None
+            raise InputError(N_("%(path)s: the %(what)s path is a symbolic link that loops; "
+                                "point it at %(give)s"), path=path, what=what, give=give) from None
+        raise InputError(N_("%(path)s: the %(what)s file cannot be read: %(reason)s"),
+                         path=path, what=what, reason=exc.strerror) from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{path}: {what} path is a folder; give {give}")
+        raise InputError(N_("%(path)s: %(what)s path is a folder; give %(give)s"),
+                         path=path, what=what, give=give)
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{path}: the {what} path is {_file_kind(st.st_mode)}, not a regular "
-                         f"file; privgate reads only regular files: save the content to "
-                         f"{give} and give that")
+        raise InputError(N_("%(path)s: the %(what)s path is %(file_kind)s, not a regular file; "
+                            "privgate reads only regular files: save the content to %(give)s "
+                            "and give that"),
+                         path=path, what=what, file_kind=_file_kind(st.st_mode), give=give)
     if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: the {what} file cannot be read (permission denied); fix "
-                         "its permissions")
+        raise InputError(N_("%(path)s: the %(what)s file cannot be read (permission denied); "
+                            "fix its permissions"), path=path, what=what)
     return path
 
 
@@ -91,17 +112,20 @@ _SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip":
              ".tgz": "tar", ".7z": "7z", ".rar": "rar", ".lz4": "lz4", ".z": "compress",
              ".xlsx": "spreadsheet", ".xls": "spreadsheet", ".ods": "spreadsheet",
              ".sqlite": "sqlite", ".db": "sqlite", ".pdf": "pdf"}
-_NAMES = {"plain": "plain text", "gzip": "gzip-compressed", "bz2": "bzip2-compressed",
-          "xz": "xz-compressed", "zip": "a zip archive", "zstd": "Zstandard-compressed",
-          "parquet": "a Parquet file", "tar": "a tar archive", "7z": "a 7-Zip archive",
-          "rar": "a RAR archive", "lz4": "LZ4-compressed", "compress": "Unix-compress (.Z) "
-          "compressed", "sqlite": "an SQLite database", "pdf": "a PDF document",
-          "ole": "a legacy Office document", "elf": "an executable program",
-          "spreadsheet": "a spreadsheet"}
+_NAMES: dict[str, str] = {
+    "plain": Text(N_("plain text")), "gzip": Text(N_("gzip-compressed")),
+    "bz2": Text(N_("bzip2-compressed")), "xz": Text(N_("xz-compressed")),
+    "zip": Text(N_("a zip archive")), "zstd": Text(N_("Zstandard-compressed")),
+    "parquet": Text(N_("a Parquet file")), "tar": Text(N_("a tar archive")),
+    "7z": Text(N_("a 7-Zip archive")), "rar": Text(N_("a RAR archive")),
+    "lz4": Text(N_("LZ4-compressed")), "compress": Text(N_("Unix-compress (.Z) compressed")),
+    "sqlite": Text(N_("an SQLite database")), "pdf": Text(N_("a PDF document")),
+    "ole": Text(N_("a legacy Office document")), "elf": Text(N_("an executable program")),
+    "spreadsheet": Text(N_("a spreadsheet"))}
 _EXTENSIONS = {"gzip": ".gz", "bz2": ".bz2", "xz": ".xz", "zip": ".zip", "zstd": ".zst",
                "parquet": ".parquet"}
-_READABLE = ("a CSV file (UTF-8, comma-separated, with a header row; optionally compressed "
-             "as .gz, .bz2, .xz or a one-file .zip) or a .parquet file")
+_READABLE = Text(N_("a CSV file (UTF-8, comma-separated, with a header row; optionally "
+                    "compressed as .gz, .bz2, .xz or a one-file .zip) or a .parquet file"))
 #: A cell longer than this (characters) is refused: privgate audits tables, not documents.
 MAX_CELL_CHARS = 131_072
 
@@ -164,15 +188,17 @@ def _check_zip(path: Path, what: str) -> None:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InputError(f"{path}: the {what} file is a corrupt or truncated zip archive "
-                         f"({exc}); re-create it") from None
+        raise InputError(N_("%(path)s: the %(what)s file is a corrupt or truncated zip archive "
+                            "(%(exc)s); re-create it"), path=path, what=what, exc=exc) from None
     if len(members) != 1:
         names = f" ({', '.join(m.filename for m in members[:5])})" if members else ""
-        raise InputError(f"{path}: the {what} zip archive holds {len(members)} files{names}; "
-                         "a .zip must hold exactly one CSV file (unpack it and give the CSV)")
+        raise InputError(N_("%(path)s: the %(what)s zip archive holds %(n_members)s "
+                            "files%(names)s; a .zip must hold exactly one CSV file (unpack it "
+                            "and give the CSV)"),
+                         path=path, what=what, n_members=len(members), names=names)
     if members[0].flag_bits & 0x1:
-        raise InputError(f"{path}: the {what} zip archive is password-protected; unpack it "
-                         "and give the CSV")
+        raise InputError(N_("%(path)s: the %(what)s zip archive is password-protected; unpack "
+                            "it and give the CSV"), path=path, what=what)
 
 
 def sniff(path: Path, what: str) -> str:
@@ -181,36 +207,42 @@ def sniff(path: Path, what: str) -> str:
         with open(path, "rb") as fh:
             head = fh.read(65536)
     except PermissionError:
-        raise InputError(f"{path}: the {what} file cannot be read (permission denied); fix "
-                         "its permissions") from None
+        raise InputError(N_("%(path)s: the %(what)s file cannot be read (permission denied); "
+                            "fix its permissions"), path=path, what=what) from None
     except OSError as exc:
-        raise InputError(f"{path}: the {what} file cannot be read: {exc.strerror}") from None
+        raise InputError(N_("%(path)s: the %(what)s file cannot be read: %(reason)s"),
+                         path=path, what=what, reason=exc.strerror) from None
     if not head:
-        raise InputError(f"{path}: the {what} file is empty (no header, no rows)")
+        raise InputError(N_("%(path)s: the %(what)s file is empty (no header, no rows)"),
+                         path=path, what=what)
     content, named = _content_kind(head), _named_kind(path)
     if "tar" in (content, named):
-        raise InputError(f"{path}: the {what} file is a tar archive; privgate reads one table "
-                         f"per file: extract the CSV (tar -xf) and give that, as {_READABLE}")
+        raise InputError(N_("%(path)s: the %(what)s file is a tar archive; privgate reads one "
+                            "table per file: extract the CSV (tar -xf) and give that, as "
+                            "%(readable)s"), path=path, what=what, readable=_READABLE)
     readable = {"plain", "gzip", "bz2", "xz", "zip", "parquet"}
     if content == "zstd" and not _zstd_available():
-        raise InputError(f"{path}: the {what} file is Zstandard-compressed, which needs the "
-                         "'zstandard' package (pip install zstandard); or decompress it "
-                         "(zstd -d) and give the CSV")
+        raise InputError(N_("%(path)s: the %(what)s file is Zstandard-compressed, which needs "
+                            "the 'zstandard' package (pip install zstandard); or decompress it "
+                            "(zstd -d) and give the CSV"), path=path, what=what)
     readable.add("zstd")
     if content not in readable or (named not in readable and named != content):
         kind = content if content not in readable else named
-        raise InputError(f"{path}: the {what} file is {_NAMES[kind]}, which privgate cannot "
-                         f"read; give {_READABLE}")
+        raise InputError(N_("%(path)s: the %(what)s file is %(names)s, which privgate cannot "
+                            "read; give %(readable)s"),
+                         path=path, what=what, names=_NAMES[kind], readable=_READABLE)
     if content != named:
         ext = path.suffix or "(no extension)"
         if content == "plain":
-            raise InputError(f"{path}: the name ends in {ext} but the {what} file is not "
-                             f"{_NAMES[named]} (its content is plain text); rename it to "
-                             f"match its content (e.g. drop {ext}) or re-create it as "
-                             f"{_NAMES[named]}")
-        raise InputError(f"{path}: the {what} file is {_NAMES[content]} but its name ends in "
-                         f"{ext}; rename it to end in {_EXTENSIONS[content]} so that what it "
-                         "holds is clear")
+            raise InputError(N_("%(path)s: the name ends in %(ext)s but the %(what)s file is "
+                                "not %(names)s (its content is plain text); rename it to match "
+                                "its content (e.g. drop %(ext)s) or re-create it as %(names)s"),
+                             path=path, ext=ext, what=what, names=_NAMES[named])
+        raise InputError(N_("%(path)s: the %(what)s file is %(names)s but its name ends in "
+                            "%(ext)s; rename it to end in %(extensions)s so that what it holds "
+                            "is clear"),
+                         path=path, what=what, names=_NAMES[content], ext=ext,
+                         extensions=_EXTENSIONS[content])
     if content == "zip":
         _check_zip(path, what)
     return content
@@ -223,27 +255,35 @@ def read_error(path: Path, what: str, kind: str, exc: BaseException) -> InputErr
     import zlib
 
     if isinstance(exc, pd.errors.EmptyDataError):
-        return InputError(f"{path}: the {what} file is empty (no header, no rows)")
+        return InputError(N_("%(path)s: the %(what)s file is empty (no header, no rows)"),
+                          path=path, what=what)
     if isinstance(exc, UnicodeDecodeError):
-        return InputError(f"{path}: the {what} file is not UTF-8 text (byte "
-                          f"0x{exc.object[exc.start]:02x} at position {exc.start}); re-save it "
-                          "as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv)")
+        return InputError(N_("%(path)s: the %(what)s file is not UTF-8 text (byte 0x%(byte)s "
+                             "at position %(start)s); re-save it as UTF-8 (e.g. iconv -f latin1 "
+                             "-t utf-8 FILE > FILE.utf8.csv)"),
+                          path=path, what=what, byte=f"{exc.object[exc.start]:02x}",
+                          start=exc.start)
     if isinstance(exc, PermissionError):
-        return InputError(f"{path}: the {what} file cannot be read (permission denied)")
+        return InputError(N_("%(path)s: the %(what)s file cannot be read (permission denied)"),
+                          path=path, what=what)
     if kind not in ("plain", "parquet") and isinstance(
             exc, EOFError | zlib.error | lzma.LZMAError | zipfile.BadZipFile | OSError):
-        return InputError(f"{path}: the {what} file is corrupt or truncated ({_NAMES[kind]}: "
-                          f"{exc}); re-create or re-download it")
+        return InputError(N_("%(path)s: the %(what)s file is corrupt or truncated (%(names)s: "
+                             "%(exc)s); re-create or re-download it"),
+                          path=path, what=what, names=_NAMES[kind], exc=exc)
     if kind == "parquet":
-        return InputError(f"{path}: the {what} file is not a readable Parquet file "
-                          f"({type(exc).__name__}: {str(exc)[:200]}); re-export it")
+        return InputError(N_("%(path)s: the %(what)s file is not a readable Parquet file "
+                             "(%(type)s: %(exc)s); re-export it"),
+                          path=path, what=what, type=type(exc).__name__, exc=str(exc)[:200])
     if isinstance(exc, pd.errors.ParserError):
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         detail = (f"line {found.group(2)} has {found.group(3)} fields, the header has "
                   f"{found.group(1)}" if found else str(exc).strip()[:200])
-        return InputError(f"{path}: the {what} file is not a well-formed CSV ({detail}); every "
-                          "row needs one comma-separated field per column")
-    return InputError(f"{path}: cannot read the {what} file as CSV: {str(exc)[:200]}")
+        return InputError(N_("%(path)s: the %(what)s file is not a well-formed CSV "
+                             "(%(detail)s); every row needs one comma-separated field per column"),
+                          path=path, what=what, detail=detail)
+    return InputError(N_("%(path)s: cannot read the %(what)s file as CSV: %(exc)s"),
+                      path=path, what=what, exc=str(exc)[:200])
 
 
 def csv_structure(path: Path, what: str, kind: str) -> list[str]:
@@ -254,9 +294,10 @@ def csv_structure(path: Path, what: str, kind: str) -> list[str]:
         with _open_text(path, kind) as stream:
             head = stream.read(65536)
             if "\x00" in head:
-                raise InputError(f"{path}: the {what} file is binary (it holds NUL bytes), "
-                                 f"not CSV text; give {_READABLE}. (UTF-16 text must be "
-                                 "re-saved as UTF-8.)")
+                raise InputError(N_("%(path)s: the %(what)s file is binary (it holds NUL "
+                                    "bytes), not CSV text; give %(readable)s. (UTF-16 text must "
+                                    "be re-saved as UTF-8.)"),
+                                 path=path, what=what, readable=_READABLE)
             reader = csv.reader(itertools.chain(io.StringIO(head + stream.readline()), stream))
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
@@ -267,35 +308,41 @@ def csv_structure(path: Path, what: str, kind: str) -> list[str]:
                     continue
                 row_no += 1
                 if len(row) != len(header):
-                    raise InputError(
-                        f"{path}: the {what} file is not a well-formed CSV (data row {row_no} "
-                        f"has {len(row)} field(s), the header has {len(header)}); every row "
-                        "needs one comma-separated field per column (empty fields are fine: "
-                        "'a,,c')")
+                    raise InputError(N_("%(path)s: the %(what)s file is not a well-formed CSV "
+                                        "(data row %(row_no)s has %(n_row)s field(s), the "
+                                        "header has %(n_header)s); every row needs one "
+                                        "comma-separated field per column (empty fields are "
+                                        "fine: 'a,,c')"),
+                                     path=path, what=what, row_no=row_no, n_row=len(row),
+                                     n_header=len(header))
     except InputError:
         raise
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
-            raise InputError(f"{path}: the {what} file has a cell longer than "
-                             f"{MAX_CELL_CHARS:,} characters (near data row {row_no + 1}); "
-                             "privgate audits tables of short values, not documents (an "
-                             "unclosed quote also causes this)") from None
-        raise InputError(f"{path}: the {what} file is not a well-formed CSV ({exc}, near data "
-                         f"row {row_no + 1})") from None
+            raise InputError(N_("%(path)s: the %(what)s file has a cell longer than "
+                                "%(max_cell_chars)s characters (near data row %(row_no)s); "
+                                "privgate audits tables of short values, not documents (an "
+                                "unclosed quote also causes this)"),
+                             path=path, what=what, max_cell_chars=f"{MAX_CELL_CHARS:,}",
+                             row_no=row_no + 1) from None
+        raise InputError(N_("%(path)s: the %(what)s file is not a well-formed CSV (%(exc)s, "
+                            "near data row %(row_no)s)"),
+                         path=path, what=what, exc=exc, row_no=row_no + 1) from None
     except Exception as exc:  # noqa: BLE001 -- decompression and decoding errors
         raise read_error(path, what, kind, exc) from None
     if header is None:
-        raise InputError(f"{path}: the {what} file is empty (no header, no rows)")
+        raise InputError(N_("%(path)s: the %(what)s file is empty (no header, no rows)"),
+                         path=path, what=what)
     return header
 
 
 def check_names(path: Path, what: str, names: list[str]) -> None:
     for i, name in enumerate(names):
         if not name.strip():
-            raise InputError(f"{path}: column {i + 1} of the {what} file's header has no name "
-                             "(an empty or blank field, or a trailing comma); name every "
-                             "column")
+            raise InputError(N_("%(path)s: column %(i)s of the %(what)s file's header has no "
+                                "name (an empty or blank field, or a trailing comma); name "
+                                "every column"), path=path, i=i + 1, what=what)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise InputError(f"{path}: column name(s) {twice} appear twice; every column needs a "
-                         "name of its own")
+        raise InputError(N_("%(path)s: column name(s) %(twice)s appear twice; every column "
+                            "needs a name of its own"), path=path, twice=twice)

@@ -12,16 +12,27 @@ The ledger is four modules, each with one job:
   without passwords;
 
 and :mod:`privgate.ledger_view` prints it (``privgate ledger``).
+
+An attack that refits the audited generator on the training rows (the canary fits of
+``dp-audit``; :meth:`privgate.Attack.refits`) spends budget like any fit: each refit is reserved
+with the audit's fits, as ``"<generator> (<attack> refit i/n)"`` at the generator's budget
+(unit per row: refits see every training row), and booked around the attack's run by
+:meth:`AuditLedger.refits` -- spent at that budget when the run returns (the refits report no
+spend to core), spent when it fails, given back when it refuses its input (before any refit),
+released with the rest when the attack never runs.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from privgate.config import AuditConfig
+from privgate.errors import InputError
 from privgate.ledger_location import resolve_location
 from privgate.ledger_rules import PrivacyLedger
 
@@ -38,6 +49,16 @@ class PlannedFit:
     delta: float
     accountant: str = "planned budget"
     unit: str | None = None
+    #: ``(generator, attack)`` for a refit an attack makes of an audited generator
+    refit_of: tuple[str, str] | None = None
+
+
+def refit_fits(generator: str, attack: str, count: int, epsilon: float | None, delta: float,
+               unit: str | None) -> list[PlannedFit]:
+    """The ``count`` refits ``attack`` makes of ``generator``, each at its budget."""
+    return [PlannedFit(f"{generator} ({attack} refit {i}/{count})", epsilon, delta,
+                       f"{attack} refit, booked at the generator's budget", unit,
+                       (generator, attack)) for i in range(1, count + 1)]
 
 
 class AuditLedger:
@@ -99,10 +120,34 @@ class AuditLedger:
 
     def refuted(self, generator: str, reason: str) -> None:
         """The audit's evidence refuted the epsilon this fit reported (``dp-claim``): mark its
-        entry (it stays booked at what it reported, or more)."""
-        entry = self._done.get(generator)
-        if entry is not None:
-            self.ledger.refuted(entry, reason)
+        entry and its refits' (they stay booked at what they reported, or more)."""
+        for name, fit in self._planned.items():
+            entry = self._done.get(name)
+            if entry is not None and (name == generator or (
+                    fit.refit_of is not None and fit.refit_of[0] == generator)):
+                self.ledger.refuted(entry, reason)
+
+    @contextmanager
+    def refits(self, generator: str, attack: str) -> Iterator[None]:
+        """Book the reserved refits of ``attack`` on ``generator`` around the attack's run:
+        spent at their planned budget when it returns, spent when it fails, given back when it
+        refuses its input (:class:`InputError`, raised before any refit)."""
+        names = [n for n, fit in self._planned.items() if fit.refit_of == (generator, attack)]
+        for name in names:
+            self.started(name)
+        try:
+            yield
+        except InputError as exc:
+            for name in names:
+                self.refused(name, str(exc))
+            raise
+        except BaseException as exc:
+            for name in names:
+                self.failed(name, f"{attack} failed: {type(exc).__name__}: {exc}")
+            raise
+        for name in names:
+            fit = self._planned[name]
+            self.finished(name, fit.epsilon, fit.delta, fit.accountant)
 
     def refused(self, generator: str, reason: str, spent_epsilon: float = 0.0) -> None:
         """The fit stopped with an input error before training. Nothing ran on the data
@@ -170,4 +215,4 @@ def open_audit_ledger(config: AuditConfig, fingerprint: str, dataset_name: str |
     return audit
 
 
-__all__ = ["AuditLedger", "PlannedFit", "open_audit_ledger", "open_ledger"]
+__all__ = ["AuditLedger", "PlannedFit", "open_audit_ledger", "open_ledger", "refit_fits"]

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 
 #: Environment variable naming the ledger file (below --ledger and [ledger] path).
 ENV_VAR = "PRIVGATE_LEDGER"
@@ -61,8 +61,9 @@ def resolve_location(cli: str | Path | None = None, config: str | Path | None = 
                       (os.environ.get(URL_ENV_VAR) or None, os.environ.get(ENV_VAR) or None)):
         if url:
             if not is_url(url):
-                raise InputError(f"{redact_url(url)}: a ledger URL must start with "
-                                 "postgresql:// (a file goes to --ledger / [ledger] path)")
+                raise InputError(N_("%(url)s: a ledger URL must start with postgresql:// "
+                                    "(a file goes to --ledger / [ledger] path)"),
+                                 url=redact_url(url))
             return url
         if path is not None:
             return Path(path).expanduser()

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privgate.errors import BudgetError, InputError
+from privgate.errors import N_, BudgetError, InputError, Text, joined
 from privgate.generator import MAX_EPSILON
 from privgate.ledger_storage import FIELDS, Entry, Tx, entry_from_row, open_store
 from privgate.limits import MAX_TOTAL_EPSILON
@@ -101,8 +101,9 @@ class PrivacyLedger:
                 with self.store.read() as tx:
                     self._columns = self.store.columns(tx)
         except (OSError, sqlite3.Error) as exc:
-            raise InputError(f"{self.where}: cannot open the privacy ledger ({exc}); choose "
-                             "another file with --ledger or [ledger] path") from None
+            raise InputError(N_("%(where)s: cannot open the privacy ledger (%(exc)s); choose "
+                                "another file with --ledger or [ledger] path"),
+                             where=self.where, exc=exc) from None
 
     @property
     def path(self) -> Path | None:
@@ -134,20 +135,24 @@ class PrivacyLedger:
                 lists what has been spent.
         """
         if epsilon is not None and not (epsilon >= 0 and math.isfinite(epsilon)):
-            raise BudgetError(f"ledger: epsilon must be finite and >= 0, got {epsilon!r}")
+            raise BudgetError(N_("ledger: epsilon must be finite and >= 0, got %(epsilon)r"),
+                              epsilon=epsilon)
         if epsilon is not None and epsilon > MAX_EPSILON:
-            raise BudgetError(f"ledger: epsilon {epsilon:.4g} is above privgate's ceiling of "
-                              f"{MAX_EPSILON:g} (privgate.generator.MAX_EPSILON); such a fit "
-                              "protects no one and is not reserved")
+            raise BudgetError(N_("ledger: epsilon %(epsilon)s is above privgate's ceiling of "
+                                 "%(max_epsilon)s (privgate.generator.MAX_EPSILON); such a fit "
+                                 "protects no one and is not reserved"),
+                              epsilon=f"{epsilon:.4g}", max_epsilon=f"{MAX_EPSILON:g}")
         if total_epsilon is not None and not (total_epsilon > 0
                                               and math.isfinite(total_epsilon)):
-            raise BudgetError(f"ledger: total_epsilon must be a positive finite number, got "
-                              f"{total_epsilon!r}")
+            raise BudgetError(N_("ledger: total_epsilon must be a positive finite number, got "
+                                 "%(total_epsilon)r"), total_epsilon=total_epsilon)
         if total_epsilon is not None and total_epsilon > MAX_TOTAL_EPSILON:
-            raise BudgetError(f"ledger: total_epsilon {total_epsilon:.4g} is above the "
-                              f"ceiling of {MAX_TOTAL_EPSILON:g} (1000 x "
-                              "privgate.generator.MAX_EPSILON); omit it to record without "
-                              "limiting")
+            raise BudgetError(N_("ledger: total_epsilon %(total_epsilon)s is above the ceiling "
+                                 "of %(max_total_epsilon)s (1000 x "
+                                 "privgate.generator.MAX_EPSILON); omit it to record without "
+                                 "limiting"),
+                              total_epsilon=f"{total_epsilon:.4g}",
+                              max_total_epsilon=f"{MAX_TOTAL_EPSILON:g}")
         lock = fingerprint if _lock_reserve else None
         with self.store.write(lock) as tx:
             rows = [entry_from_row(r) for r in tx.rows(
@@ -220,10 +225,12 @@ class PrivacyLedger:
         rows = tx.rows(f"SELECT status FROM {self.store.table} WHERE id = ?"
                        f"{self.store.for_update}", (entry_id,))
         if not rows:
-            raise InputError(f"{self.where}: no ledger entry {entry_id}")
+            raise InputError(N_("%(where)s: no ledger entry %(entry_id)s"),
+                             where=self.where, entry_id=entry_id)
         if rows[0][0] != status:
-            raise InputError(f"{self.where}: ledger entry {entry_id} is {rows[0][0]!r}, not "
-                             f"{status!r}")
+            raise InputError(N_("%(where)s: ledger entry %(entry_id)s is %(rows)r, not "
+                                "%(status)r"),
+                             where=self.where, entry_id=entry_id, rows=rows[0][0], status=status)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -280,16 +287,19 @@ class PrivacyLedger:
 
 
 def _refusal(fingerprint: str, name: str | None, generator: str, epsilon: float,
-             total: float, used: float, rows: list[Entry], where: str) -> str:
-    lines = [f"privacy ledger {where}: refusing to fit {generator!r} at epsilon={epsilon:g} on "
-             f"data set {name or '?'} ({fingerprint[:12]}): it has spent {used:.4g} of its "
-             f"total epsilon {total:g}, so {max(total - used, 0.0):.4g} is left. Spent so far:"]
+             total: float, used: float, rows: list[Entry], where: str) -> Text:
+    lines: list[str] = [Text(N_(
+        "privacy ledger %(where)s: refusing to fit %(generator)r at epsilon=%(epsilon)s on data "
+        "set %(name)s (%(fingerprint)s): it has spent %(used)s of its total epsilon %(total)s, "
+        "so %(left)s is left. Spent so far:"), where=where, generator=generator,
+        epsilon=f"{epsilon:g}", name=name or "?", fingerprint=fingerprint[:12],
+        used=f"{used:.4g}", total=f"{total:g}", left=f"{max(total - used, 0.0):.4g}")]
     for e in rows:
         if e.counts:
             lines.append(f"  {e.finished_at or e.started_at}  {e.generator}  "
                          f"epsilon={_eps(e.epsilon)}  ({e.status}, {e.accountant}; "
                          f"{e.operator or 'unknown'}@{e.host or 'unknown'})")
-    lines.append("Lower epsilon, raise [ledger] total_epsilon / --total-epsilon if the data "
-                 "owner allows it, or audit new data.")
-    return "\n".join(lines)
+    lines.append(Text(N_("Lower epsilon, raise [ledger] total_epsilon / --total-epsilon if the "
+                         "data owner allows it, or audit new data.")))
+    return joined("\n", lines)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text
 from privgate.ledger_location import is_url, redact_url
 
 #: Seconds a process waits for another one's transaction (or lock) before giving up.
@@ -199,8 +199,8 @@ class SqliteStore(Store):
         self.path = path
         self.where = str(path)
         if path.is_dir():
-            raise InputError(f"{path}: the privacy ledger path is a folder; give a file "
-                             "(e.g. ledger.sqlite) with --ledger or [ledger] path")
+            raise InputError(N_("%(path)s: the privacy ledger path is a folder; give a file "
+                                "(e.g. ledger.sqlite) with --ledger or [ledger] path"), path=path)
         if create:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,8 +208,9 @@ class SqliteStore(Store):
                 raise self._unusable(exc) from None
 
     def _unusable(self, exc: BaseException) -> InputError:
-        return InputError(f"{self.path}: cannot open the privacy ledger ({exc}); choose "
-                          "another file with --ledger or [ledger] path")
+        return InputError(N_("%(path)s: cannot open the privacy ledger (%(exc)s); choose "
+                             "another file with --ledger or [ledger] path"),
+                          path=self.path, exc=exc)
 
     def present(self) -> bool:
         return self.path.is_file()
@@ -239,8 +240,10 @@ class SqliteStore(Store):
             try:
                 con.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise InputError(f"{self.path}: the privacy ledger stayed locked for "
-                                 f"{BUSY_TIMEOUT_S:.0f} s ({exc}); retry later") from None
+                raise InputError(N_("%(path)s: the privacy ledger stayed locked for "
+                                    "%(busy_timeout_s)s s (%(exc)s); retry later"),
+                                 path=self.path, busy_timeout_s=f"{BUSY_TIMEOUT_S:.0f}",
+                                 exc=exc) from None
             try:
                 yield SqliteTx(con)
             except BaseException:
@@ -293,8 +296,8 @@ class PostgresStore(Store):
         try:
             import psycopg
         except ImportError:
-            raise InputError(f"{self.where}: a PostgreSQL privacy ledger needs psycopg 3: "
-                             "pip install privgate[postgres]") from None
+            raise InputError(N_("%(where)s: a PostgreSQL privacy ledger needs psycopg 3: pip "
+                                "install privgate[postgres]"), where=self.where) from None
         self._psycopg = psycopg
 
     def _error(self, exc: BaseException, doing: str) -> InputError:
@@ -305,23 +308,24 @@ class PostgresStore(Store):
             password = None
         if password:
             text = text.replace(password, "***")
-        return InputError(f"privacy ledger {self.where}: {doing} ({text}); check the URL "
-                          "(--ledger-url, [ledger] url or $PRIVGATE_LEDGER_URL) and that the "
-                          "server is running")
+        return InputError(N_("privacy ledger %(where)s: %(doing)s (%(text)s); check the URL "
+                             "(--ledger-url, [ledger] url or $PRIVGATE_LEDGER_URL) and that the "
+                             "server is running"), where=self.where, doing=doing, text=text)
 
     @contextmanager
     def _connect(self) -> Iterator[Any]:
         try:
             con = self._psycopg.connect(self.url, connect_timeout=10, autocommit=True)
         except self._psycopg.Error as exc:
-            raise self._error(exc, "cannot connect to the PostgreSQL server") from None
+            raise self._error(exc, Text(N_("cannot connect to the PostgreSQL server"))) from None
         try:
             yield con
         except self._psycopg.errors.LockNotAvailable:
-            raise InputError(f"privacy ledger {self.where}: another process held the data "
-                             f"set's lock for {BUSY_TIMEOUT_S:.0f} s; retry later") from None
+            raise InputError(N_("privacy ledger %(where)s: another process held the data set's "
+                                "lock for %(busy_timeout_s)s s; retry later"),
+                             where=self.where, busy_timeout_s=f"{BUSY_TIMEOUT_S:.0f}") from None
         except self._psycopg.Error as exc:
-            raise self._error(exc, "a database operation failed") from None
+            raise self._error(exc, Text(N_("a database operation failed"))) from None
         finally:
             con.close()
 

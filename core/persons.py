@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.randomness import rng
 from privgate.schema import Role, Schema
 
@@ -81,21 +81,25 @@ def person_column(schema: Schema, where: str = "schema") -> str | None:
     """The schema's person-id column (at most one), or ``None``."""
     names = [c.name for c in schema.columns if c.role is Role.PERSON_ID]
     if len(names) > 1:
-        raise InputError(f"{where}: column(s) {names} are all declared role = \"person-id\"; "
-                         "declare one column that names the person")
+        raise InputError(N_("%(where)s: column(s) %(names)s are all declared role = "
+                            '"person-id"; declare one column that names the person'),
+                         where=where, names=names)
     return names[0] if names else None
 
 
 def checked_ids(df: pd.DataFrame, column: str, where: str) -> pd.Series:
     """The person ids of ``df`` as text keys; refuses missing ones, naming the column."""
     if column not in df.columns:
-        raise InputError(f"{where}: the person-id column {column!r} is not in the table")
+        raise InputError(N_("%(where)s: the person-id column %(column)r is not in the table"),
+                         where=where, column=column)
     ids = df[column]
     missing = ids.isna()
     if missing.any():
-        raise InputError(f"{where}: person-id column {column!r} has {int(missing.sum())} "
-                         f"missing value(s) (first at row {int(np.flatnonzero(missing)[0]) + 1})"
-                         "; every row must name its person: fill them in, or drop those rows")
+        raise InputError(N_("%(where)s: person-id column %(column)r has %(count)s missing "
+                            "value(s) (first at row %(row)s); every row must name its "
+                            "person: fill them in, or drop those rows"),
+                         where=where, column=column, count=int(missing.sum()),
+                         row=int(np.flatnonzero(missing)[0]) + 1)
     return ids.map(_key).reset_index(drop=True)
 
 
@@ -118,9 +122,9 @@ def split_people(ids: pd.Series, control_fraction: float, seed: int
     """
     people, inverse = np.unique(ids.to_numpy(dtype=object).astype(str), return_inverse=True)
     if len(people) < 2:
-        raise InputError(f"the table has {len(people)} person(s) in its person-id column; an "
-                         "audit needs at least 2 so that training and control hold different "
-                         "people")
+        raise InputError(N_("the table has %(n_people)s person(s) in its person-id column; an "
+                            "audit needs at least 2 so that training and control hold different "
+                            "people"), n_people=len(people))
     order = rng(seed, "split-people").permutation(len(people))
     n_control = min(len(people) - 1, max(1, int(round(len(people) * control_fraction))))
     rank = np.empty(len(people), dtype=np.intp)
@@ -156,9 +160,10 @@ def persons_of(column: str, train_ids: pd.Series, control_ids: pd.Series,
     train, control = codes[:len(train_ids)], codes[len(train_ids):]
     shared = np.intersect1d(train, control)
     if len(shared):
-        raise InputError(f"{where}: {len(shared)} person(s) of column {column!r} have rows in "
-                         "both the training and the control table; control must hold people "
-                         "the generator never saw (split by person)")
+        raise InputError(N_("%(where)s: %(n_shared)s person(s) of column %(column)r have rows "
+                            "in both the training and the control table; control must hold "
+                            "people the generator never saw (split by person)"),
+                         where=where, n_shared=len(shared), column=column)
     return Persons(column, train, control)
 
 
@@ -190,7 +195,7 @@ def with_person_id(raw: dict[str, Any], column: str | None) -> dict[str, Any]:
     if column is None:
         return raw
     if not column.strip():
-        raise InputError("--person-id: give a column name")
+        raise InputError(N_("--person-id: give a column name"))
     schema = raw.get("schema")
     return {**raw, "schema": {**(schema if isinstance(schema, dict) else {}),
                               "person_id": column.strip()}}

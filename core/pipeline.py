@@ -16,6 +16,7 @@ cannot run on their input is refused before any slow work (exit code 2).
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,12 @@ from privgate.attack import Attack, AttackContext
 from privgate.audit_plan import EXTERNAL, GeneratorRun, Plan, plan_audit
 from privgate.config import AuditConfig
 from privgate.dp_claim import CANARY_KIND, CHECK, DpClaim, assess_claim
-from privgate.errors import InputError
+from privgate.errors import InputError, Text
 from privgate.executor import Executor, make_executor
 from privgate.fitting import fit_booked
 from privgate.i18n import Translator
 from privgate.isolation import Origin, PluginFault, call_plugin
-from privgate.ledger import AuditLedger, PlannedFit, open_audit_ledger
+from privgate.ledger import AuditLedger, PlannedFit, open_audit_ledger, refit_fits
 from privgate.outputs import prepare_output_dir
 from privgate.persons import PER_PERSON, PER_ROW, privacy_unit
 from privgate.planning import PlanReport, plan_checks
@@ -83,9 +84,25 @@ def _fit_and_sample(run: GeneratorRun, data: AuditData, config: AuditConfig, row
     return True
 
 
+def _refits(plan: Plan) -> list[PlannedFit]:
+    """The fits the attacks make of each fitted generator on the training rows (booked like
+    fits: :mod:`privgate.ledger`)."""
+    out: list[PlannedFit] = []
+    for run in plan.runs:
+        for name, attack in plan.attacks:
+            count = attack.refits()
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise TypeError(f"attack {name!r}: refits() must be an int >= 0, got {count!r}")
+            if run.name != EXTERNAL and name not in plan.inapplicable:
+                out += refit_fits(run.name, name, count,
+                                  None if run.budget is None else run.budget.epsilon,
+                                  0.0 if run.budget is None else run.budget.delta, PER_ROW)
+    return out
+
+
 def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
             progress: Progress, executor: Executor | None = None,
-            registry: Registry | None = None) -> None:
+            registry: Registry | None = None, ledger: AuditLedger | None = None) -> None:
     assert run.synthetic is not None
     schema = data.schema.select(list(data.train.columns))
     limit = config.execution.plugin_timeout_s
@@ -107,7 +124,8 @@ def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
                            name=name, generator=run.name):
             origin = _origin(registry, "attacks", name)
             try:
-                raw = call_plugin(origin, "run()", attack.run, context(), timeout_s=limit)
+                with nullcontext() if ledger is None else ledger.refits(run.name, name):
+                    raw = call_plugin(origin, "run()", attack.run, context(), timeout_s=limit)
                 result = validate.attack_result(raw, name=name, risk_kind=attack.risk_kind,
                                                 n_train=len(data.train),
                                                 confidence_level=level, origin=origin)
@@ -218,7 +236,7 @@ def _fit_all(plan: Plan, data: AuditData, config: AuditConfig, registry: Registr
         elif not _fit_and_sample(run, data, config, rows.get(run.name), progress, registry,
                                  ledger):
             continue
-        _attack(run, data, config, plan, progress, executor, registry)
+        _attack(run, data, config, plan, progress, executor, registry, ledger)
 
 
 def _dp_claims(runs: list[GeneratorRun], config: AuditConfig, ledger: AuditLedger | None,
@@ -236,7 +254,8 @@ def _dp_claims(runs: list[GeneratorRun], config: AuditConfig, ledger: AuditLedge
                 ledger.refuted(claim.generator, claim.message)
             if claim.claimed_epsilon is not None:
                 note(N_("%(check)s on %(generator)s: %(outcome)s"), check=CHECK,
-                     generator=claim.generator, outcome=strip_controls(claim.message))
+                     generator=claim.generator, outcome=claim.message
+                     if isinstance(claim.message, Text) else strip_controls(claim.message))
     return out
 
 
@@ -302,16 +321,17 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
     try:
         # Privacy ledger (core/ledger.py): every fit is reserved against the data set's total
         # before any training; an overspend stops the audit here (BudgetError, exit 2). Each
-        # entry records its unit: private fits see one row per person with a person column.
+        # entry records its unit: private fits see one row per person with a person column;
+        # the attacks' refits of a generator on the training rows are booked like fits.
         ledger = open_audit_ledger(config, data.sha256, data.name, [
             PlannedFit(r.name, None if r.budget is None else r.budget.epsilon,
                        0.0 if r.budget is None else r.budget.delta,
                        unit=PER_ROW if data.persons is None else PER_PERSON)
-            for r in runs if r.name != EXTERNAL])
+            for r in runs if r.name != EXTERNAL] + _refits(plan))
         try:
             _fit_all(plan, data, config, registry, ledger, progress, executor)
         except InputError as exc:
-            raise InputError(guard.text(str(exc))) from None
+            raise guard.error(exc) from None
         claims = _dp_claims(runs, config, ledger, {n: a.risk_kind for n, a in attacks},
                             progress)
         execution = executor.describe()

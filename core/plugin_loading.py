@@ -34,7 +34,7 @@ from typing import Any
 import pluggy
 
 from privgate import hookspecs
-from privgate.errors import PluginError, UnknownPluginError
+from privgate.errors import N_, PluginError, UnknownPluginError
 
 ENTRY_POINT_GROUP = "privgate"
 #: The distribution of privgate's own plugins (always loaded unless disabled by name).
@@ -232,10 +232,12 @@ def _check_disable_names(names: Iterable[str]) -> None:
     distributions = sorted({dist for _, dist, _ in found})
     unknown = [n for n in wanted if n not in entry_points and n not in distributions]
     if unknown:
-        raise UnknownPluginError(
-            f"--disable-plugin {unknown[0]!r}: no installed plugin has that entry-point or "
-            f"distribution name, so nothing would be disabled; installed entry points: "
-            f"{entry_points}; distributions: {distributions} (see privgate plugins)")
+        raise UnknownPluginError(N_("--disable-plugin %(unknown)r: no installed plugin has that "
+                                    "entry-point or distribution name, so nothing would be "
+                                    "disabled; installed entry points: %(entry_points)s; "
+                                    "distributions: %(distributions)s (see privgate plugins)"),
+                                 unknown=unknown[0], entry_points=entry_points,
+                                 distributions=distributions)
 
 
 def get_plugin_manager(extra_plugins: Iterable[object] = (), *,
@@ -262,7 +264,7 @@ def get_plugin_manager(extra_plugins: Iterable[object] = (), *,
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin validation failed: {exc}") from exc
+        raise PluginError(N_("plugin validation failed: %(exc)s"), exc=exc) from exc
     if tracing_enabled():
         pm.add_hookcall_monitoring(_before_hook, _after_hook)
     return pm

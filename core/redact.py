@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from privgate.encoding import to_numeric
+from privgate.errors import InputError
 from privgate.schema import NUMERIC_KINDS, Kind, Schema
 
 WITHHELD = ("[withheld by privgate: this text from a plugin contained values from the real "
@@ -193,6 +194,14 @@ class DataGuard:
             return value
         clean = strip_controls(value)
         return WITHHELD if self._leaks(clean) else clean
+
+    def error(self, exc: InputError) -> InputError:
+        """``exc`` made safe as :meth:`text` makes its message safe; a message that passes
+        unchanged keeps its msgid, so that it is still shown in the command's language."""
+        english = str(exc)
+        safe = self.text(english)
+        same = safe == english and getattr(exc, "text", None) == english
+        return InputError(exc.text if same else safe)
 
     def data(self, value: Any) -> Any:
         """A plugin's JSON data made safe: every string and key checked; a number that is a

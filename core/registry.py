@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from privgate.attack import Attack
-from privgate.errors import PluginClashError, UnknownPluginError
+from privgate.errors import N_, PluginClashError, Text, UnknownPluginError
 from privgate.generator import Generator
 from privgate.metric import Metric
 from privgate.plugin_loading import (
@@ -34,6 +34,13 @@ T = TypeVar("T")
 
 SINGULAR = {"generators": "generator", "attacks": "attack", "metrics": "metric",
             "policies": "policy", "reporters": "report format"}
+#: The same words (one and several) as messages show them, translated where shown.
+_WORDS: dict[str, tuple[str, str]] = {
+    "generators": (Text(N_("generator")), Text(N_("generators"))),
+    "attacks": (Text(N_("attack")), Text(N_("attacks"))),
+    "metrics": (Text(N_("metric")), Text(N_("metrics"))),
+    "policies": (Text(N_("policy")), Text(N_("policies"))),
+    "reporters": (Text(N_("report format")), Text(N_("reporters")))}
 
 
 def _distributions(pm: pluggy.PluginManager) -> dict[int, tuple[str, str]]:
@@ -110,15 +117,18 @@ class Registry:
         try:
             return table[name].obj
         except KeyError:
-            singular = SINGULAR[kind]
-            known = ", ".join(sorted(table)) or "none"
+            singular, plural = _WORDS.get(kind, (SINGULAR.get(kind, kind), kind))
+            known = ", ".join(sorted(table)) or Text(N_("none"))
             hint = ""
             if self.problems:
-                hint = (" These plugins were not loaded and may provide it: " + "; ".join(
-                    f"{p.origin}: {p.state}: {p.reason}" for p in self.problems) + ".")
-            raise UnknownPluginError(
-                f"unknown {singular} {name!r}; registered {kind}: {known}.{hint} "
-                "Run 'privgate plugins' to list what is installed.") from None
+                hint = Text(N_(" These plugins were not loaded and may provide it: "
+                               "%(problems)s."), problems="; ".join(
+                    f"{p.origin}: {p.state}: {p.reason}" for p in self.problems))
+            raise UnknownPluginError(N_("unknown %(singular)s %(name)r; registered %(kind)s: "
+                                        "%(known)s.%(hint)s Run 'privgate plugins' to list what "
+                                        "is installed."),
+                                     singular=singular, name=name, kind=plural, known=known,
+                                     hint=hint) from None
 
     def provided(self, kind: str, name: str) -> Provided[Any] | None:
         """The registration of ``name`` (with its plugin, distribution and version), if any."""
@@ -216,10 +226,13 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str,
             accepted.append(Provided(name, obj, impl.plugin_name, dist, version))
         for provided in accepted:
             if provided.name in table:
-                raise PluginClashError(
-                    f"{SINGULAR[kind]} name {provided.name!r} is registered twice: by "
-                    f"{table[provided.name].origin} and by {provided.origin}; uninstall one or "
-                    "disable it with --disable-plugin / PRIVGATE_DISABLE_PLUGINS")
+                raise PluginClashError(N_("%(singular)s name %(name)r is registered twice: by "
+                                          "%(origin)s and by %(origin2)s; uninstall one or "
+                                          "disable it with --disable-plugin / "
+                                          "PRIVGATE_DISABLE_PLUGINS"),
+                                       singular=_WORDS[kind][0] if kind in _WORDS
+                                       else SINGULAR[kind], name=provided.name,
+                                       origin=table[provided.name].origin, origin2=provided.origin)
             table[provided.name] = provided
     return table
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from privgate.attack import Attack, AttackResult
 from privgate.config import AuditConfig
 from privgate.dp_claim import claim_statuses
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.figures import map_block
 from privgate.metric import Metric, MetricResult
 from privgate.policy import CheckOutcome, Status, verdict_and_exit_code, worst
@@ -273,13 +273,17 @@ def load_result(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: results file not found") from None
+        raise InputError(N_("%(path)s: results file not found"), path=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a privgate results.json ({exc})") from None
+        raise InputError(N_("%(path)s: not a privgate results.json (%(exc)s)"),
+                         path=path, exc=exc) from None
     if not isinstance(doc, dict) or "schema_version" not in doc:
-        raise InputError(f"{path}: not a privgate results.json (no schema_version)")
+        raise InputError(N_("%(path)s: not a privgate results.json (no schema_version)"),
+                         path=path)
     major = str(doc["schema_version"]).split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
-        raise InputError(f"{path}: results schema version {doc['schema_version']} is not "
-                         f"supported by this privgate (reads {SCHEMA_VERSION})")
+        raise InputError(N_("%(path)s: results schema version %(schema_version)s is not "
+                            "supported by this privgate (reads %(schema_version2)s)"),
+                         path=path, schema_version=doc['schema_version'],
+                         schema_version2=SCHEMA_VERSION)
     return doc

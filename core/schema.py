@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 
 
 class Kind(StrEnum):
@@ -71,22 +71,24 @@ class Column:
 
     def __post_init__(self) -> None:
         if self.kind is Kind.CATEGORICAL and self.bounds is not None:
-            raise InputError(f"schema column {self.name!r}: a categorical column takes "
-                             "'categories', not 'bounds'")
+            raise InputError(N_("schema column %(name)r: a categorical column takes "
+                                "'categories', not 'bounds'"), name=self.name)
         if self.kind in NUMERIC_KINDS and self.categories is not None:
-            raise InputError(f"schema column {self.name!r}: a {self.kind} column takes "
-                             "'bounds', not 'categories'")
+            raise InputError(N_("schema column %(name)r: a %(kind)s column takes 'bounds', not "
+                                "'categories'"), name=self.name, kind=self.kind)
         if self.bounds is not None:
             low, high = self.bounds
             if not (math.isfinite(low) and math.isfinite(high)) or low > high:
-                raise InputError(f"schema column {self.name!r}: bounds must be two finite "
-                                 f"numbers with low <= high, got {list(self.bounds)}")
+                raise InputError(N_("schema column %(name)r: bounds must be two finite numbers "
+                                    "with low <= high, got %(bounds)s"),
+                                 name=self.name, bounds=list(self.bounds))
         if self.categories is not None:
             if len(self.categories) == 0:
-                raise InputError(f"schema column {self.name!r}: the category list is empty")
+                raise InputError(N_("schema column %(name)r: the category list is empty"),
+                                 name=self.name)
             if len(set(self.categories)) != len(self.categories):
-                raise InputError(f"schema column {self.name!r}: the category list repeats "
-                                 "a value")
+                raise InputError(N_("schema column %(name)r: the category list repeats a value"),
+                                 name=self.name)
 
     @property
     def is_dropped(self) -> bool:
@@ -145,17 +147,17 @@ class Schema:
         seen: dict[str, Column] = {}
         for col in self.columns:
             if col.name in seen:
-                raise InputError(f"schema: column {col.name!r} is declared twice")
+                raise InputError(N_("schema: column %(name)r is declared twice"), name=col.name)
             seen[col.name] = col
         object.__setattr__(self, "_by_name", seen)
         if not self.columns:
-            raise InputError("schema: no columns declared")
+            raise InputError(N_("schema: no columns declared"))
 
     def __getitem__(self, name: str) -> Column:
         try:
             return self._by_name[name]
         except KeyError:
-            raise InputError(f"schema: no column named {name!r}") from None
+            raise InputError(N_("schema: no column named %(name)r"), name=name) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
@@ -195,20 +197,20 @@ class Schema:
 
     def require_domains(self) -> None:
         """Raise :class:`InputError` unless every modelled column has a domain to encode."""
-        lacking = [c.name for c in self.modelled if not c.has_public_domain]
-        if lacking:
-            raise InputError(f"schema: column(s) {lacking} have no domain (categories or "
-                             "bounds); declare them or let privgate infer them")
+        if lacking := [c.name for c in self.modelled if not c.has_public_domain]:
+            raise InputError(N_("schema: column(s) %(lacking)s have no domain (categories or "
+                                "bounds); declare them or let privgate infer them"),
+                             lacking=lacking)
 
     def require_columns(self, data: pd.DataFrame, owner: str, *, min_rows: int = 1) -> None:
         """Raise :class:`InputError` (naming ``owner``) unless the training table ``data`` has
         every modelled column and at least ``min_rows`` rows."""
-        absent = [c.name for c in self.modelled if c.name not in data.columns]
-        if absent:
-            raise InputError(f"{owner}: training table lacks column(s) {absent}")
+        if absent := [c.name for c in self.modelled if c.name not in data.columns]:
+            raise InputError(N_("%(owner)s: training table lacks column(s) %(absent)s"),
+                             owner=owner, absent=absent)
         if len(data) < min_rows:
-            raise InputError(f"{owner}: needs at least {min_rows} training row(s), got "
-                             f"{len(data)}")
+            raise InputError(N_("%(owner)s: needs at least %(min_rows)s training row(s), got "
+                                "%(n_data)s"), owner=owner, min_rows=min_rows, n_data=len(data))
 
     @property
     def data_dependent_columns(self) -> list[str]:
@@ -250,8 +252,8 @@ class Schema:
                     data_dependent=bool(c.get("data_dependent", False))))
             return cls(tuple(cols), source=str(doc.get("source", "declared")))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise InputError(f"{where}: the schema is malformed ({exc}); write it again with "
-                             "this version of privgate") from None
+            raise InputError(N_("%(where)s: the schema is malformed (%(exc)s); write it again "
+                                "with this version of privgate"), where=where, exc=exc) from None
 
     @classmethod
     def from_mapping(cls, columns: Mapping[str, Mapping[str, Any]], *,
@@ -267,37 +269,34 @@ class Schema:
         for name, spec in columns.items():
             at = f"{where}: schema.columns.{name}"
             if not isinstance(spec, Mapping):
-                raise InputError(f"{at}: expected a table with at least 'kind'")
-            unknown = set(spec) - allowed
-            if unknown:
-                raise InputError(f"{at}: unknown key(s) {sorted(unknown)}; allowed: "
-                                 f"{sorted(allowed)}")
+                raise InputError(N_("%(at)s: expected a table with at least 'kind'"), at=at)
+            if unknown := set(spec) - allowed:
+                raise InputError(N_("%(at)s: unknown key(s) %(unknown)s; allowed: %(allowed)s"),
+                                 at=at, unknown=sorted(unknown), allowed=sorted(allowed))
             if "kind" not in spec:
-                raise InputError(f"{at}: 'kind' is required (one of "
-                                 f"{[k.value for k in Kind]})")
+                raise InputError(N_("%(at)s: 'kind' is required (one of %(kinds)s)"),
+                                 at=at, kinds=[k.value for k in Kind])
             kind = _enum(Kind, spec["kind"], f"{at}.kind")
             role = _enum(Role, spec.get("role", "other"), f"{at}.role")
-            categories = spec.get("categories")
-            if categories is not None:
+            if (categories := spec.get("categories")) is not None:
                 if not isinstance(categories, list):
-                    raise InputError(f"{at}.categories: expected a list, got "
-                                     f"{type(categories).__name__}")
+                    raise InputError(N_("%(at)s.categories: expected a list, got %(type)s"),
+                                     at=at, type=type(categories).__name__)
                 categories = tuple(categories)
-            bounds = spec.get("bounds")
-            if bounds is not None:
+            if (bounds := spec.get("bounds")) is not None:
                 if (not isinstance(bounds, list) or len(bounds) != 2
                         or not all(isinstance(b, int | float) and not isinstance(b, bool)
                                    for b in bounds)):
-                    raise InputError(f"{at}.bounds: expected [low, high] numbers, got "
-                                     f"{bounds!r}")
+                    raise InputError(N_("%(at)s.bounds: expected [low, high] numbers, got "
+                                        "%(bounds)r"), at=at, bounds=bounds)
                 bounds = (float(bounds[0]), float(bounds[1]))
-            nullable = spec.get("nullable", False)
-            if not isinstance(nullable, bool):
-                raise InputError(f"{at}.nullable: expected true or false, got {nullable!r}")
+            if not isinstance(nullable := spec.get("nullable", False), bool):
+                raise InputError(N_("%(at)s.nullable: expected true or false, got %(nullable)r"),
+                                 at=at, nullable=nullable)
             try:
                 cols.append(Column(str(name), kind, role, categories, bounds, nullable))
             except InputError as exc:
-                raise InputError(f"{where}: {exc}") from None
+                raise InputError(N_("%(where)s: %(exc)s"), where=where, exc=exc) from None
         return cls(tuple(cols), source="declared")
 
 
@@ -305,7 +304,8 @@ def _enum(enum: type[StrEnum], value: Any, at: str) -> Any:
     try:
         return enum(value)
     except ValueError:
-        raise InputError(f"{at}: {value!r} is not one of {[e.value for e in enum]}") from None
+        raise InputError(N_("%(at)s: %(value)r is not one of %(choices)s"),
+                         at=at, value=value, choices=[e.value for e in enum]) from None
 
 
 def infer_schema(df: pd.DataFrame, *, max_categories: int = 50,
@@ -327,8 +327,8 @@ def _infer_column(name: str, s: pd.Series, role: Role, max_categories: int) -> C
     """One column of :func:`infer_schema`."""
     nonnull = s.dropna()
     if nonnull.empty:
-        raise InputError(f"column {name!r} holds no values (every cell is missing); drop it or "
-                         "declare it in the schema")
+        raise InputError(N_("column %(name)r holds no values (every cell is missing); drop it "
+                            "or declare it in the schema"), name=name)
     read: dict[str, Any] = {"nullable": bool(s.isna().any()), "data_dependent": True}
     if role is Role.PERSON_ID:  # never modelled: no domain to read
         return Column(name, Kind.IDENTIFIER, role, nullable=read["nullable"])

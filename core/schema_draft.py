@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from privgate import tomlish
-from privgate.errors import EXIT_PASS, InputError
+from privgate.errors import EXIT_PASS, N_, InputError
 from privgate.schema import Column, Kind, Role, Schema, infer_schema
 
 #: The comment on every domain the draft read off the data.
@@ -100,8 +100,8 @@ def draft(df: pd.DataFrame, *, target: str | None = None, max_categories: int = 
     """The drafted schema of ``df``: inferred kinds and domains, guessed roles (the first
     :func:`person_id_candidates` column, unless it is the target, as the person id)."""
     if target is not None and target not in df.columns:
-        raise InputError(f"--target: column {target!r} is not in the table; its columns are "
-                         f"{list(df.columns)}")
+        raise InputError(N_("--target: column %(target)r is not in the table; its columns are "
+                            "%(columns)s"), target=target, columns=list(df.columns))
     inferred = infer_schema(df, max_categories=max_categories)
     person = next((c for c in person_id_candidates(df) if c != target), None)
     cols = []
@@ -211,14 +211,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
     data = Path(args.data)
     out = Path(args.out) if args.out else None
     if args.max_categories < 2:
-        raise InputError(f"--max-categories must be at least 2, got {args.max_categories}")
+        raise InputError(N_("--max-categories must be at least 2, got %(max_categories)s"),
+                         max_categories=args.max_categories)
     if out is not None:
         if out.exists() and not args.overwrite:
-            raise InputError(f"{out}: the file exists; pass --overwrite to replace it")
+            raise InputError(N_("%(out)s: the file exists; pass --overwrite to replace it"),
+                             out=out)
         if out.exists() and out.resolve() == data.resolve():
-            raise InputError(f"{out}: --out names the data file; choose another path")
+            raise InputError(N_("%(out)s: --out names the data file; choose another path"),
+                             out=out)
         if not out.parent.is_dir():
-            raise InputError(f"{out}: the folder {out.parent} does not exist")
+            raise InputError(N_("%(out)s: the folder %(parent)s does not exist"),
+                             out=out, parent=out.parent)
     df = read_table(data)
     schema = draft(df, target=args.target, max_categories=args.max_categories)
     text = to_toml(schema, data_path=_data_path(data, out), source=str(data), n_rows=len(df),

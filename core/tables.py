@@ -17,8 +17,15 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from privgate.encoding import category_key
-from privgate.errors import InputError
-from privgate.input_files import check_input_file, check_names, csv_structure, read_error, sniff
+from privgate.errors import N_, InputError, Text
+from privgate.input_files import (
+    check_input_file,
+    check_names,
+    csv_structure,
+    file_word,
+    read_error,
+    sniff,
+)
 from privgate.persons import split_people
 from privgate.randomness import rng
 from privgate.row_hashes import row_hashes
@@ -37,10 +44,11 @@ def check_finite(df: pd.DataFrame, where: str) -> None:
         if pd.api.types.is_float_dtype(s):
             inf = np.isinf(s.to_numpy(dtype=float, na_value=np.nan))
             if inf.any():
-                raise InputError(
-                    f"{where}: column {name!r} holds {int(inf.sum())} infinite value(s) (first "
-                    f"at row {first_row(inf)}); privgate needs finite numbers: fix the data "
-                    "(or leave those cells empty and declare the column nullable)")
+                raise InputError(N_("%(where)s: column %(name)r holds %(count)s infinite "
+                                    "value(s) (first at row %(row)s); privgate needs finite "
+                                    "numbers: fix the data (or leave those cells empty and "
+                                    "declare the column nullable)"),
+                                 where=where, name=name, count=int(inf.sum()), row=first_row(inf))
 
 
 def _check_plausible(df: pd.DataFrame, path: Path, what: str) -> None:
@@ -53,15 +61,17 @@ def _check_plausible(df: pd.DataFrame, path: Path, what: str) -> None:
     name = str(df.columns[0])
     seps = [sep for sep in (";", "\t", "|", ":") if sep in name]
     if seps:
-        raise InputError(f"{path}: the {what} file has a single column whose name holds "
-                         f"{seps[0]!r}: it looks separated by {seps[0]!r}, but privgate reads "
-                         "comma-separated files; convert it to CSV")
+        raise InputError(N_("%(path)s: the %(what)s file has a single column whose name holds "
+                            "%(seps)r: it looks separated by %(seps)r, but privgate reads "
+                            "comma-separated files; convert it to CSV"),
+                         path=path, what=what, seps=seps[0])
     values = s.dropna().astype(str)
     if len(values) >= 2 and values.nunique() == len(values):
-        raise InputError(f"{path}: the {what} file has a single column of {len(values)} "
-                         "distinct text values; that is no table privgate can audit (it would "
-                         "be dropped as an identifier, leaving nothing to model). Is it really "
-                         "a comma-separated table with a header row?")
+        raise InputError(N_("%(path)s: the %(what)s file has a single column of %(n_values)s "
+                            "distinct text values; that is no table privgate can audit (it "
+                            "would be dropped as an identifier, leaving nothing to model). Is "
+                            "it really a comma-separated table with a header row?"),
+                         path=path, what=what, n_values=len(values))
 
 
 def _check_cells(df: pd.DataFrame, path: Path, what: str) -> None:
@@ -72,9 +82,10 @@ def _check_cells(df: pd.DataFrame, path: Path, what: str) -> None:
             continue
         nested = s.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray | bytes))
         if nested.any():
-            raise InputError(f"{path}: column {name!r} of the {what} file holds nested values "
-                             f"(lists, maps or bytes; first at row {first_row(nested)}); "
-                             "flatten it into plain columns")
+            raise InputError(N_("%(path)s: column %(name)r of the %(what)s file holds nested "
+                                "values (lists, maps or bytes; first at row %(row)s); flatten "
+                                "it into plain columns"),
+                             path=path, name=name, what=what, row=first_row(nested))
 
 
 def read_table(path: Path | str, *, what: str = "data") -> pd.DataFrame:
@@ -86,6 +97,7 @@ def read_table(path: Path | str, *, what: str = "data") -> pd.DataFrame:
     evidently no table (one column of distinct text) is refused. Every problem is an
     :class:`InputError` that names the file.
     """
+    what = file_word(what)
     path = check_input_file(Path(path), what)
     kind = sniff(path, what)
     try:
@@ -101,14 +113,16 @@ def read_table(path: Path | str, *, what: str = "data") -> pd.DataFrame:
     except Exception as exc:  # noqa: BLE001 -- any reader failure is the file's problem
         raise read_error(path, what, kind, exc) from None
     if df.shape[1] == 0:
-        raise InputError(f"{path}: the {what} file has no columns")
+        raise InputError(N_("%(path)s: the %(what)s file has no columns"), path=path, what=what)
     if len(names) != df.shape[1]:
-        raise InputError(f"{path}: the {what} file's header has {len(names)} names for "
-                         f"{df.shape[1]} columns; fix the header row")
+        raise InputError(N_("%(path)s: the %(what)s file's header has %(n_names)s names for "
+                            "%(shape)s columns; fix the header row"),
+                         path=path, what=what, n_names=len(names), shape=df.shape[1])
     check_names(path, what, names)
     df.columns = names
     if len(df) == 0:
-        raise InputError(f"{path}: the {what} file has a header but no rows")
+        raise InputError(N_("%(path)s: the %(what)s file has a header but no rows"),
+                         path=path, what=what)
     _check_cells(df, path, what)
     check_finite(df, str(path))
     _check_plausible(df, path, what)
@@ -142,13 +156,15 @@ def domain_violation(nums: NDArray[np.float64], column: Column) -> str | None:
         span = (high - low) or max(abs(low), abs(high), 1.0)
         far = (values < low - span) | (values > high + span)
         if far.mean() > FAR_OUTSIDE_SHARE:
-            return (f"{far.mean():.0%} of its values lie far outside the real values' range "
-                    "(more than the range's own width beyond it)")
+            return Text(N_("%(share)s of its values lie far outside the real values' range "
+                           "(more than the range's own width beyond it)"),
+                        share=f"{far.mean():.0%}")
         return None
     slack = BOUND_SLACK * max(1.0, abs(low), abs(high))
     bad = (values < low - slack) | (values > high + slack)
     if bad.any():
-        return f"{int(bad.sum())} value(s) lie outside its declared bounds [{low:g}, {high:g}]"
+        return Text(N_("%(count)s value(s) lie outside its declared bounds [%(low)s, %(high)s]"),
+                    count=int(bad.sum()), low=f"{low:g}", high=f"{high:g}")
     return None
 
 
@@ -160,10 +176,10 @@ def _check_in_bounds(values: pd.Series, column: Column, at: str) -> None:
         nums = pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
     why = domain_violation(nums, column)
     if why is not None:
-        raise InputError(
-            f"{at}: {why}; a synthetic table must stay within the real data's domain (values "
-            "moved far out of it hide records from the attacks): fix the synthetic table, or "
-            f"declare schema.columns.{column.name}.bounds")
+        raise InputError(N_("%(at)s: %(why)s; a synthetic table must stay within the real "
+                            "data's domain (values moved far out of it hide records from the "
+                            "attacks): fix the synthetic table, or declare "
+                            "schema.columns.%(name)s.bounds"), at=at, why=why, name=column.name)
 
 
 def conform(df: pd.DataFrame, schema: Schema, *, where: str,
@@ -181,34 +197,38 @@ def conform(df: pd.DataFrame, schema: Schema, *, where: str,
     """
     missing = [n for n in schema.names if n not in df.columns]
     if missing:
-        raise InputError(f"{where}: schema column(s) {missing} are not in the table; the table "
-                         f"has {list(df.columns)}")
+        raise InputError(N_("%(where)s: schema column(s) %(missing)s are not in the table; the "
+                            "table has %(columns)s"),
+                         where=where, missing=missing, columns=list(df.columns))
     extra = [c for c in df.columns if c not in schema]
     if extra:
-        raise InputError(f"{where}: column(s) {extra} are in the table but not in the schema; "
-                         "declare them (role = \"direct-identifier\" drops a column)")
+        raise InputError(N_("%(where)s: column(s) %(extra)s are in the table but not in the "
+                            'schema; declare them (role = "direct-identifier" drops a column)'),
+                         where=where, extra=extra)
     out = {}
     for col in schema.columns:
         s = df[col.name]
-        at = f"{where}: column {col.name!r}"
+        at = Text(N_("%(where)s: column %(name)r"), where=where, name=col.name)
         if col.is_dropped:
             out[col.name] = s
             continue
         if s.isna().all():
-            raise InputError(f"{at} holds no values (every cell is missing); drop it from the "
-                             "table or declare it as a direct identifier")
+            raise InputError(N_("%(at)s holds no values (every cell is missing); drop it from "
+                                "the table or declare it as a direct identifier"), at=at)
         if col.kind in NUMERIC_KINDS:
             s = _conform_numeric(s, col, at, where, synthetic)
         elif col.kind is Kind.CATEGORICAL:
             s = _conform_categorical(s, col, at, synthetic)
         if s.isna().any() and not col.nullable and synthetic:
-            raise InputError(f"{at} has {int(s.isna().sum())} missing value(s) (first at row "
-                             f"{first_row(s.isna())}; 'NaN', 'NA', 'null' and empty cells are "
-                             "missing) but the real data has none there (the column is not "
-                             "nullable); fix the synthetic table")
+            raise InputError(N_("%(at)s has %(count)s missing value(s) (first at row %(row)s; "
+                                "'NaN', 'NA', 'null' and empty cells are missing) but the real "
+                                "data has none there (the column is not nullable); fix the "
+                                "synthetic table"),
+                             at=at, count=int(s.isna().sum()), row=first_row(s.isna()))
         if s.isna().any() and not col.nullable:
-            raise InputError(f"{at} has {int(s.isna().sum())} missing value(s) but is not "
-                             f"declared nullable; set schema.columns.{col.name}.nullable = true")
+            raise InputError(N_("%(at)s has %(count)s missing value(s) but is not declared "
+                                "nullable; set schema.columns.%(name)s.nullable = true"),
+                             at=at, count=int(s.isna().sum()), name=col.name)
         out[col.name] = s
     return pd.DataFrame(out, index=df.index)
 
@@ -221,16 +241,16 @@ def _conform_numeric(s: pd.Series, col: Column, at: str, where: str,
         s, errors="coerce")
     bad = conv.isna() & s.notna()
     if bad.any():
-        raise InputError(f"{at} is declared {col.kind} but {int(bad.sum())} value(s) are not "
-                         f"(first at row {first_row(bad)}); fix the data or declare the column "
-                         "categorical")
+        raise InputError(N_("%(at)s is declared %(kind)s but %(count)s value(s) are not (first "
+                            "at row %(row)s); fix the data or declare the column categorical"),
+                         at=at, kind=col.kind, count=int(bad.sum()), row=first_row(bad))
     if col.kind is not Kind.DATETIME:
         check_finite(pd.DataFrame({col.name: conv}), where)
     if col.kind is Kind.INTEGER and not synthetic:
         vals = conv.dropna().to_numpy(dtype=float)
         if not np.all(np.equal(np.mod(vals, 1), 0)):
-            raise InputError(f"{at} is declared integer but holds fractions; declare it "
-                             "continuous")
+            raise InputError(N_("%(at)s is declared integer but holds fractions; declare it "
+                                "continuous"), at=at)
     if synthetic and col.bounds is not None:
         _check_in_bounds(conv, col, at)
     return conv
@@ -243,12 +263,14 @@ def _conform_categorical(s: pd.Series, col: Column, at: str, synthetic: bool) ->
     keys = s.map(lambda v: None if pd.isna(v) else category_key(v))
     unknown = keys.notna() & ~keys.isin(list(lookup))
     if unknown.any():
-        fix = ("a generator may only produce the real data's categories; fix the synthetic "
-               "table" if synthetic else
-               f"add them to schema.columns.{col.name}.categories or fix the data")
-        raise InputError(f"{at} holds {int(unknown.sum())} value(s) "
-                         f"({keys[unknown].nunique()} distinct) outside its declared categories "
-                         f"(first at row {first_row(unknown)}); {fix}")
+        fix = (Text(N_("a generator may only produce the real data's categories; fix the "
+                       "synthetic table")) if synthetic else
+               Text(N_("add them to schema.columns.%(name)s.categories or fix the data"),
+                    name=col.name))
+        raise InputError(N_("%(at)s holds %(count)s value(s) (%(nunique)s distinct) outside its "
+                            "declared categories (first at row %(row)s); %(fix)s"),
+                         at=at, count=int(unknown.sum()), nunique=keys[unknown].nunique(),
+                         row=first_row(unknown), fix=fix)
     return keys.map(lookup).astype(object)
 
 
@@ -257,8 +279,9 @@ def split(df: pd.DataFrame, control_fraction: float, seed: int,
     """Shuffle with ``seed`` and cut into a training part and a held-out control part; with
     ``people`` (each row's person id, :mod:`privgate.persons`) whole people go to each side."""
     if len(df) < 20:
-        raise InputError(f"the table has {len(df)} rows; an audit needs at least 20 so that "
-                         "both the training and the control part are non-trivial")
+        raise InputError(N_("the table has %(n_df)s rows; an audit needs at least 20 so that "
+                            "both the training and the control part are non-trivial"),
+                         n_df=len(df))
     train_pos, control_pos = split_positions(len(df), control_fraction, seed, people)
     control = df.iloc[control_pos].reset_index(drop=True)
     train = df.iloc[train_pos].reset_index(drop=True)

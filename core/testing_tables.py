@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from privgate.attack import RISK_KINDS
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.generator import NOT_PRIVATE, Generator, PrivacyBudget, PrivacySpent
 from privgate.schema import Column, Kind, Role, Schema, epoch_seconds
 
@@ -169,16 +169,19 @@ class VerbatimCopy(Generator):
     def fit(self, data: pd.DataFrame, schema: Schema, budget: PrivacyBudget | None,
             *, seed: int = 0) -> VerbatimCopy:
         if len(data) == 0:
-            raise InputError(f"generator {self.name!r}: needs at least one training row")
+            raise InputError(N_("generator %(name)r: needs at least one training row"),
+                             name=self.name)
         self.data_ = data.reset_index(drop=True).copy()
         return self
 
     def sample(self, n: int, *, seed: int = 0,
                conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
         if n < 0:
-            raise InputError(f"generator {self.name!r}: n must be >= 0, got {n}")
+            raise InputError(N_("generator %(name)r: n must be >= 0, got %(n)s"),
+                             name=self.name, n=n)
         if conditions:
-            raise InputError(f"generator {self.name!r} cannot sample under conditions")
+            raise InputError(N_("generator %(name)r cannot sample under conditions"),
+                             name=self.name)
         return self.data_.iloc[np.arange(n) % len(self.data_)].reset_index(drop=True)
 
     @property
@@ -194,7 +197,8 @@ class IndependentMarginals(VerbatimCopy):
     def sample(self, n: int, *, seed: int = 0,
                conditions: Mapping[str, Any] | None = None) -> pd.DataFrame:
         if n < 0:
-            raise InputError(f"generator {self.name!r}: n must be >= 0, got {n}")
+            raise InputError(N_("generator %(name)r: n must be >= 0, got %(n)s"),
+                             name=self.name, n=n)
         rng = np.random.default_rng(seed)
         m = len(self.data_)
         return pd.DataFrame({c: self.data_[c].to_numpy()[rng.integers(0, m, n)]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privgate.errors import EXIT_PASS, EXIT_POLICY_FAILED, InputError
+from privgate.errors import EXIT_PASS, EXIT_POLICY_FAILED, N_, InputError
 from privgate.i18n import Translator
 
 RESULTS_META = "privgate-results-sha256"
@@ -94,9 +94,17 @@ def read_bytes(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
+        raise InputError(N_("%(path)s: %(what)s not found"), path=path,
+                         what=_file_word(what)) from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+        raise InputError(N_("%(path)s: cannot read the %(what)s (%(reason)s)"),
+                         path=path, what=_file_word(what), reason=exc.strerror) from None
+
+
+def _file_word(what: str) -> str:
+    from privgate.input_files import file_word
+
+    return file_word(what)
 
 
 def _file_sha256(path: Path) -> str:
@@ -106,9 +114,10 @@ def _file_sha256(path: Path) -> str:
     try:
         return sha256_file(path)
     except FileNotFoundError:
-        raise InputError(f"{path}: synthetic file not found") from None
+        raise InputError(N_("%(path)s: synthetic file not found"), path=path) from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the synthetic file ({exc.strerror})") from None
+        raise InputError(N_("%(path)s: cannot read the synthetic file (%(reason)s)"),
+                         path=path, reason=exc.strerror) from None
 
 
 def _seal(html: str, report_path: Path, tr: Translator) -> dict[str, str] | Verification:
@@ -117,9 +126,9 @@ def _seal(html: str, report_path: Path, tr: Translator) -> dict[str, str] | Veri
     seals = {name: _meta(name).findall(html) for name in names}
     if any(len(v) != 1 for v in seals.values()):
         if not any(seals.values()):
-            raise InputError(f"{report_path}: not a sealed privgate report (no "
-                             f"{REPORT_META} tag); re-render it with `privgate report "
-                             "results.json`")
+            raise InputError(N_("%(report_path)s: not a sealed privgate report (no "
+                                "%(report_meta)s tag); re-render it with `privgate report "
+                                "results.json`"), report_path=report_path, report_meta=REPORT_META)
         return Verification(False, tr.gettext("%(report)s was edited: its seal tags are "
                                               "damaged", report=report_path))
     blank = REPORT_TAG.sub(f'<meta name="{REPORT_META}" content="">', html, count=1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.reporting import Reporter, ReportSection
 from privgate.reports import svg
 from privgate.reports.common import (
@@ -158,8 +158,8 @@ def render_comparison(doc: Mapping[str, Any], lang: str | None = None) -> str:
     """The comparison page's HTML."""
     comp = as_map(doc.get("comparison"))
     if not as_map(comp.get("old")) or not as_map(comp.get("new")):
-        raise InputError("the compare report needs two results.json files: run "
-                         "`privgate report --compare OLD.json NEW.json`")
+        raise InputError(N_("the compare report needs two results.json files: run `privgate "
+                            "report --compare OLD.json NEW.json`"))
     language = Lang.get(lang or result_lang(as_map(comp.get("new"))))
     svg.restart_ids()
     return render_page("compare.html.j2", language, build_comparison(doc, language))

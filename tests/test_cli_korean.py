@@ -131,7 +131,7 @@ def test_core_check_texts_on_the_console_use_the_reports_templates() -> None:
             "would show 0.104 (> 0.09) with 90 trials")
     assert translator("en").plugin(text) == text
     assert translator("ko").plugin(text) == (
-        "secret age: 대조 시도의 8%가 이미 성공하므로, 시행 90회로는 아무것도 유출하지 않는 "
+        "비밀 age: 대조 시도의 8%가 이미 성공하므로, 시행 90회로는 아무것도 유출하지 않는 "
         "결과조차 0.104(> 0.09)로 나옵니다")
     asked = "asked for 1,000 trials; the table allows 300"
     assert translator("ko").plugin(asked) == ("시행 1,000회를 요청했지만 "

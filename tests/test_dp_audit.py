@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +179,26 @@ def test_a_generator_that_cannot_be_refitted_is_never_a_pass() -> None:
 
 
 @pytest.mark.parametrize("params", [{"n_canaries": 2}, {"outlier_share": 1.5}, {"runs": 0},
-                                    {"n_canary": 10}])
+                                    {"n_canary": 10}, {"sample_factor": 0}])
 def test_bad_parameters_are_refused_before_any_work(params: dict[str, Any]) -> None:
     with pytest.raises(InputError, match="dp-audit"):
         DPAudit(**params)
+
+
+def test_each_audit_fit_is_sampled_sample_factor_times_the_synthetic_rows() -> None:
+    """More rows of the same fit (post-processing): a canary it nearly reproduces shows."""
+    ctx = _context(Copier())
+    seen: list[int] = []
+
+    class Counting(Copier):
+        def sample(self, n: int, *, seed: int = 0, conditions: Any = None) -> pd.DataFrame:
+            seen.append(n)
+            return super().sample(n, seed=seed)
+
+    counting = replace(ctx, generator=Counting().fit(ctx.train, SCHEMA, None))
+    DPAudit(n_canaries=40).run(counting)
+    DPAudit(n_canaries=40, sample_factor=1).run(counting)
+    assert seen == [10 * len(ctx.synthetic), len(ctx.synthetic)]
 
 
 def test_runs_pool_their_canaries() -> None:

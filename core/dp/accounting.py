@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from privgate.errors import BudgetError
+from privgate.errors import N_, BudgetError
 
 #: The accountants a DP generator may choose (opacus' names).
 ACCOUNTANTS: tuple[str, ...] = ("rdp", "prv")
@@ -28,19 +28,21 @@ History = Sequence[tuple[float, float, int]]
 def check_accountant(accountant: str) -> str:
     """``accountant`` if opacus knows it, else a :class:`BudgetError`."""
     if accountant not in ACCOUNTANTS:
-        raise BudgetError(f"accountant {accountant!r} is not one of {list(ACCOUNTANTS)}")
+        raise BudgetError(N_("accountant %(accountant)r is not one of %(accountants)s"),
+                          accountant=accountant, accountants=list(ACCOUNTANTS))
     return accountant
 
 
 def _check(sample_rate: float, steps: int, delta: float, accountant: str) -> None:
     check_accountant(accountant)
     if not (0 < sample_rate <= 1):
-        raise BudgetError(f"sample rate must be in (0, 1], got {sample_rate!r}")
+        raise BudgetError(N_("sample rate must be in (0, 1], got %(sample_rate)r"),
+                          sample_rate=sample_rate)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise BudgetError(f"steps must be a positive integer, got {steps!r}")
+        raise BudgetError(N_("steps must be a positive integer, got %(steps)r"), steps=steps)
     if not (0 < delta < 1):
-        raise BudgetError(f"DP-SGD needs (epsilon, delta)-DP with 0 < delta < 1, got "
-                          f"delta={delta!r}")
+        raise BudgetError(N_("DP-SGD needs (epsilon, delta)-DP with 0 < delta < 1, got "
+                             "delta=%(delta)r"), delta=delta)
 
 
 def noise_multiplier_for(epsilon: float, delta: float, sample_rate: float, steps: int,
@@ -60,7 +62,8 @@ def noise_multiplier_for(epsilon: float, delta: float, sample_rate: float, steps
     """
     _check(sample_rate, steps, delta, accountant)
     if not (epsilon > 0 and math.isfinite(epsilon)):
-        raise BudgetError(f"epsilon must be a positive finite number, got {epsilon!r}")
+        raise BudgetError(N_("epsilon must be a positive finite number, got %(epsilon)r"),
+                          epsilon=epsilon)
     from opacus.accountants.utils import get_noise_multiplier
 
     try:
@@ -71,10 +74,11 @@ def noise_multiplier_for(epsilon: float, delta: float, sample_rate: float, steps
                                          accountant=accountant,
                                          epsilon_tolerance=min(0.01, 0.005 * epsilon))
     except ValueError as exc:
-        raise BudgetError(f"opacus cannot calibrate noise for epsilon={epsilon}, "
-                          f"delta={delta}, sample rate={sample_rate}, steps={steps} "
-                          f"({accountant}): {exc}; raise epsilon or train fewer steps"
-                          ) from None
+        raise BudgetError(N_("opacus cannot calibrate noise for epsilon=%(epsilon)s, "
+                             "delta=%(delta)s, sample rate=%(sample_rate)s, steps=%(steps)s "
+                             "(%(accountant)s): %(exc)s; raise epsilon or train fewer steps"),
+                          epsilon=epsilon, delta=delta, sample_rate=sample_rate, steps=steps,
+                          accountant=accountant, exc=exc) from None
     if not prior:
         return float(sigma)
     return _with_prior(float(sigma), epsilon, delta, sample_rate, steps, accountant, prior)
@@ -91,9 +95,9 @@ def _with_prior(sigma: float, epsilon: float, delta: float, sample_rate: float, 
     while not fits(high):
         low, high = high, high * 1.25
         if high > 1e6:
-            raise BudgetError(f"the releases before training ({list(prior)}) leave no room in "
-                              f"epsilon={epsilon} for DP-SGD; raise epsilon or lower the share "
-                              "spent on them")
+            raise BudgetError(N_("the releases before training (%(prior)s) leave no room in "
+                                 "epsilon=%(epsilon)s for DP-SGD; raise epsilon or lower the "
+                                 "share spent on them"), prior=list(prior), epsilon=epsilon)
     while high / low > 1.001:
         mid = math.sqrt(low * high)
         if fits(mid):
@@ -111,17 +115,18 @@ def history_epsilon(history: History, delta: float, accountant: str) -> float:
         BudgetError: an empty history, an entry out of range, or an unknown accountant.
     """
     if not history:
-        raise BudgetError("an empty accountant history spends nothing and proves nothing")
+        raise BudgetError(N_("an empty accountant history spends nothing and proves nothing"))
     entries = []
     for sigma, q, raw_steps in history:
         try:
             steps = operator.index(raw_steps)
         except TypeError:
-            raise BudgetError(f"steps must be a positive integer, got {raw_steps!r}") from None
+            raise BudgetError(N_("steps must be a positive integer, got %(raw_steps)r"),
+                              raw_steps=raw_steps) from None
         _check(float(q), steps, delta, accountant)
         if not (float(sigma) > 0 and math.isfinite(float(sigma))):
-            raise BudgetError(f"noise multiplier must be a positive finite number, got "
-                              f"{sigma!r}")
+            raise BudgetError(N_("noise multiplier must be a positive finite number, got "
+                                 "%(sigma)r"), sigma=sigma)
         entries.append((float(sigma), float(q), int(steps)))
     from opacus.accountants import PRVAccountant, RDPAccountant
 
@@ -157,7 +162,8 @@ def calibrate_with_release(epsilon: float, delta: float, sample_rate: float, ste
             ``(1 - share) * epsilon``.
     """
     if not 0 < share < 1:
-        raise BudgetError(f"a release's share of epsilon must be in (0, 1), got {share!r}")
+        raise BudgetError(N_("a release's share of epsilon must be in (0, 1), got %(share)r"),
+                          share=share)
     sigma = noise_multiplier_for((1.0 - share) * epsilon, delta, sample_rate, steps,
                                  accountant, prior=prior)
 
@@ -169,7 +175,8 @@ def calibrate_with_release(epsilon: float, delta: float, sample_rate: float, ste
     while not fits(high):
         high *= 4.0
         if high > 1e6:  # cannot happen: sigma alone fits (1 - share) * epsilon < epsilon
-            raise BudgetError(f"cannot fit a Gaussian release into epsilon={epsilon}")
+            raise BudgetError(N_("cannot fit a Gaussian release into epsilon=%(epsilon)s"),
+                              epsilon=epsilon)
     if fits(low):
         return sigma, low
     for _ in range(30):

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from privgate.errors import PluginError
+from privgate.errors import N_, PluginError
 
 
 class BookKeepingClipper:
@@ -51,8 +51,9 @@ class BookKeepingClipper:
         foreign = [n for n, p in model.named_parameters()
                    if p.requires_grad and id(p) not in covered]
         if foreign:
-            raise PluginError(f"{owner}: book-keeping clipping supports nn.Linear parameters "
-                              f"only; {foreign} are not (use grad_sample_mode='ghost')")
+            raise PluginError(N_("%(owner)s: book-keeping clipping supports nn.Linear "
+                                 "parameters only; %(foreign)s are not (use "
+                                 "grad_sample_mode='ghost')"), owner=owner, foreign=foreign)
         self._records: list[tuple[nn.Linear, torch.Tensor, torch.Tensor]] = []
         #: False while the model runs outside a private step (nothing is recorded).
         self.recording = True
@@ -63,8 +64,9 @@ class BookKeepingClipper:
             return
         assert isinstance(module, nn.Linear)
         if inputs[0].dim() != 2:
-            raise PluginError(f"{self.owner}: book-keeping clipping needs 2-D inputs to "
-                              f"nn.Linear, got shape {tuple(inputs[0].shape)}")
+            raise PluginError(N_("%(owner)s: book-keeping clipping needs 2-D inputs to "
+                                 "nn.Linear, got shape %(shape)s"),
+                              owner=self.owner, shape=tuple(inputs[0].shape))
         self._records.append((module, inputs[0].detach(), output))
 
     def start(self) -> None:
@@ -81,8 +83,9 @@ class BookKeepingClipper:
         ``per_row_loss`` (shape ``(rows,)``); returns the per-row gradient norms."""
         layers = [m for m, _, _ in self._records]
         if len(set(map(id, layers))) != len(layers):
-            raise PluginError(f"{self.owner}: an nn.Linear ran twice in one forward pass; "
-                              "book-keeping clipping needs each layer once per pass")
+            raise PluginError(N_("%(owner)s: an nn.Linear ran twice in one forward pass; "
+                                 "book-keeping clipping needs each layer once per pass"),
+                              owner=self.owner)
         rows = per_row_loss.shape[0]
         if rows == 0:  # an empty Poisson batch: zero gradients, noise still comes
             for m in self.linears:

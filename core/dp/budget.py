@@ -30,7 +30,7 @@ from privgate.dp.domains import (
     needs_domain,
     privatize_domains,
 )
-from privgate.errors import BudgetError, InputError
+from privgate.errors import N_, BudgetError, InputError
 from privgate.generator import PrivacyBudget
 from privgate.schema import Kind, Schema, complete_schema
 
@@ -58,15 +58,17 @@ def domain_noise(budget: PrivacyBudget, schema: Schema, domain_share: float, *, 
         BudgetError: ``domain_share`` outside ``[0, 1)``, or 0 while a domain is needed.
     """
     if isinstance(domain_share, bool) or not (0 <= domain_share < 1):
-        raise BudgetError(f"domain_share must be in [0, 1) (the share of epsilon spent on "
-                          f"estimating undeclared domains), got {domain_share!r}")
+        raise BudgetError(N_("domain_share must be in [0, 1) (the share of epsilon spent on "
+                             "estimating undeclared domains), got %(domain_share)r"),
+                          domain_share=domain_share)
     todo = [c.name for c in schema.modelled if needs_domain(c)]
     if not todo:
         return None
     if domain_share == 0:
-        raise BudgetError(f"column(s) {todo} have no declared domain (or one read off the "
-                          "data) and the domain share of epsilon is 0; declare their "
-                          "categories/bounds in the schema or set a domain share > 0")
+        raise BudgetError(N_("column(s) %(todo)s have no declared domain (or one read off the "
+                             "data) and the domain share of epsilon is 0; declare their "
+                             "categories/bounds in the schema or set a domain share > 0"),
+                          todo=todo)
     batch = batch_size or max(1, round(n_rows * REFERENCE_BATCH_SHARE))
     sample_rate = 1.0 / math.ceil(max(n_rows, 1) / batch)
     steps = max(1, int(epochs / sample_rate))
@@ -79,9 +81,11 @@ def training_delta(budget: PrivacyBudget, domains: DomainSpend) -> float:
     """The delta left for training once the category thresholds took ``domains.delta``."""
     left = budget.delta - domains.delta
     if not left > 0:
-        raise BudgetError(f"delta={budget.delta} leaves nothing for training after the "
-                          f"{domains.delta:g} spent on category lists; raise delta or declare "
-                          f"the categories of {list(domains.columns)}")
+        raise BudgetError(N_("delta=%(delta)s leaves nothing for training after the %(delta2)s "
+                             "spent on category lists; raise delta or declare the categories of "
+                             "%(columns)s"),
+                          delta=budget.delta, delta2=f"{domains.delta:g}",
+                          columns=list(domains.columns))
     return left
 
 
@@ -118,16 +122,17 @@ def prepare(owner: str, data: pd.DataFrame, schema: Schema, budget: PrivacyBudge
     """
     if dp:
         if budget is None:
-            raise BudgetError(f"{owner} is differentially private and needs a privacy budget "
-                              "(epsilon, delta); none was given")
+            raise BudgetError(N_("%(owner)s is differentially private and needs a privacy "
+                                 "budget (epsilon, delta); none was given"), owner=owner)
         if budget.delta <= 0:
-            raise BudgetError(f"{owner}: DP-SGD's Gaussian noise gives (epsilon, delta)-DP "
-                              "with delta > 0; the budget has delta = 0")
+            raise BudgetError(N_("%(owner)s: DP-SGD's Gaussian noise gives (epsilon, delta)-DP "
+                                 "with delta > 0; the budget has delta = 0"), owner=owner)
     absent = [c.name for c in schema.modelled if c.name not in data.columns]
     if absent:
-        raise InputError(f"{owner}: training table lacks column(s) {absent}")
+        raise InputError(N_("%(owner)s: training table lacks column(s) %(absent)s"),
+                         owner=owner, absent=absent)
     if len(data) == 0:
-        raise InputError(f"{owner}: the training table has no rows")
+        raise InputError(N_("%(owner)s: the training table has no rows"), owner=owner)
     if not dp:  # not private anyway: undeclared domains are simply read off the data
         nothing = DomainSpend(None, (), {"rule": "not private: domains read off the data"})
         return Prepared(data, complete_schema(schema, data), nothing, math.inf, 0.0)
@@ -147,7 +152,8 @@ def prepare(owner: str, data: pd.DataFrame, schema: Schema, budget: PrivacyBudge
         raise
     data, mapped = conform_to_domains(data, schema, domains.weights, mapping)
     if len(data) == 0:
-        raise InputError(f"{owner}: no training row lies inside the DP-released domains "
-                         f"of {list(domains.columns)}; declare them in the schema")
+        raise InputError(N_("%(owner)s: no training row lies inside the DP-released domains of "
+                            "%(columns)s; declare them in the schema"),
+                         owner=owner, columns=list(domains.columns))
     return Prepared(data, schema, domains, float(budget.epsilon),
                     training_delta(budget, domains), mapped)

@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 from privgate.dp import numeric_domains as numeric
 from privgate.dp.mechanisms import gaussian_histograms
 from privgate.encoding import category_key
-from privgate.errors import BudgetError, InputError
+from privgate.errors import N_, BudgetError, InputError
 from privgate.schema import NUMERIC_KINDS, Column, Kind, Schema
 
 #: Share of the budget's delta given to the category thresholds.
@@ -113,17 +113,20 @@ def category_threshold(noise_std: float, n_categorical: int, delta: float, epsil
 def _check(data: pd.DataFrame, todo: list[Column], noise_multiplier: float, delta: float,
            epsilon: float) -> None:
     if not (noise_multiplier > 0 and math.isfinite(noise_multiplier)):
-        raise BudgetError(f"the domain release needs a positive finite noise multiplier, got "
-                          f"{noise_multiplier!r}")
+        raise BudgetError(N_("the domain release needs a positive finite noise multiplier, got "
+                             "%(noise_multiplier)r"), noise_multiplier=noise_multiplier)
     if any(c.kind is Kind.CATEGORICAL for c in todo) and not (0 < delta < 1):
-        raise BudgetError(f"the category thresholds need a delta in (0, 1), got {delta!r}")
+        raise BudgetError(N_("the category thresholds need a delta in (0, 1), got %(delta)r"),
+                          delta=delta)
     if not (epsilon > 0 and math.isfinite(epsilon)):
-        raise BudgetError(f"the fit's epsilon must be positive and finite, got {epsilon!r}")
+        raise BudgetError(N_("the fit's epsilon must be positive and finite, got %(epsilon)r"),
+                          epsilon=epsilon)
     missing = [c.name for c in todo if c.name not in data.columns]
     if missing:
-        raise InputError(f"DP domain estimation: column(s) {missing} are not in the data")
+        raise InputError(N_("DP domain estimation: column(s) %(missing)s are not in the data"),
+                         missing=missing)
     if len(data) == 0:
-        raise InputError("DP domain estimation: the data has no rows")
+        raise InputError(N_("DP domain estimation: the data has no rows"))
 
 
 def privatize_domains(data: pd.DataFrame, schema: Schema, *, noise_multiplier: float,
@@ -154,12 +157,14 @@ def privatize_domains(data: pd.DataFrame, schema: Schema, *, noise_multiplier: f
     if cats and len(data) < cut_cat:
         # Decided from the row count alone (public, as in DP-SGD's sample rate), before any
         # mechanism touches the data, so a refusal here spends nothing.
-        raise BudgetError(
-            f"column(s) {cats}: to be released with the noise the domain share allows (noise "
-            f"standard deviation {std:.3g} rows) a category must be held by about "
-            f"{cut_cat:.0f} rows, and the table has only {len(data):,}; declare their "
-            "categories in the schema (free; privgate schema draft writes one), raise epsilon "
-            "or the generator's domain_share")
+        raise BudgetError(N_("column(s) %(cats)s: to be released with the noise the domain "
+                             "share allows (noise standard deviation %(std)s rows) a category "
+                             "must be held by about %(cut_cat)s rows, and the table has only "
+                             "%(n_data)s; declare their categories in the schema (free; "
+                             "privgate schema draft writes one), raise epsilon or the "
+                             "generator's domain_share"),
+                          cats=cats, std=f"{std:.3g}", cut_cat=f"{cut_cat:.0f}",
+                          n_data=f"{len(data):,}")
     cut_num = numeric.threshold(std)
     keys, counts = zip(*(_histogram(data[c.name], c) for c in todo), strict=True)
     noisy = gaussian_histograms(list(counts), float(noise_multiplier), rng)
@@ -201,7 +206,8 @@ def _histogram(values: pd.Series, col: Column) -> tuple[list[Any], NDArray[np.fl
     if col.kind in NUMERIC_KINDS:
         return [], numeric.histogram(values, col)
     if col.kind is not Kind.CATEGORICAL:  # pragma: no cover - identifiers are dropped
-        raise InputError(f"column {col.name!r}: kind {col.kind} has no domain to estimate")
+        raise InputError(N_("column %(name)r: kind %(kind)s has no domain to estimate"),
+                         name=col.name, kind=col.kind)
     present = values.dropna()
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         present = present.astype(str)  # infer_schema keeps text categories as str
@@ -224,10 +230,11 @@ def _categories(col: Column, keys: list[Any], noisy: NDArray[np.float64], cut: f
     passing = [(k.item() if isinstance(k, np.generic) else k, float(v))
                for k, v in zip(keys, noisy[:-1], strict=True) if v >= cut]
     if not passing:
-        raise NotReleasable(f"column {col.name!r}: no category is frequent enough to be "
-                            f"released (a category needs about {cut:.0f} rows at this noise); "
-                            f"declare schema.columns.{col.name}.categories (privgate schema "
-                            "draft writes them) or raise the domain share")
+        raise NotReleasable(N_("column %(name)r: no category is frequent enough to be released "
+                               "(a category needs about %(cut)s rows at this noise); declare "
+                               "schema.columns.%(name)s.categories (privgate schema draft "
+                               "writes them) or raise the domain share"),
+                            name=col.name, cut=f"{cut:.0f}")
     info = {"mechanism": "stability-based Gaussian histogram", "threshold": cut,
             "released": len(passing)}
     new = replace(col, categories=tuple(k for k, _ in passing),
@@ -255,7 +262,7 @@ def conform_to_domains(data: pd.DataFrame, schema: Schema, weights: dict[str, tu
     names = [c.name for c in schema.modelled if c.name in data.columns]
     for col in schema.modelled:
         if col.name not in data.columns:
-            raise InputError(f"column {col.name!r} of the schema is not in the data")
+            raise InputError(N_("column %(name)r of the schema is not in the data"), name=col.name)
         s = data[col.name]
         missing = s.isna().to_numpy()
         if col.kind is Kind.CATEGORICAL and col.categories is not None:

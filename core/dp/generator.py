@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from privgate.dp.params import dp_params
 from privgate.dp.record import spent_from_dict
 from privgate.dp.trainer import DPSettings, DPTrainer
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.generator import Generator, PrivacyBudget, PrivacySpent
 from privgate.params import Param, Parameterised
 
@@ -60,7 +60,8 @@ class DPSGDGenerator(Parameterised, Generator):
         """Raise :class:`InputError` unless ``fit`` set ``attribute`` (``what`` names the
         call: ``"sample()"``, ``"save()"``)."""
         if not hasattr(self, attribute):
-            raise InputError(f"{self.owner()}: call fit() before {what}")
+            raise InputError(N_("%(owner)s: call fit() before %(what)s"),
+                             owner=self.owner(), what=what)
 
     @property
     def privacy_spent(self) -> PrivacySpent:

@@ -19,15 +19,15 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from privgate.errors import BudgetError
+from privgate.errors import N_, BudgetError
 
 
 def laplace_counts(counts: NDArray[np.float64], epsilon: float, rng: np.random.Generator
                    ) -> NDArray[np.float64]:
     """``counts`` plus Laplace noise of scale ``1 / epsilon`` in every cell."""
     if not (epsilon > 0 and math.isfinite(epsilon)):
-        raise BudgetError(f"the Laplace mechanism needs a positive finite epsilon, got "
-                          f"{epsilon!r}")
+        raise BudgetError(N_("the Laplace mechanism needs a positive finite epsilon, got "
+                             "%(epsilon)r"), epsilon=epsilon)
     counts = np.asarray(counts, dtype=float)
     return counts + rng.laplace(0.0, 1.0 / epsilon, size=counts.shape)
 
@@ -37,7 +37,7 @@ def gaussian_histograms(counts: Sequence[NDArray[np.float64]], sigma: float,
     """Every histogram plus Gaussian noise of standard deviation ``sigma * sqrt(len(counts))``
     (the noise multiplier times the L2 sensitivity)."""
     if not (sigma > 0 and math.isfinite(sigma)):
-        raise BudgetError(f"the Gaussian mechanism needs a positive finite noise multiplier, "
-                          f"got {sigma!r}")
+        raise BudgetError(N_("the Gaussian mechanism needs a positive finite noise multiplier, "
+                             "got %(sigma)r"), sigma=sigma)
     scale = float(sigma) * math.sqrt(len(counts))
     return [np.asarray(c, dtype=float) + rng.normal(0.0, scale, size=len(c)) for c in counts]

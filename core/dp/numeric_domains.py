@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.schema import Column, Kind, epoch_seconds
 
 #: Bins per power of two of the public numeric grid (bin width ratio 2**(1/2) ~ 1.41).
@@ -81,8 +81,9 @@ def numeric_values(values: pd.Series, col: Column) -> NDArray[np.float64]:
         values, errors="coerce")
     bad = nums.isna() & values.notna()
     if bad.any():
-        raise InputError(f"column {col.name!r} is declared {col.kind} but {int(bad.sum())} "
-                         "value(s) are not; fix the data or declare the column categorical")
+        raise InputError(N_("column %(name)r is declared %(kind)s but %(count)s value(s) are "
+                            "not; fix the data or declare the column categorical"),
+                         name=col.name, kind=col.kind, count=int(bad.sum()))
     return nums.to_numpy(dtype=float)
 
 

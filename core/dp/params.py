@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from privgate.dp.accounting import ACCOUNTANTS
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.params import Integer, Number, OneOf, Param, Positive, check_int
 
 
@@ -27,8 +27,8 @@ class Flag(Param):
 
     def check(self, owner: str, name: str, value: Any) -> bool:
         if not isinstance(value, bool | np.bool_):
-            raise InputError(f"{owner}: parameter {name!r} must be true or false, got "
-                             f"{value!r}")
+            raise InputError(N_("%(owner)s: parameter %(name)r must be true or false, got "
+                                "%(value)r"), owner=owner, name=name, value=value)
         return bool(value)
 
 
@@ -44,8 +44,9 @@ class Widths(Param):
         if (not isinstance(value, Sequence) or isinstance(value, str) or not value
                 or not all(isinstance(h, int | np.integer) and not isinstance(h, bool)
                            and h >= 1 for h in value)):
-            raise InputError(f"{owner}: parameter {name!r} must be a non-empty list of positive "
-                             f"integers (layer widths), got {value!r}")
+            raise InputError(N_("%(owner)s: parameter %(name)r must be a non-empty list of "
+                                "positive integers (layer widths), got %(value)r"),
+                             owner=owner, name=name, value=value)
         return tuple(int(h) for h in value)
 
 
@@ -61,8 +62,8 @@ class OptionalName(Param):
             return None
         if not isinstance(value, str) or not value:
             what = f" ({self.meaning})" if self.meaning else ""
-            raise InputError(f"{owner}: parameter {name!r} must be a name or null{what}, got "
-                             f"{value!r}")
+            raise InputError(N_("%(owner)s: parameter %(name)r must be a name or null%(what)s, "
+                                "got %(value)r"), owner=owner, name=name, what=what, value=value)
         return value
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from privgate.dp.accounting import ACCOUNTANTS, history_epsilon
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, Text
 from privgate.generator import PrivacySpent
 
 COMPOSITION_RULE = ("the accountant composes its history (Gaussian domain release, Gaussian "
@@ -99,12 +99,14 @@ class AccountingInputs:
                 which keys a DP generator must report).
         """
         d: Mapping[str, Any] = spent.details
-        need = (f"details must name 'accountant' (one of {list(ACCOUNTANTS)}) and give either "
-                "'accountant_history' [[noise multiplier, sample rate, steps], ...] or "
-                "'noise_multiplier', 'sample_rate' and 'steps'")
+        need = Text(N_("details must name 'accountant' (one of %(accountants)s) and give either "
+                       "'accountant_history' [[noise multiplier, sample rate, steps], ...] or "
+                       "'noise_multiplier', 'sample_rate' and 'steps'"),
+                    accountants=list(ACCOUNTANTS))
         accountant = d.get("accountant")
         if accountant not in ACCOUNTANTS:
-            raise InputError(f"no accountant inputs: {need}; got accountant={accountant!r}")
+            raise InputError(N_("no accountant inputs: %(need)s; got accountant=%(accountant)r"),
+                             need=need, accountant=accountant)
         raw = d.get("accountant_history")
         if raw is None and all(k in d for k in ("noise_multiplier", "sample_rate", "steps")):
             raw = [[d["noise_multiplier"], d["sample_rate"], d["steps"]]]
@@ -116,13 +118,15 @@ class AccountingInputs:
             release_epsilon = float(d.get("release_epsilon", 0.0))
             domain_entries = _whole(d.get("domain_entries", 0))
         except (TypeError, ValueError) as exc:
-            raise InputError(f"malformed accountant inputs ({exc}): {need}") from None
+            raise InputError(N_("malformed accountant inputs (%(exc)s): %(need)s"),
+                             exc=exc, need=need) from None
         if not history and release_epsilon <= 0 and domain_epsilon <= 0:
             # an empty history is honest only for a fit made of pure-DP releases
-            raise InputError(f"no accountant inputs: {need}")
+            raise InputError(N_("no accountant inputs: %(need)s"), need=need)
         if not 0 <= domain_entries <= len(history):
-            raise InputError(f"domain_entries={domain_entries} does not index the accountant "
-                             f"history ({len(history)} entries)")
+            raise InputError(N_("domain_entries=%(domain_entries)s does not index the "
+                                "accountant history (%(n_history)s entries)"),
+                             domain_entries=domain_entries, n_history=len(history))
         return cls(str(accountant), history, train_delta, domain_epsilon, domain_delta,
                    release_epsilon, domain_entries)
 
@@ -173,5 +177,6 @@ def spent_from_dict(doc: Mapping[str, Any], owner: str) -> PrivacySpent:
                             delta=float(doc["delta"]), accountant=str(doc["accountant"]),
                             details=dict(doc.get("details", {})))
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{owner}: the saved privacy record is incomplete ({exc!r}); re-save "
-                         "the generator with this version of privgate") from None
+        raise InputError(N_("%(owner)s: the saved privacy record is incomplete (%(exc)r); "
+                            "re-save the generator with this version of privgate"),
+                         owner=owner, exc=exc) from None

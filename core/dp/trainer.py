@@ -44,7 +44,7 @@ from privgate.dp.loop import TrainRun, run_steps
 from privgate.dp.mechanisms import gaussian_histograms, laplace_counts
 from privgate.dp.record import AccountingInputs, composed_spent
 from privgate.dp.streams import Streams
-from privgate.errors import BudgetError, InputError, PluginError
+from privgate.errors import N_, BudgetError, InputError, PluginError, plugin_named
 from privgate.generator import NOT_PRIVATE, PrivacyBudget, PrivacySpent
 from privgate.schema import Schema
 
@@ -77,13 +77,14 @@ class DPSettings:
     def __post_init__(self) -> None:
         check_accountant(self.accountant)
         if self.clipping not in CLIPPING_MODES:
-            raise InputError(f"clipping mode {self.clipping!r} is not one of "
-                             f"{list(CLIPPING_MODES)}")
+            raise InputError(N_("clipping mode %(clipping)r is not one of %(clipping_modes)s"),
+                             clipping=self.clipping, clipping_modes=list(CLIPPING_MODES))
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise InputError(f"epochs must be a positive integer, got {self.epochs!r}")
+            raise InputError(N_("epochs must be a positive integer, got %(epochs)r"),
+                             epochs=self.epochs)
         if not (self.max_grad_norm > 0 and math.isfinite(self.max_grad_norm)):
-            raise InputError(f"max_grad_norm must be a positive number, got "
-                             f"{self.max_grad_norm!r}")
+            raise InputError(N_("max_grad_norm must be a positive number, got %(max_grad_norm)r"),
+                             max_grad_norm=self.max_grad_norm)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class DPTrainer:
     def __init__(self, name: str, settings: DPSettings, budget: PrivacyBudget | None,
                  seed: int) -> None:
         self.name = name
-        self.owner = f"generator {name!r}"
+        self.owner = plugin_named("generator", name)
         self.settings = settings
         self.budget = budget
         self.streams = Streams(int(seed), name, bool(settings.secure_rng))
@@ -137,7 +138,8 @@ class DPTrainer:
     def prepare(self, data: pd.DataFrame, schema: Schema) -> _budget.Prepared:
         """Check the inputs, release missing domains under DP, keep the rows inside them."""
         if self.prepared is not None:
-            raise PluginError(f"{self.owner}: DPTrainer.prepare() runs once per fit")
+            raise PluginError(N_("%(owner)s: DPTrainer.prepare() runs once per fit"),
+                              owner=self.owner)
         s = self.settings
         self.prepared = _budget.prepare(self.owner, data, schema, self.budget, dp=s.dp,
                                         domain_share=s.domain_share, accountant=s.accountant,
@@ -148,9 +150,9 @@ class DPTrainer:
 
     def _need(self, prepared: bool = True, planned: bool = False) -> _budget.Prepared:
         if self.prepared is None and prepared:
-            raise PluginError(f"{self.owner}: call DPTrainer.prepare() first")
+            raise PluginError(N_("%(owner)s: call DPTrainer.prepare() first"), owner=self.owner)
         if planned and self.schedule is None:
-            raise PluginError(f"{self.owner}: call DPTrainer.plan() first")
+            raise PluginError(N_("%(owner)s: call DPTrainer.plan() first"), owner=self.owner)
         assert self.prepared is not None
         return self.prepared
 
@@ -162,12 +164,13 @@ class DPTrainer:
         composition); one record must change one cell by one. Exact counts without DP."""
         prepared = self._need()
         if self.schedule is not None:
-            raise PluginError(f"{self.owner}: release counts before DPTrainer.plan()")
+            raise PluginError(N_("%(owner)s: release counts before DPTrainer.plan()"),
+                              owner=self.owner)
         if not self.settings.dp:
             return np.asarray(counts, dtype=float)
         if not 0 < share < 1:
-            raise InputError(f"{self.owner}: the share of epsilon for {what} must be in (0, 1), "
-                             f"got {share!r}")
+            raise InputError(N_("%(owner)s: the share of epsilon for %(what)s must be in (0, "
+                                "1), got %(share)r"), owner=self.owner, what=what, share=share)
         epsilon = float(share) * prepared.train_epsilon
         prepared.train_epsilon -= epsilon
         self._releases.laplace_epsilon += epsilon
@@ -187,10 +190,11 @@ class DPTrainer:
             return [np.asarray(c, dtype=float) for c in counts]
         sigma = self.schedule.release_noise_multiplier
         if sigma is None:
-            raise PluginError(f"{self.owner}: plan(release_share=...) reserves the budget of a "
-                              "Gaussian release; none was reserved")
+            raise PluginError(N_("%(owner)s: plan(release_share=...) reserves the budget of a "
+                                 "Gaussian release; none was reserved"), owner=self.owner)
         if self._releases.gaussian:
-            raise PluginError(f"{self.owner}: the reserved Gaussian release was already used")
+            raise PluginError(N_("%(owner)s: the reserved Gaussian release was already used"),
+                              owner=self.owner)
         self._releases.gaussian.append((sigma, 1.0, 1))
         self._releases.notes.append({"what": what, "mechanism": "Gaussian (L2 sensitivity "
                                      "sqrt(histograms)), composed by the accountant",
@@ -214,12 +218,14 @@ class DPTrainer:
         """
         prepared = self._need()
         if self.schedule is not None:
-            raise PluginError(f"{self.owner}: DPTrainer.plan() runs once per fit")
+            raise PluginError(N_("%(owner)s: DPTrainer.plan() runs once per fit"),
+                              owner=self.owner)
         batch = batch_size if batch_size is not None else self.settings.batch_size
         if batch is None or isinstance(batch, bool) or int(batch) < 1:
-            raise InputError(f"{self.owner}: no valid batch size ({batch!r})")
+            raise InputError(N_("%(owner)s: no valid batch size (%(batch)r)"),
+                             owner=self.owner, batch=batch)
         if n_rows < 1:
-            raise InputError(f"{self.owner}: no training rows left")
+            raise InputError(N_("%(owner)s: no training rows left"), owner=self.owner)
         sample_rate = 1.0 / math.ceil(n_rows / int(batch))  # what opacus' Poisson loader uses
         steps = int(self.settings.epochs / sample_rate)
         sigma, sigma_r = 0.0, None
@@ -252,10 +258,11 @@ class DPTrainer:
         self._need(planned=True)
         assert self.schedule is not None
         if self.run is not None:
-            raise PluginError(f"{self.owner}: DPTrainer.train() runs once per fit")
+            raise PluginError(N_("%(owner)s: DPTrainer.train() runs once per fit"),
+                              owner=self.owner)
         if len(data) != self.schedule.n_rows:
-            raise PluginError(f"{self.owner}: planned for {self.schedule.n_rows} rows, "
-                              f"got {len(data)}")
+            raise PluginError(N_("%(owner)s: planned for %(n_rows)s rows, got %(n_data)s"),
+                              owner=self.owner, n_rows=self.schedule.n_rows, n_data=len(data))
         s = self.settings
         loader = DataLoader(TensorDataset(data), batch_size=self.schedule.batch_size,
                             generator=self.streams.mechanism_torch("batches"))
@@ -268,8 +275,10 @@ class DPTrainer:
         else:
             private, batches = plain_model(model, optimizer, loader)
         if abs(1.0 / len(batches) - self.schedule.sample_rate) > 1e-12:  # defensive
-            raise PluginError(f"{self.owner}: opacus' loader has {len(batches)} batches, the "
-                              f"plan a sample rate of {self.schedule.sample_rate}")
+            raise PluginError(N_("%(owner)s: opacus' loader has %(n_batches)s batches, the plan "
+                                 "a sample rate of %(sample_rate)s"),
+                              owner=self.owner, n_batches=len(batches),
+                              sample_rate=self.schedule.sample_rate)
         self._private = private
         steps = self.schedule.steps
         tell = on_step or (lambda done, total: progress.advance(done, total, "training steps"))
@@ -290,7 +299,7 @@ class DPTrainer:
         """
         prepared = self._need(planned=True)
         if self.run is None or self._private is None:
-            raise PluginError(f"{self.owner}: call DPTrainer.train() first")
+            raise PluginError(N_("%(owner)s: call DPTrainer.train() first"), owner=self.owner)
         assert self.schedule is not None
         sch, s = self.schedule, self.settings
         out: dict[str, Any] = dict(details or {})
@@ -310,9 +319,11 @@ class DPTrainer:
         planned = (sch.noise_multiplier, sch.sample_rate, sch.steps)
         if (sum(k for _, _, k in recorded) != sch.steps
                 or any((sg, q) != planned[:2] for sg, q, _ in recorded)):
-            raise PluginError(f"{self.owner}: the accountant recorded {recorded}, expected "
-                              f"{sch.steps} steps at sigma={sch.noise_multiplier}, "
-                              f"q={sch.sample_rate}")
+            raise PluginError(N_("%(owner)s: the accountant recorded %(recorded)s, expected "
+                                 "%(steps)s steps at sigma=%(noise_multiplier)s, "
+                                 "q=%(sample_rate)s"),
+                              owner=self.owner, recorded=recorded, steps=sch.steps,
+                              noise_multiplier=sch.noise_multiplier, sample_rate=sch.sample_rate)
         domains = prepared.domains
         inputs = AccountingInputs(s.accountant,
                                   (*domains.history, *self._releases.gaussian, *recorded),
@@ -325,6 +336,8 @@ class DPTrainer:
                                domain_columns=domains.columns)
         if (spent.epsilon > self.budget.epsilon * (1 + 1e-6)
                 or spent.delta > self.budget.delta * (1 + 1e-9)):
-            raise BudgetError(f"{self.owner}: spent epsilon={spent.epsilon:.6g}, delta="
-                              f"{spent.delta:.3g} exceed the budget {self.budget}")
+            raise BudgetError(N_("%(owner)s: spent epsilon=%(epsilon)s, delta=%(delta)s exceed "
+                                 "the budget %(budget)s"),
+                              owner=self.owner, epsilon=f"{spent.epsilon:.6g}",
+                              delta=f"{spent.delta:.3g}", budget=self.budget)
         return spent

@@ -14,19 +14,20 @@ from scipy.stats import rankdata
 
 from privgate import params
 from privgate.encoding import category_key, is_missing, to_numeric
-from privgate.errors import InputError
+from privgate.errors import N_, InputError, plugin_named
+from privgate.input_files import file_word
 from privgate.schema import Column, Kind
 
 
 def check_params(metric: str, given: Mapping[str, Any],
                  defaults: Mapping[str, Any]) -> dict[str, Any]:
     """Merge ``given`` over ``defaults``; an unknown name is an :class:`InputError`."""
-    return params.resolve(f"metric {metric!r}", defaults, given)
+    return params.resolve(plugin_named("metric", metric), defaults, given)
 
 
 def positive_int(metric: str, name: str, value: Any, minimum: int = 1) -> int:
     """``value`` as an int of at least ``minimum``, else an :class:`InputError`."""
-    return params.check_int(f"metric {metric!r}", {name: value}, name, minimum)
+    return params.check_int(plugin_named("metric", metric), {name: value}, name, minimum)
 
 
 def finite(x: Any) -> float | None:
@@ -45,8 +46,9 @@ def require_columns(metric: str, frames: Mapping[str, pd.DataFrame], names: list
     for label, df in frames.items():
         missing = [n for n in names if n not in df.columns]
         if missing:
-            raise InputError(f"metric {metric!r}: the {label} table lacks column(s) {missing} "
-                             "that the schema declares")
+            raise InputError(N_("metric %(metric)r: the %(label)s table lacks column(s) "
+                                "%(missing)s that the schema declares"),
+                             metric=metric, label=file_word(label), missing=missing)
 
 
 def categorical_codes(series: pd.Series, categories: list[Any]) -> np.ndarray:

@@ -31,7 +31,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from privgate import hookimpl
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Interval
 from privgate.figures import BarChart, Table
 from privgate.metric import Metric, MetricContext, MetricResult
@@ -96,8 +96,8 @@ class AugmentationMetric(Metric):
             positive_int(self.name, key, self.params[key])
         target = self.params["target"]
         if target is not None and not isinstance(target, str):
-            raise InputError(f"metric {self.name!r}: parameter 'target' must be a column "
-                             f"name, got {target!r}")
+            raise InputError(N_("metric %(name)r: parameter 'target' must be a column name, got "
+                                "%(target)r"), name=self.name, target=target)
 
     def _skip(self, target: str | None, reason: str) -> MetricResult:
         return MetricResult(self.name, None, self.description,
@@ -110,8 +110,8 @@ class AugmentationMetric(Metric):
         if target is None:
             return self._skip(None, "no target column declared (set schema.target)")
         if target not in schema or schema[target].is_dropped:
-            raise InputError(f"metric {self.name!r}: target {target!r} is not a modelled "
-                             f"column of the schema")
+            raise InputError(N_("metric %(name)r: target %(target)r is not a modelled column of "
+                                "the schema"), name=self.name, target=target)
         features = [c for c in schema.modelled if c.name != target]
         require_columns(self.name, {"training": context.train, "control": context.control},
                         [c.name for c in features] + [target])
@@ -127,9 +127,11 @@ class AugmentationMetric(Metric):
         if self.params["minority_class"] is not None:
             minority = str(self.params["minority_class"])
             if minority not in counts.index:
-                raise InputError(f"metric {self.name!r}: minority_class {minority!r} does not "
-                                 f"occur in the training rows' {target!r} (classes: "
-                                 f"{sorted(counts.index)})")
+                raise InputError(N_("metric %(name)r: minority_class %(minority)r does not "
+                                    "occur in the training rows' %(target)r (classes: "
+                                    "%(classes)s)"),
+                                 name=self.name, minority=minority, target=target,
+                                 classes=sorted(counts.index))
         else:
             # Minority: the rarest class in the real training rows (ties: sorted order).
             minority = min(counts.index, key=lambda c: (int(counts[c]), c))

@@ -12,7 +12,7 @@ from scipy.stats import rankdata
 from scipy.stats.contingency import association
 
 from privgate import hookimpl
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.figures import HeatMap, Table
 from privgate.metric import Metric, MetricContext, MetricResult
 from privgate.plugins.metrics._common import (
@@ -158,8 +158,9 @@ class CorrelationMetric(Metric):
     def __init__(self, **params: Any) -> None:
         super().__init__(**check_params(self.name, params, self.defaults))
         if self.params["method"] not in METHODS:
-            raise InputError(f"metric {self.name!r}: parameter 'method' must be one of "
-                             f"{list(METHODS)}, got {self.params['method']!r}")
+            raise InputError(N_("metric %(name)r: parameter 'method' must be one of "
+                                "%(methods)s, got %(method)r"),
+                             name=self.name, methods=list(METHODS), method=self.params['method'])
         positive_int(self.name, "max_columns", self.params["max_columns"], minimum=2)
 
     def compute(self, context: MetricContext) -> MetricResult:

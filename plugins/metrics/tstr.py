@@ -11,7 +11,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from privgate import hookimpl
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.evidence import Interval
 from privgate.figures import Table
 from privgate.metric import Metric, MetricContext, MetricResult
@@ -82,8 +82,8 @@ class TSTRMetric(Metric):
             positive_int(self.name, "n_threads", self.params["n_threads"])
         target = self.params["target"]
         if target is not None and not isinstance(target, str):
-            raise InputError(f"metric {self.name!r}: parameter 'target' must be a column "
-                             f"name, got {target!r}")
+            raise InputError(N_("metric %(name)r: parameter 'target' must be a column name, got "
+                                "%(target)r"), name=self.name, target=target)
 
     def _skip(self, target: str | None, reason: str) -> MetricResult:
         details: dict[str, Any] = {"skipped": reason}
@@ -99,8 +99,9 @@ class TSTRMetric(Metric):
             return self._skip(None, "no target column declared")
         if target not in schema or schema[target].is_dropped:
             modelled = [c.name for c in schema.modelled]
-            raise InputError(f"metric {self.name!r}: target {target!r} is not a modelled "
-                             f"column of the schema (modelled: {modelled})")
+            raise InputError(N_("metric %(name)r: target %(target)r is not a modelled column of "
+                                "the schema (modelled: %(modelled)s)"),
+                             name=self.name, target=target, modelled=modelled)
         features = [c for c in schema.modelled if c.name != target]
         names = [c.name for c in features] + [target]
         require_columns(self.name, {"training": context.train, "control": context.control,

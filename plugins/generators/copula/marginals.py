@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from privgate.encoding import category_indices, numeric_series, to_numeric
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.schema import Column, Kind
 
 #: One marginal: ``column``, ``kind`` (``categorical``, ``numeric`` or ``missing``) and its
@@ -55,7 +55,8 @@ def fit_marginals(data: pd.DataFrame, columns: list[Column], n_quantiles: int,
         isna = np.isnan(values)
         observed = np.sort(values[~isna])
         if len(observed) == 0:
-            raise InputError(f"{owner}: column {col.name!r} has no non-missing value")
+            raise InputError(N_("%(owner)s: column %(name)r has no non-missing value"),
+                             owner=owner, name=col.name)
         # The empirical CDF at each row's value, left and right limits (ties form a step).
         left = np.searchsorted(observed, values[~isna], side="left") / len(observed)
         right = np.searchsorted(observed, values[~isna], side="right") / len(observed)
@@ -82,8 +83,8 @@ def _categorical(values: pd.Series, col: Column, draws: np.random.Generator, own
     known = idx >= 0
     counts = np.bincount(idx[known], minlength=width).astype(float)
     if counts.sum() == 0:
-        raise InputError(f"{owner}: column {col.name!r} holds no value of its declared "
-                         "categories")
+        raise InputError(N_("%(owner)s: column %(name)r holds no value of its declared "
+                            "categories"), owner=owner, name=col.name)
     cum = np.cumsum(counts) / counts.sum()
     u = np.empty(len(idx))
     u[known] = randomised_pit(idx[known], cum, draws)

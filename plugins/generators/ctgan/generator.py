@@ -47,7 +47,7 @@ from privgate import hookimpl
 from privgate.dp import DPSGDGenerator, PrivateModel, dp_params
 from privgate.dp.params import Widths
 from privgate.encoding import category_indices
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.generator import Generator, PrivacyBudget, check_conditions, sample_by_rejection
 from privgate.params import Integer, Number, Positive, check_count
 from privgate.plugins.generators.ctgan.encoding import ConditionSampler, CTGANEncoding, frequencies
@@ -220,11 +220,14 @@ class DPSGDCTGAN(DPSGDGenerator):
             probs = [arrays[f"probs.{j}"].numpy() for j in range(int(metadata["n_probs"]))]
             self.restore_spent(metadata["privacy_spent"])
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-            raise InputError(f"{self.owner()}: saved state does not match the parameters "
-                             f"({exc}); re-save the generator") from None
+            raise InputError(N_("%(owner)s: saved state does not match the parameters "
+                                "(%(exc)s); re-save the generator"),
+                             owner=self.owner(), exc=exc) from None
         if len(probs) != len(encoding.cond_spans):
-            raise InputError(f"{self.owner()}: saved state has {len(probs)} category "
-                             f"frequency vectors, the schema {len(encoding.cond_spans)}")
+            raise InputError(N_("%(owner)s: saved state has %(n_probs)s category frequency "
+                                "vectors, the schema %(n_cond_spans)s"),
+                             owner=self.owner(), n_probs=len(probs),
+                             n_cond_spans=len(encoding.cond_spans))
         gen.eval()
         self.generator_, self.encoding_, self.schema_, self.probs_ = gen, encoding, schema, probs
 

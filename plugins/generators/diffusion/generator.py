@@ -35,7 +35,7 @@ from privgate import hookimpl
 from privgate.dp import DPSGDGenerator, dp_params
 from privgate.dp.params import OptionalName, Widths
 from privgate.encoding import category_indices
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.generator import Generator, PrivacyBudget, check_conditions, sample_by_rejection
 from privgate.params import Integer, Number, Positive, check_count
 from privgate.plugins.generators.diffusion.encoding import DiffusionEncoding
@@ -107,8 +107,8 @@ class DPSGDDiffusion(DPSGDGenerator):
             keep = cond >= 0  # a per-row filter: rows without a class cannot condition
             num, cat, cond = num[keep], np.delete(cat, slot, axis=1)[keep], cond[keep]
             if len(cond) == 0:
-                raise InputError(f"{self.owner()}: no training row has a value of "
-                                 f"{column!r} in its categories")
+                raise InputError(N_("%(owner)s: no training row has a value of %(column)r in "
+                                    "its categories"), owner=self.owner(), column=column)
             counts = np.bincount(cond, minlength=encoder.class_counts[slot]).astype(float)
             counts = np.clip(trainer.release_counts(counts, float(p["prior_share"]),
                                                     f"class counts of {column!r}"), 0.0, None)
@@ -202,15 +202,16 @@ class DPSGDDiffusion(DPSGDGenerator):
             slot, prior = metadata["slot"], metadata["prior"]
             self.restore_spent(metadata["privacy_spent"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{self.owner()}: saved metadata is incomplete ({exc!r}); re-save "
-                             "the generator with this version of privgate") from None
+            raise InputError(N_("%(owner)s: saved metadata is incomplete (%(exc)r); re-save the "
+                                "generator with this version of privgate"),
+                             owner=self.owner(), exc=exc) from None
         encoder = DiffusionEncoding(schema)
         model = self._model(p, encoder, slot, 0)
         try:
             model.load_state_dict(arrays)
         except RuntimeError as exc:
-            raise InputError(f"{self.owner()}: saved weights do not fit the saved schema and "
-                             f"parameters ({exc})") from None
+            raise InputError(N_("%(owner)s: saved weights do not fit the saved schema and "
+                                "parameters (%(exc)s)"), owner=self.owner(), exc=exc) from None
         model.eval()
         self.model_, self.encoder_, self.schema_ = model, encoder, schema
         self.slot_, self.prior_ = slot, None if prior is None else np.array(prior)
@@ -229,9 +230,10 @@ def _condition_slot(encoder: DiffusionEncoding, schema: Schema, condition_on: st
             return j
     if condition_on == "target":  # a numeric target: no class conditioning
         return None
-    raise InputError(f"{owner}: parameter 'condition_on' = {condition_on!r} is not a modelled "
-                     f"categorical column (categorical: "
-                     f"{[c.column for c in encoder.categorical if c.flag_of is None]})")
+    raise InputError(N_("%(owner)s: parameter 'condition_on' = %(condition_on)r is not a "
+                        "modelled categorical column (categorical: %(categorical)s)"),
+                     owner=owner, condition_on=condition_on,
+                     categorical=[c.column for c in encoder.categorical if c.flag_of is None])
 
 
 @hookimpl

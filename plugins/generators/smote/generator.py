@@ -28,7 +28,7 @@ import pandas as pd
 
 from privgate import hookimpl
 from privgate.encoding import category_indices
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.generator import Generator, PrivacyBudget, sample_by_rejection
 from privgate.params import Integer
 from privgate.plugins.generators.baseline import NonPrivateGenerator
@@ -56,13 +56,13 @@ class SMOTEGenerator(NonPrivateGenerator):
         """SMOTE interpolates within the classes of a categorical target."""
         target = schema.target
         if target is None:
-            raise InputError(f"{self.owner()}: SMOTE interpolates within classes of the "
-                             "target, but schema.target is not set; give one categorical "
-                             "column the role 'target' (--target COL)")
+            raise InputError(N_("%(owner)s: SMOTE interpolates within classes of the target, "
+                                "but schema.target is not set; give one categorical column the "
+                                "role 'target' (--target COL)"), owner=self.owner())
         if schema[target].kind is not Kind.CATEGORICAL:
-            raise InputError(f"{self.owner()}: schema.target {target!r} is "
-                             f"{schema[target].kind.value}; SMOTE needs a categorical target "
-                             "(declare its categories)")
+            raise InputError(N_("%(owner)s: schema.target %(target)r is %(value)s; SMOTE needs "
+                                "a categorical target (declare its categories)"),
+                             owner=self.owner(), target=target, value=schema[target].kind.value)
 
     def fit(self, data: pd.DataFrame, schema: Schema, budget: PrivacyBudget | None,
             *, seed: int = 0) -> SMOTEGenerator:
@@ -81,8 +81,9 @@ class SMOTEGenerator(NonPrivateGenerator):
         matrix, labels = encode(data, schema.modelled, target)
         known = labels >= 0
         if known.sum() < 2:
-            raise InputError(f"{self.owner()}: needs at least 2 training rows whose target "
-                             f"{target!r} is one of its categories, got {int(known.sum())}")
+            raise InputError(N_("%(owner)s: needs at least 2 training rows whose target "
+                                "%(target)r is one of its categories, got %(count)s"),
+                             owner=self.owner(), target=target, count=int(known.sum()))
         self.matrix_ = matrix[known]
         self.labels_ = labels[known]
         self.schema_ = schema
@@ -102,8 +103,9 @@ class SMOTEGenerator(NonPrivateGenerator):
             klass = int(category_indices(pd.Series([value], dtype=object),
                                          self.schema_[target])[0])
             if not (self.labels_ == klass).any():
-                raise InputError(f"{self.owner()}: condition {target!r} = {value!r}: no "
-                                 "training row has this class, so SMOTE cannot interpolate one")
+                raise InputError(N_("%(owner)s: condition %(target)r = %(value)r: no training "
+                                    "row has this class, so SMOTE cannot interpolate one"),
+                                 owner=self.owner(), target=target, value=value)
         if wanted:
             return sample_by_rejection(lambda k, s: self._draw(k, s, klass), n, wanted,
                                        seed=seed)

@@ -34,7 +34,7 @@ import torch
 from privgate import hookimpl
 from privgate.dp import DPSGDGenerator, dp_params
 from privgate.dp.params import OptionalName, Widths
-from privgate.errors import InputError
+from privgate.errors import N_, InputError
 from privgate.generator import Generator, PrivacyBudget, check_conditions, sample_by_rejection
 from privgate.params import Integer, OneOf, Positive, check_count
 from privgate.plugins.generators.vae.encoding import NUMERIC_ENCODINGS, Block, VAEEncoding
@@ -202,15 +202,16 @@ class DPSGDVAE(DPSGDGenerator):
             losses = [float(x) for x in metadata.get("loss_history", [])]
             self.restore_spent(metadata["privacy_spent"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{self.owner()}: saved metadata is incomplete ({exc!r}); re-save "
-                             "the generator with this version of privgate") from None
+            raise InputError(N_("%(owner)s: saved metadata is incomplete (%(exc)r); re-save the "
+                                "generator with this version of privgate"),
+                             owner=self.owner(), exc=exc) from None
         encoder, condition, model = self._build(schema, p, condition_on, 0)
         weights = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
         try:
             model.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
-            raise InputError(f"{self.owner()}: saved weights do not fit the saved parameters "
-                             f"and schema ({exc})") from None
+            raise InputError(N_("%(owner)s: saved weights do not fit the saved parameters and "
+                                "schema (%(exc)s)"), owner=self.owner(), exc=exc) from None
         model.eval()
         self.model_, self.encoder_, self.schema_ = model, encoder, schema
         self.condition_ = None if condition is None else condition.column
@@ -226,15 +227,16 @@ def _condition_block(schema: Schema, encoder: VAEEncoding, condition_on: str | N
     if name is None:  # "target" requested but the schema declares none: unconditional
         return None
     if name not in encoder.main:
-        raise InputError(f"{owner}: parameter 'condition_on' names {name!r}, which is not a "
-                         f"modelled column (modelled: {list(encoder.main)})")
+        raise InputError(N_("%(owner)s: parameter 'condition_on' names %(name)r, which is not a "
+                            "modelled column (modelled: %(modelled)s)"),
+                         owner=owner, name=name, modelled=list(encoder.main))
     block = encoder.main[name]
     if block.kind != "categorical":
         if condition_on == CONDITION_TARGET:  # a numeric target: stay unconditional
             return None
-        raise InputError(f"{owner}: parameter 'condition_on': column {name!r} is "
-                         f"{schema[name].kind.value}; only categorical columns can be "
-                         "conditioned on")
+        raise InputError(N_("%(owner)s: parameter 'condition_on': column %(name)r is %(value)s; "
+                            "only categorical columns can be conditioned on"),
+                         owner=owner, name=name, value=schema[name].kind.value)
     return block
 
 
