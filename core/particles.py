@@ -9,9 +9,11 @@ the word actually printed before it, whatever it is:
 * a Hangul syllable: its final consonant (Unicode: ``(code - 0xAC00) % 28``, 0 = none, 8 = ㄹ);
 * a digit, read as Korean reads numbers: 0 영, 1 일, 2 이, 3 삼, 4 사, 5 오, 6 육, 7 칠, 8 팔,
   9 구 (a number ending in 0 always ends closed: 영, 십, 백, 천, 만);
-* a Latin letter, read as its English letter name (``gmm`` 지엠엠, ``AUROC`` ends in 씨): l
-  and r end in ㄹ, m and n in ㅁ and ㄴ, every other letter name is open -- except a word
-  ending in ``ng`` (ㅇ), the usual reading of an English word such as ``training``;
+* a Latin word: an acronym or a run without vowels by its English letter names (``gmm``
+  지엠엠, ``AUROC`` ends in 씨: l and r end in ㄹ, m and n in ㅁ and ㄴ, every other letter
+  name is open); an English word as a Korean loanword reads (``training`` 트레이닝 closed,
+  ``membership`` 멤버십 closed, ``result`` 리절트 open, ``hellinger`` 헬링거 open: see
+  :func:`_latin_final`);
 * anything else (a symbol, a closing bracket or quote, a percent sign read 퍼센트): the
   character before it decides, skipping brackets and quotes; ``%`` is open.
 
@@ -55,12 +57,30 @@ def final_sound(text: str) -> str | None:
     if ch.isdigit() and ch.isascii():
         return _DIGITS[ch]
     if ch.isascii() and ch.isalpha():
-        if head.lower().endswith("ng"):
-            return "c"
-        return _LETTERS.get(ch.lower())
+        word = re.search(r"[A-Za-z]+$", head)
+        return _latin_final(word.group() if word else ch)
     if ch in _OPEN_SYMBOLS:
         return None
     return "?"
+
+
+def _latin_final(word: str) -> str | None:
+    """The final sound of a Latin word: an acronym or a run without vowels (``gmm``, ``AUROC``,
+    ``tstr``) by its letter names; an English word (``membership`` 멤버십, ``audit`` 오딧,
+    ``result`` 리절트, ``hellinger`` 헬링거) as Korean loanwords write it: closed after a final
+    ``ng``, ``m``, ``n`` or a ``p``/``t``/``k``/``ck`` right after a vowel, ㄹ after ``l``,
+    open after a vowel letter, ``-er``-like endings and everything else."""
+    lower = word.lower()
+    if word.isupper() or len(word) < 3 or not re.search(r"[aeiou]", lower):
+        if lower.endswith("ng") and len(lower) > 2:
+            return "c"
+        return _LETTERS.get(lower[-1])
+    if lower.endswith("ng") or lower[-1] in "mn" or lower.endswith("ck") or (
+            lower[-1] in "ptk" and lower[-2] in "aeiou"):
+        return "c"
+    if lower[-1] == "l":
+        return "l"
+    return None
 
 
 def particle(word: str, fallback: str) -> str:

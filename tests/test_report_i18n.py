@@ -36,7 +36,11 @@ FIXTURE = Path(__file__).parent / "fixtures" / "example_results.json"
     ("표", "(으)로", "표로"), ("결과", "과(와)", "결과와"), ("7", "(으)로", "7로"),
     ("3", "(으)로", "3으로"), ("URL", "(으)로", "URL로"), ("training", "이(가)", "training이"),
     ("'result'", "을(를)", "'result'를"), ("50%", "이(가)", "50%가"),
-    ("홍길동", "이(가)", "홍길동이")])
+    ("홍길동", "이(가)", "홍길동이"), ("density-membership", "을(를)", "density-membership을"),
+    ("dp-audit", "이(가)", "dp-audit이"), ("singling-out", "은(는)", "singling-out은"),
+    ("hellinger", "을(를)", "hellinger를"), ("correlation", "과(와)", "correlation과"),
+    ("tstr", "(으)로", "tstr로"), ("smote", "이(가)", "smote가"), ("model", "(으)로", "model로"),
+    ("dpsgd-ctgan", "은(는)", "dpsgd-ctgan은"), ("copy", "을(를)", "copy를")])
 def test_korean_particles_follow_the_final_syllable(word: str, fallback: str, want: str) -> None:
     assert word + particle(word, fallback) == want
     assert resolve_particles(f"{word}{fallback} 있다") == f"{want} 있다"
