@@ -13,8 +13,9 @@ from privgate.reports import charts
 from privgate.reports.common import as_list, as_map, as_number, as_text, status_of, status_view
 from privgate.reports.i18n import Lang
 
-#: A check whose power (the chance that a table leaking nothing passes it) is below this is
-#: marked as having too little power to certify anything.
+#: A check that did not pass and whose power (the chance that a table leaking nothing passes
+#: it) is below this is marked as having too little power to certify anything (a check that
+#: passed earned it with its own upper bound, whatever its odds were).
 POWER_ENOUGH = 0.8
 
 
@@ -121,7 +122,8 @@ def power_view(check: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
     if planned is not None and run is not None and planned > run:
         trials = lang.gettext("%(run)s of %(planned)s planned", run=lang.count(run),
                               planned=lang.count(planned))
-    if power is None:
+    passed = status_of(check.get("status")) == "pass"
+    if power is None or passed:  # a pass is earned by its own bound, whatever its odds
         verdict = ""
     elif power >= POWER_ENOUGH:
         verdict = lang.gettext("enough power")
@@ -131,7 +133,7 @@ def power_view(check: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         "trials": trials, "run": lang.count(run),
         "needed": lang.count(need) if need is not None else "",
         "power": lang.pct(power) if power is not None else "", "power_word": verdict,
-        "underpowered": power is not None and power < POWER_ENOUGH,
+        "underpowered": power is not None and power < POWER_ENOUGH and not passed,
         "certifiable": certifiable if isinstance(certifiable, bool) else None,
         "warnings": [lang.plugin(as_text(w)) for w in as_list(check.get("warnings"))],
     }

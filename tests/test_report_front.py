@@ -100,3 +100,18 @@ def test_a_metric_baseline_must_be_a_finite_number(baseline: Any) -> None:
                                                 baseline_description="before")),
                          name="m", origin=Origin("metric m"))
     assert (good.baseline, good.to_dict()["baseline_description"]) == (0.25, "before")
+
+
+@pytest.mark.parametrize(("status", "marked"), [("pass", False), ("cannot-certify", True)])
+def test_low_power_is_flagged_only_where_the_check_did_not_pass(status: str,
+                                                                marked: bool) -> None:
+    """A pass is earned by its own upper bound, however unlikely it was; a check that did not
+    pass with little power says so (the reader should not expect it to pass on a re-run)."""
+    from privgate.reports.i18n import Lang
+    from privgate.reports.view_checks import power_view
+
+    view = power_view({"status": status, "power": 0.397, "trials_run": 4657,
+                       "trials_needed": 4051}, Lang.get("en"))
+    assert view["power"] == Lang.get("en").pct(0.397)
+    assert view["underpowered"] is marked
+    assert (view["power_word"] == "too little power") is marked
