@@ -4,7 +4,10 @@ white-box audit?
 Run on demand (not part of the tests; about 1.5 hours on 2 shared CPU cores)::
 
     nice -n 10 .venv/bin/python benchmarks/dp_audit.py [--resume] [--seeds-honest 20]
-        [--seeds-broken 10] [--whitebox-runs 5] [--tight-runs 200]
+        [--seeds-broken 10] [--whitebox-runs 5] [--tight-runs 200] [--tight-seeds 1]
+
+(the recorded figures: ``--multi-run-seeds 10``, then the defaults, then ``--resume
+--tight-seeds 2`` for a second tightness seed).
 
 Writes ``benchmarks/results/dp_audit.json`` after every run (``--resume`` continues a run that
 was stopped: what is in the file is not measured again) and ``dp_audit.md`` from it. On a small
@@ -30,7 +33,8 @@ each calibrated by the opacus RDP accountant for epsilon 1, and ``dpsgd-vae-dp-d
 domain released under DP: the honest control of the domain copy, as many seeds as the broken).
 
 Tightness: ``generator_whitebox_audit`` of dpsgd-vae's trainer at epsilon 1, 2 and 4 with
-``--tight-runs`` runs (default 200) of 1,000 canaries, against the epsilon the trainer reports.
+``--tight-runs`` runs (default 200) of 1,000 canaries, against the epsilon the trainer reports
+(``--tight-seeds`` seeds each).
 The multi-run rows (``dp-audit`` with ``mode = "multi-run"``, copier and honest Laplace
 marginals) are kept from the last ``--multi-run-seeds N`` measurement. Timings are indicative
 only (a shared machine).
@@ -310,12 +314,13 @@ def write_markdown(doc: dict[str, Any]) -> None:
                   "trainer (sample rate 0.1, 200 steps, opacus RDP accountant), runs x 1,000 "
                   "canaries, threshold fixed in advance from the declared mechanism, "
                   "Clopper-Pearson on all canary trials at 95%:", "",
-                  "| target epsilon | claimed (trainer) | runs | bound | bound / claim | in: "
-                  "flagged / trials | out: flagged / trials | s |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| target epsilon | seed | claimed (trainer) | runs | bound | bound / claim | "
+                  "in: flagged / trials | out: flagged / trials | s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for t in sorted(tight, key=lambda t: (t["epsilon"], t["seed"])):
             c = t["counts"]
-            lines.append(f"| {t['epsilon']:g} | {t['claimed_epsilon']:.3g} | {t['runs']} | "
+            lines.append(f"| {t['epsilon']:g} | {t['seed']} | {t['claimed_epsilon']:.3g} | "
+                         f"{t['runs']} | "
                          f"{t['bound']:.3g} | {t['bound'] / t['claimed_epsilon']:.2f} | "
                          f"{c['members_flagged']}/{c['members']} | {c['nonmembers_flagged']}/"
                          f"{c['nonmembers']} | {t['seconds']} |")

@@ -33,7 +33,8 @@ coins, batches and noise), so by the argument above the ``R * m`` canaries are i
 trials of one epsilon-DP mechanism (add or remove one canary). One threshold on the score
 flags a canary "in"; it is fixed BEFORE any run, from scores simulated under the mechanism the
 audit declares (its noise multiplier, sample rate and steps; a seeded Monte Carlo, no audited
-trial), as the threshold whose expected counts give the largest bound. The counts over all
+trial), as the threshold whose bound is largest at its 20th percentile over binomial draws of
+the expected counts (:func:`threshold_for`). The counts over all
 trials -- canaries flagged in ``k1`` of the ``n1`` trials that inserted them and in ``k0`` of the
 ``n0`` that did not -- are an :class:`~privgate.operating_points.OperatingPoint` over
 independent trials that core bounds with one-sided Clopper-Pearson, ``epsilon >=
@@ -60,13 +61,14 @@ import numpy as np
 import pandas as pd
 import torch
 from numpy.typing import NDArray
+from scipy import stats
 from torch.utils.data import DataLoader, TensorDataset
 
 from privgate.dp.accounting import noise_multiplier_for, spent_epsilon
 from privgate.dp.clipping import PrivateModel, private_model
 from privgate.dp.generator import DPSGDGenerator
 from privgate.dp.loop import run_steps
-from privgate.dp_audit_bounds import multi_run_epsilon, one_run_epsilon, rates_epsilon
+from privgate.dp_audit_bounds import multi_run_epsilon, one_run_epsilon
 from privgate.generator import PrivacyBudget
 from privgate.operating_points import CanaryGuesses, OperatingPoint
 from privgate.randomness import child_seed, rng
@@ -77,10 +79,10 @@ __all__ = ["WhiteBoxAudit", "generator_whitebox_audit", "threshold_for", "whiteb
 #: Shares of the canaries guessed "in" (highest scores first) in one run; fixed in advance.
 GUESS_SHARES = (0.05, 0.1, 0.25)
 #: Simulated scores per class that fix the threshold of a multi-run audit (at least, and at
-#: most; twice the expected trials per class in between).
-MIN_SIMULATED, MAX_SIMULATED = 20_000, 400_000
-#: Candidate thresholds tried on the simulated scores.
-CANDIDATES = 400
+#: most; ten times the expected trials per class in between).
+MIN_SIMULATED, MAX_SIMULATED = 20_000, 2_000_000
+#: Candidate thresholds tried on the simulated scores, and binomial draws of each one's counts.
+CANDIDATES, DRAWS = 400, 200
 
 
 @dataclass(frozen=True)
@@ -132,28 +134,45 @@ def _simulated(sigma: float, q: float, steps: int, n: int, draws: np.random.Gene
     return total
 
 
+def _bounds(k_in: NDArray[Any], n_in: int, k_out: NDArray[Any], n_out: int, delta: float,
+            level: float) -> NDArray[np.float64]:
+    """:func:`privgate.dp_audit_bounds.rates_epsilon`'s bound, vectorised over the counts of
+    trials flagged "in" (0 where nothing is refuted)."""
+    a = 1.0 - level
+    k1, k0 = np.asarray(k_in, dtype=float), np.asarray(k_out, dtype=float)
+    tpr_low = np.where(k1 > 0, stats.beta.ppf(a, np.maximum(k1, 1e-12), n_in - k1 + 1), 0.0)
+    fpr_high = np.where(k0 < n_out, stats.beta.ppf(1 - a, k0 + 1, np.maximum(n_out - k0, 1e-12)),
+                        1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.where((tpr_low - delta > 0) & (fpr_high > 0),
+                         np.log((tpr_low - delta) / fpr_high), 0.0)
+        second = np.where((1 - fpr_high - delta > 0) & (tpr_low < 1),
+                          np.log((1 - fpr_high - delta) / (1 - tpr_low)), 0.0)
+    return np.asarray(np.maximum(np.maximum(first, second), 0.0), dtype=np.float64)
+
+
 def threshold_for(sigma: float, q: float, steps: int, n_in: int, n_out: int, delta: float,
                   level: float, seed: int) -> float:
-    """The score threshold (flag "in" above it) fixed before any run: on scores simulated
-    under the declared mechanism (noise multiplier ``sigma``, sample rate ``q``, ``steps``),
-    the one whose expected counts over ``n_in`` and ``n_out`` trials give the largest
-    epsilon bound at ``level`` per binomial bound. A function of its arguments only."""
-    n = int(min(MAX_SIMULATED, max(MIN_SIMULATED, 2 * max(n_in, n_out))))
+    """The score threshold (flag "in" above it) fixed before any run, from scores simulated
+    under the declared mechanism (noise multiplier ``sigma``, sample rate ``q``, ``steps``;
+    ten times the trials): of candidate thresholds in both tails, the one whose bound at
+    ``level`` is largest at its 20th percentile over binomial draws of ``n_in`` and
+    ``n_out`` trials (a robust choice: a far tail with few expected counts is a gamble). A
+    function of its arguments only."""
+    n = int(min(MAX_SIMULATED, max(MIN_SIMULATED, 10 * max(n_in, n_out))))
     draws = rng(seed, "dp-whitebox", "threshold")
     ins = np.sort(_simulated(sigma, q, steps, n, draws, True))
     outs = np.sort(_simulated(sigma, q, steps, n, draws, False))
     tails = np.geomspace(0.5 / n, 0.5, CANDIDATES // 2)
     candidates = np.unique(np.r_[np.quantile(outs, 1.0 - tails), np.quantile(ins, tails),
                                  np.quantile(np.r_[ins, outs], np.linspace(0, 1, 41))])
-    best, chosen = (-1.0, -1.0), float(candidates[0])
-    for t in candidates:
-        k_in = int(round((n - np.searchsorted(ins, t, side="right")) / n * n_in))
-        k_out = int(round((n - np.searchsorted(outs, t, side="right")) / n * n_out))
-        value = (rates_epsilon(k_in, n_in, k_out, n_out, delta, level)[0],  # ties: the median
-                 rates_epsilon(k_in, n_in, k_out, n_out, delta, 0.5)[0])
-        if value > best:
-            best, chosen = value, float(t)
-    return chosen
+    p_in = (n - np.searchsorted(ins, candidates, side="right")) / n
+    p_out = (n - np.searchsorted(outs, candidates, side="right")) / n
+    k_in = draws.binomial(n_in, p_in[:, None], (len(candidates), DRAWS))
+    k_out = draws.binomial(n_out, p_out[:, None], (len(candidates), DRAWS))
+    robust = np.quantile(_bounds(k_in, n_in, k_out, n_out, delta, level), 0.2, axis=1)
+    median = _bounds(np.round(p_in * n_in), n_in, np.round(p_out * n_out), n_out, delta, 0.5)
+    return float(candidates[np.lexsort((median, robust))[-1]])  # ties: the median bound
 
 
 def _canary_rows(m: int, n_batches: int, seed: int) -> tuple[NDArray[np.float32],

@@ -26,6 +26,7 @@ from privgate.dp.trainer import DPTrainer, Schedule
 from privgate.dp_audit_bounds import multi_run_epsilon, rates_epsilon
 from privgate.dp_claim import assess_claim
 from privgate.dp_whitebox import (
+    _bounds,
     _canary_rows,
     _linear,
     _loss,
@@ -110,6 +111,12 @@ def test_the_bound_is_clopper_pearson_on_both_forms_at_half_the_significance() -
     assert low == pytest.approx(rates_epsilon(995, 1000, 900, 1000, delta, 0.975)[0])
     assert low == pytest.approx(math.log(1 - stats.beta.ppf(0.975, 901, 100) - delta)
                                 - math.log(1 - stats.beta.ppf(0.025, 995, 6)), rel=1e-9)
+    counts = np.array([[0, 5, 480, 995, 1000]])  # the vectorised bound the threshold uses
+    for k_in in counts[0]:
+        for k_out in (0, 20, 900, 1000):
+            assert _bounds(np.array([k_in]), 1000, np.array([k_out]), 1000, delta, 0.975)[
+                0] == pytest.approx(rates_epsilon(int(k_in), 1000, k_out, 1000, delta,
+                                                  0.975)[0], abs=1e-9)
     audit = whitebox_audit(1.0, canaries=100, batches=10, epochs=1, seed=2, runs=2,
                            noise_multiplier=0.0)
     p = audit.point
