@@ -138,10 +138,11 @@ class AnonymeterInference(AnonymeterAttack):
                 f"{n_attacks:,} of the {available:,} possible targets were attacked per "
                 "secret; declare the sensitive columns (or set n_attacks) to attack them all")
         for number, secret in enumerate(secrets):
-            matched = matched_targets(
-                data.train[data.safe[secret]], data.control[data.safe[secret]], n_attacks,
-                rng(context.seed, self.name, "targets", number),
-                numeric=schema[secret].kind is not Kind.CATEGORICAL)
+            keys = secret_strata(data.train[data.safe[secret]],
+                                 data.control[data.safe[secret]],
+                                 schema[secret].kind is not Kind.CATEGORICAL)
+            matched = matched_targets(keys, len(data.train), n_attacks,
+                                      rng(context.seed, self.name, "targets", number))
             results, per_secret[secret], caught, strata = self._attack_secret(
                 context, data, secret, self._aux(schema, p, secret), number, found, matched)
             counts.append(replace(excess_counts(f"secret {secret}", results), strata=strata))
@@ -234,12 +235,10 @@ class AnonymeterInference(AnonymeterAttack):
                 guesses, targets[key], regression=schema[secret].kind is not Kind.CATEGORICAL),
                 dtype=float)
             control = float(np.mean(hits))
-            numeric = schema[secret].kind is not Kind.CATEGORICAL
-            matched = matched_targets(data.train[key], data.control[key], n,
-                                      rng(context.seed, self.name, "targets", number),
-                                      numeric=numeric)
-            keys = strata_of(pd.concat([data.train[key], data.control[key]],
-                                       ignore_index=True), numeric)
+            keys = secret_strata(data.train[key], data.control[key],
+                                 schema[secret].kind is not Kind.CATEGORICAL)
+            matched = matched_targets(keys, len(data.train), n,
+                                      rng(context.seed, self.name, "targets", number))
             counts.append(_planned_strata(f"secret {secret}", matched.stratum,
                                           keys[len(data.train) + positions], hits, control))
             pairs.append(matched.available)
@@ -322,16 +321,22 @@ def strata_of(values: pd.Series, numeric: bool) -> np.ndarray:
     return out
 
 
-def matched_targets(train: pd.Series, control: pd.Series, limit: int,
-                    generator: np.random.Generator, *, numeric: bool = False) -> Matched:
-    """Pairs of training and control rows in the same stratum of the secret's value
-    (:func:`strata_of`), at random: for every stratum ``min(train, control)`` pairs, then
-    (beyond ``limit`` pairs) a random subset of the pairs, so both sides keep the same
-    composition."""
+def secret_strata(train: pd.Series, control: pd.Series, numeric: bool) -> np.ndarray:
+    """The stratum of every training row, then of every control row (:func:`strata_of` over
+    both); one stratum for all rows when no stratum has rows on both sides."""
     keys = strata_of(pd.concat([train, control], ignore_index=True), numeric)
-    key_a, key_b = keys[:len(train)], keys[len(train):]
-    if not len(np.intersect1d(key_a, key_b)):  # no stratum on both sides: one for all rows
-        key_a, key_b = np.zeros(len(train), np.int64), np.zeros(len(control), np.int64)
+    if not len(np.intersect1d(keys[:len(train)], keys[len(train):])):
+        return np.zeros(len(keys), np.int64)
+    return keys
+
+
+def matched_targets(keys: np.ndarray, n_train: int, limit: int,
+                    generator: np.random.Generator) -> Matched:
+    """Pairs of training and control rows in the same stratum (``keys``: the
+    :func:`secret_strata` of the ``n_train`` training rows, then of the control rows), at
+    random: for every stratum ``min(train, control)`` pairs, then (beyond ``limit`` pairs) a
+    random subset of the pairs, so both sides keep the same composition."""
+    key_a, key_b = keys[:n_train], keys[n_train:]
     pairs_a, pairs_b, labels = [], [], []
     for value in np.intersect1d(key_a, key_b):
         a = generator.permutation(np.flatnonzero(key_a == value))

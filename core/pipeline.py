@@ -26,7 +26,7 @@ from privgate.attack import Attack, AttackContext
 from privgate.audit_plan import EXTERNAL, GeneratorRun, Plan, plan_audit
 from privgate.config import AuditConfig
 from privgate.dp_claim import CANARY_KIND, CHECK, DpClaim, assess_claim
-from privgate.errors import InputError, Text
+from privgate.errors import InputError
 from privgate.executor import Executor, make_executor
 from privgate.fitting import fit_booked
 from privgate.i18n import Translator
@@ -254,8 +254,7 @@ def _dp_claims(runs: list[GeneratorRun], config: AuditConfig, ledger: AuditLedge
                 ledger.refuted(claim.generator, claim.message)
             if claim.claimed_epsilon is not None:
                 note(N_("%(check)s on %(generator)s: %(outcome)s"), check=CHECK,
-                     generator=claim.generator, outcome=claim.message
-                     if isinstance(claim.message, Text) else strip_controls(claim.message))
+                     generator=claim.generator, outcome=claim.message)
     return out
 
 

@@ -16,9 +16,9 @@ import re
 from importlib import resources
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from babel.messages.pofile import read_po
+from test_cli_korean import _table
 
 from privgate.cli import main
 from privgate.cli_sign import CLI_DOMAIN, CLI_MARKED, CLI_PACKAGE, CLI_SOURCES, translator
@@ -161,15 +161,6 @@ def test_a_message_survives_pickling_and_a_bad_translation_falls_back_to_english
 
 
 # -- the command line -----------------------------------------------------------------------
-
-
-def _table(tmp_path: Path) -> Path:
-    data = tmp_path / "t.csv"
-    n = 300
-    pd.DataFrame({"age": [20 + i % 50 for i in range(n)],
-                  "sex": ["f" if i % 3 else "m" for i in range(n)],
-                  "city": [f"c{i % 7}" for i in range(n)]}).to_csv(data, index=False)
-    return data
 
 
 def _error_line(err: str) -> str:

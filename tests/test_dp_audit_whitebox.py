@@ -8,13 +8,12 @@ switched off and a misreported sample rate, never an honest DP-SGD.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from scipy import stats
+from test_dp_audit_runs import MisreportedVAE
 from torch.utils.data import DataLoader, TensorDataset
 
 from privgate import AttackContext
@@ -22,7 +21,6 @@ from privgate.attacks.dp_audit import DPAudit
 from privgate.dp.accounting import noise_multiplier_for
 from privgate.dp.clipping import private_model
 from privgate.dp.loop import run_steps
-from privgate.dp.trainer import DPTrainer, Schedule
 from privgate.dp_audit_bounds import multi_run_epsilon, rates_epsilon
 from privgate.dp_claim import assess_claim
 from privgate.dp_whitebox import (
@@ -36,7 +34,7 @@ from privgate.dp_whitebox import (
     threshold_for,
     whitebox_audit,
 )
-from privgate.generator import PrivacyBudget, PrivacySpent
+from privgate.generator import PrivacyBudget
 from privgate.plugins.generators.vae.generator import DPSGDVAE
 from privgate.schema import Column, Kind, Schema
 
@@ -160,33 +158,6 @@ def test_noise_switched_off_and_a_misreported_sample_rate_are_refuted_over_many_
     rate = whitebox_audit(1.0, canaries=200, batches=10, epochs=10, seed=1, runs=8,
                           noise_multiplier=sigma)
     assert rate.refuted and rate.epsilon_lower_bound > 1.2
-
-
-class MisreportedTrainer(DPTrainer):
-    """BROKEN: calibrates its noise, and reports epsilon, for a sample rate 10x smaller than
-    the rate it samples at (opacus #813)."""
-
-    def plan(self, n_rows: int, *, batch_size: int | None = None,
-             release_share: float = 0.0) -> Schedule:
-        sch = super().plan(n_rows, batch_size=batch_size, release_share=release_share)
-        prep = self._need()
-        self.schedule = replace(sch, noise_multiplier=noise_multiplier_for(
-            prep.train_epsilon, prep.train_delta, sch.sample_rate / 10, sch.steps,
-            self.settings.accountant))
-        return self.schedule
-
-    def privacy_spent(self, details: Any = None) -> PrivacySpent:
-        assert self.budget is not None
-        return PrivacySpent(self.budget.epsilon, self.budget.delta, "rdp", dict(details or {}))
-
-
-class MisreportedVAE(DPSGDVAE):
-    """dpsgd-vae on :class:`MisreportedTrainer`."""
-
-    def trainer(self, params: dict[str, Any], budget: PrivacyBudget | None, seed: int,
-                *, batch_size: int | None = None) -> DPTrainer:
-        t = super().trainer(params, budget, seed, batch_size=batch_size)
-        return MisreportedTrainer(self.name, t.settings, budget, seed)
 
 
 def test_a_generators_trainer_over_runs_and_the_attack_option() -> None:

@@ -21,6 +21,7 @@ from privgate.attacks.anonymeter_inference import (
     MAX_STRATA_VALUES,
     AnonymeterInference,
     matched_targets,
+    secret_strata,
     strata_of,
 )
 from privgate.certification import assess, null_upper, one_sided, trials_needed
@@ -148,7 +149,8 @@ def test_strata_only_for_two_sided_comparisons() -> None:
 def test_matched_targets_pair_rows_of_the_same_stratum(train: list[str], control: list[str],
                                                        limit: int, seed: int) -> None:
     a, b = pd.Series(train), pd.Series(control)
-    m = matched_targets(a, b, limit, np.random.default_rng(seed))
+    m = matched_targets(secret_strata(a, b, numeric=False), len(a), limit,
+                        np.random.default_rng(seed))
     assert len(m.train) == len(m.control) == len(m.stratum) == min(limit, m.available)
     assert len(set(m.train)) == len(m.train) and len(set(m.control)) == len(m.control)
     shared = set(train) & set(control)
