@@ -86,7 +86,20 @@ def _scalar_cell(value: object) -> tuple[int, list[int]]:
 def _object_cells(values: NDArray[Any]) -> tuple[Kinds, list[U64]]:
     """(kind, payload per lane) of an object array: strings by a keyed SipHash of their text,
     other objects as :func:`_scalar_cell`, every missing value (None, NaN, NaT, ``pd.NA``) as
-    the same null. Canonicalises each distinct value once."""
+    the same null. Canonicalises each distinct value once.
+
+    pandas' ``factorize`` reads an object string only up to its first NUL character (``""``
+    and ``"\\x00"`` get one code), so strings holding NUL are left out of it and hashed one by
+    one (``hash_array`` reads them whole): same kind and payload as any other string."""
+    has_nul = np.fromiter((isinstance(v, str) and "\x00" in v for v in values), bool,
+                          len(values))
+    if has_nul.any():
+        kinds, lanes = _object_cells(np.where(has_nul, None, values))
+        nul = values[has_nul]
+        kinds[has_nul] = _STR
+        for lane, key in zip(lanes, _LANE_KEYS, strict=True):
+            lane[has_nul] = pd.util.hash_array(nul, hash_key=key, categorize=False)
+        return kinds, lanes
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)
     n = len(uniques)

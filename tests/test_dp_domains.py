@@ -249,3 +249,20 @@ def test_mapping_is_per_row_so_a_new_record_changes_one_row_only() -> None:
     again, mapped = conform_to_domains(more, schema, weights, np.random.default_rng(0))
     assert mapped == {"c": 61}
     pd.testing.assert_frame_equal(again.iloc[1:].reset_index(drop=True), base)
+
+
+def test_a_lone_bin_lifted_by_noise_does_not_stretch_the_bounds() -> None:
+    # seed 7866 once released a lower bound of -3.8e8 for N(0, 1) data: noise alone lifted one
+    # empty bin far out over the threshold, and it held the 0.5% quantile
+    x = np.random.default_rng(7866).normal(0.0, 1.0, size=3000)
+    out, _ = release(pd.DataFrame({"x": x}), Schema((Column("x", Kind.CONTINUOUS),)), seed=7866)
+    low, high = out["x"].bounds or (0.0, 0.0)
+    assert -16 <= low <= -2 and 2 <= high <= 16
+
+
+def test_a_separate_cluster_of_real_values_stays_inside_the_bounds() -> None:
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(10, 100, 20_000), rng.uniform(2e5, 2.5e5, 400)])
+    out, _ = release(pd.DataFrame({"x": x}), Schema((Column("x", Kind.CONTINUOUS),)), seed=1)
+    low, high = out["x"].bounds or (0.0, 0.0)
+    assert low <= 10 and high >= 2.5e5  # 2% of the rows two bins wide, far from the rest

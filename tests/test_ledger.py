@@ -210,6 +210,20 @@ def test_fingerprint_canonicalises_missing_values_and_number_types() -> None:
     assert fingerprint(dates) == fingerprint(naive) == fingerprint(paris)
 
 
+def test_fingerprint_reads_text_with_nul_characters_whole() -> None:
+    # pandas' factorize stops at a NUL: "" and "\x00", "a" and "a\x00b" once shared a code
+    # and the fingerprint then depended on which came first
+    for cells in (["", "\x00", "a", "a\x00b", "\x00\x00"], ["\x00", "", None, "a\x00b", "a"]):
+        text = pd.DataFrame({"t": cells})
+        assert fingerprint(text) == fingerprint(text.iloc[::-1])
+        assert fingerprint(text) != fingerprint(text.assign(
+            t=[None if c is None else c.split("\x00")[0] for c in cells]))
+    for a, b in [("", "\x00"), ("a", "a\x00b"), ("\x00", "\x00\x00")]:
+        assert fingerprint(pd.DataFrame({"t": [a]})) != fingerprint(pd.DataFrame({"t": [b]}))
+    plain = pd.DataFrame({"t": ["x", "y"], "n": [1, 2]})  # text without NUL: as before
+    assert fingerprint(plain) == fingerprint(plain.assign(t=pd.Series(["x", "y"], dtype=object)))
+
+
 def _fingerprint_in_child(queue: Any) -> None:
     queue.put(fingerprint(_rows()))
 

@@ -9,7 +9,9 @@ Everything here is post-processing of those noisy counts:
 
 1. bins whose noisy count stays below ``threshold`` (chosen so that noise alone lifts no empty
    bin of the ``m`` over it with probability above ``NUMERIC_BETA``) are set to zero -- the
-   "approximate bounds" idea of Google's differential-privacy library (``ApproxBounds``);
+   "approximate bounds" idea of Google's differential-privacy library (``ApproxBounds``); a
+   passing bin with no other passing bin nearby must clear a stricter threshold (``ISOLATED_BETA``),
+   so that a lone noise-lifted bin far from the data does not stretch the bounds;
 2. the lower bound is the lower edge of the bin where the cumulative kept count reaches the
    ``TAIL`` quantile, the upper bound the upper edge of the bin where it reaches ``1 - TAIL``
    (a quantile over the public grid, read off the noisy histogram: values in thinner tails
@@ -39,6 +41,10 @@ MIN_EXP = -10
 MAX_EXP = 64
 #: Probability that noise alone lifts some empty bin of a column over the threshold.
 NUMERIC_BETA = 0.01
+#: The same for a passing bin with no other passing bin within ``NEIGHBOUR_BINS`` bins
+#: (see :func:`_occupied`).
+ISOLATED_BETA = 1e-6
+NEIGHBOUR_BINS = 2 * BINS_PER_OCTAVE
 #: Share of the (noisy) values left outside the released bounds on each side, at most.
 TAIL = 0.005
 
@@ -109,7 +115,7 @@ def bounds(noisy: NDArray[np.float64], col: Column, cut: float
     """The released ``(low, high)`` of ``col`` from its noisy histogram (post-processing)."""
     lo_edges, hi_edges = grid()
     m = len(lo_edges)
-    kept = np.where(noisy[:m] >= cut, noisy[:m], 0.0)
+    kept = _occupied(noisy[:m], cut)
     fallback = not kept.any()
     if fallback:
         first = last = int(np.argmax(noisy[:m]))
@@ -127,6 +133,37 @@ def bounds(noisy: NDArray[np.float64], col: Column, cut: float
             "threshold": cut, "bins": m + 1, "bins_per_octave": BINS_PER_OCTAVE,
             "fallback_to_largest_bin": fallback}
     return (low, high), info
+
+
+def _occupied(noisy: NDArray[np.float64], cut: float) -> NDArray[np.float64]:
+    """The noisy counts of the bins taken as occupied, the others zero.
+
+    A bin passes at ``cut``; one with no passing neighbour must pass ``cut`` scaled to
+    ``ISOLATED_BETA`` as well. Noise alone lifts some empty bin over ``cut`` with probability
+    ``NUMERIC_BETA``, and such a bin lies anywhere on the grid: far from the data it would
+    move a bound by orders of magnitude (a lower bound of -3.8e8 for N(0, 1) data). Two
+    empty bins passing together is far rarer, so a bin with another passing bin at most
+    ``NEIGHBOUR_BINS`` bins away (a factor 4 in magnitude) keeps the plain threshold: the thin
+    edges of the bulk stay in, a noise-lifted bin there widens a bound at most that factor.
+    So does a bin whose neighbours, though each under the threshold, together hold more than
+    noise alone would give them (values spread thinly over many bins, as for data around
+    zero on the log grid), and a lone cluster of real values well above the noise.
+    """
+    from scipy.stats import norm
+
+    passing = noisy >= cut
+    neighbour = np.zeros_like(passing)
+    for d in range(1, NEIGHBOUR_BINS + 1):
+        neighbour[d:] |= passing[:-d]
+        neighbour[:-d] |= passing[d:]
+    z = float(norm.isf(NUMERIC_BETA / len(noisy)))
+    sigma = cut / z
+    strict = sigma * float(norm.isf(ISOLATED_BETA / len(noisy)))
+    window = np.ones(2 * NEIGHBOUR_BINS + 1)
+    around = np.convolve(noisy, window, mode="same") - noisy  # noise alone: N(0, 2K sigma^2)
+    spread = around >= sigma * math.sqrt(2 * NEIGHBOUR_BINS) * z
+    keep = passing & (neighbour | spread | (noisy >= strict))
+    return np.where(keep, noisy, 0.0)
 
 
 def _integer_range(first: int, last: int, lo_edges: NDArray[np.float64],
