@@ -146,11 +146,46 @@ def category_indices(series: pd.Series, column: Column) -> NDArray[np.int64]:
     """
     assert column.categories is not None
     lookup = {category_key(c): i for i, c in enumerate(column.categories)}
-    idx = np.array([lookup.get(category_key(v), -1) if not is_missing(v) else -2
-                    for v in series.tolist()], dtype=np.int64)
+    codes, keys = key_codes(series)
+    by_key = np.array([lookup.get(k, -1) for k in keys] + [-2], dtype=np.int64)
+    idx = by_key[codes]  # code -1 (missing) reads the last slot: -2
     if column.nullable:
         idx[idx == -2] = len(column.categories)
     return idx
+
+
+def key_codes(series: pd.Series) -> tuple[NDArray[np.int64], list[object]]:
+    """Each cell's :func:`category_key` as a code into the list of distinct keys (-1 for a
+    missing cell), computing the key once per distinct value instead of once per cell.
+
+    pandas' ``factorize`` groups the cells; its grouping is used only where it cannot merge
+    values whose keys differ: Python's ``True == 1`` (so bools beside numbers) and strings
+    holding NUL (which ``factorize`` reads up to the NUL) take the cell-by-cell path.
+    """
+    values = series.to_numpy(dtype=object)
+    if not _factorize_keeps_keys(values):
+        seen: dict[object, int] = {}
+        out = np.array([-1 if is_missing(v) else seen.setdefault(category_key(v), len(seen))
+                        for v in values], dtype=np.int64)
+        return out, list(seen)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    keys: dict[object, int] = {}
+    remap = np.array([keys.setdefault(category_key(u), len(keys)) for u in uniques] + [-1],
+                     dtype=np.int64)
+    return remap[codes], list(keys)  # code -1 (missing) reads the last slot: -1
+
+
+def _factorize_keeps_keys(values: NDArray[Any]) -> bool:
+    """Whether pandas' ``factorize`` groups ``values`` only where their category keys agree:
+    not for bools beside other values (``True == 1``) nor strings holding NUL."""
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred in ("empty", "integer", "floating", "mixed-integer-float", "boolean"):
+        return True
+    if inferred == "string":
+        return not bool(pd.Series(values, dtype=object).str.contains("\x00", regex=False)
+                        .eq(True).any())
+    return not any(isinstance(v, bool | np.bool_) or (isinstance(v, str) and "\x00" in v)
+                   for v in values)
 
 
 def is_missing(value: Any) -> bool:

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from privgate import params
-from privgate.encoding import category_key, is_missing, to_numeric
+from privgate.encoding import category_key, is_missing, key_codes, to_numeric
 from privgate.errors import N_, InputError, plugin_named
 from privgate.input_files import file_word
 from privgate.schema import Column, Kind
@@ -59,8 +59,9 @@ def categorical_codes(series: pd.Series, categories: list[Any]) -> np.ndarray:
     """
     k = len(categories)
     lookup = {category_key(c): i for i, c in enumerate(categories)}
-    return np.array([k if is_missing(v) else lookup.get(category_key(v), k + 1)
-                     for v in series.tolist()], dtype=np.int64)
+    codes, keys = key_codes(series)
+    by_key = np.array([lookup.get(key, k + 1) for key in keys] + [k], dtype=np.int64)
+    return by_key[codes]  # code -1 (missing) reads the last slot: k
 
 
 def category_list(column: Column, *frames: pd.DataFrame) -> tuple[list[Any], bool]:
@@ -70,9 +71,12 @@ def category_list(column: Column, *frames: pd.DataFrame) -> tuple[list[Any], boo
         return list(column.categories), False
     seen: dict[object, Any] = {}
     for df in frames:
-        for v in df[column.name].tolist():
-            if not is_missing(v):
-                seen.setdefault(category_key(v), v)
+        codes, keys = key_codes(df[column.name])
+        first = pd.Series(np.arange(len(codes))).groupby(codes).first()  # a cell per key
+        values = df[column.name].to_numpy(dtype=object)
+        for code, row in first.items():
+            if int(code) >= 0:
+                seen.setdefault(keys[int(code)], values[int(row)])
     return [seen[k] for k in sorted(seen, key=str)], True
 
 
