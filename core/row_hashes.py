@@ -94,7 +94,9 @@ def _object_cells(values: NDArray[Any]) -> tuple[Kinds, list[U64]]:
     has_nul = np.fromiter((isinstance(v, str) and "\x00" in v for v in values), bool,
                           len(values))
     if has_nul.any():
-        kinds, lanes = _object_cells(np.where(has_nul, None, values))
+        without = values.copy()
+        without[has_nul] = None
+        kinds, lanes = _object_cells(without)
         nul = values[has_nul]
         kinds[has_nul] = _STR
         for lane, key in zip(lanes, _LANE_KEYS, strict=True):

@@ -72,11 +72,11 @@ def category_list(column: Column, *frames: pd.DataFrame) -> tuple[list[Any], boo
     seen: dict[object, Any] = {}
     for df in frames:
         codes, keys = key_codes(df[column.name])
-        first = pd.Series(np.arange(len(codes))).groupby(codes).first()  # a cell per key
-        values = df[column.name].to_numpy(dtype=object)
-        for code, row in first.items():
-            if int(code) >= 0:
-                seen.setdefault(keys[int(code)], values[int(row)])
+        present = codes >= 0
+        _, first = np.unique(codes[present], return_index=True)  # a cell per key, in key order
+        values = df[column.name].to_numpy(dtype=object)[present]
+        for key, row in zip(keys, first, strict=True):
+            seen.setdefault(key, values[row])
     return [seen[k] for k in sorted(seen, key=str)], True
 
 
