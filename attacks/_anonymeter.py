@@ -13,9 +13,11 @@ The attacks themselves are anonymeter's (Giomi et al. 2023); the adapters only
   :func:`seeded`): they go into the result's ``warnings``, which the console and the report
   show;
 * attack every row the tables allow by default (``n_attacks`` unset: ``min(train, control)``
-  targets), and report the raw counts of successes on training and on control rows
-  (:class:`privgate.evidence.Counts`, estimator ``"excess"``), from which core computes the
-  risk ``(attack - control) / (1 - control)`` and its exact one-sided bounds; the result's own
+  targets, at most :data:`~privgate.attacks._common.MAX_TARGETS` -- a uniform random
+  subsample of each side beyond, stated in the details; see :func:`wanted`), and report the
+  raw counts of successes on training and on control rows (:class:`privgate.evidence.Counts`,
+  estimator ``"excess"``), from which core computes the risk
+  ``(attack - control) / (1 - control)`` and its exact one-sided bounds; the result's own
   interval is the two-sided one from the same exact bounds (anonymeter's is a normal
   approximation), with a chart of the success rates on training rows, control rows and by a
   random guesser (:meth:`AnonymeterAttack.result`).
@@ -32,7 +34,7 @@ import logging
 import math
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,11 +43,13 @@ import pandas as pd
 
 from privgate import Attack, AttackContext, AttackResult, Kind, Schema
 from privgate.attacks._common import (
+    MAX_TARGETS,
     check_columns,
     check_int,
     interval_from_counts,
     jsonable,
     resolve_params,
+    subsampled,
 )
 from privgate.encoding import category_key, is_missing, to_numeric
 from privgate.errors import N_, InputError
@@ -104,10 +108,8 @@ def prepare(context: AttackContext, names: Sequence[str], *,
         col = schema[name]
         if col.kind is Kind.CATEGORICAL:
             for frame in out:
-                values = getattr(context, frame)[name].tolist()
                 out[frame][safe[name]] = pd.Series(
-                    [MISSING_CATEGORY if is_missing(v) else str(category_key(v))
-                     for v in values], dtype=object)
+                    category_strings(getattr(context, frame)[name].tolist()), dtype=object)
         else:
             numeric = {frame: to_numeric(getattr(context, frame)[name], col)
                        .reset_index(drop=True) for frame in out}
@@ -125,6 +127,32 @@ def prepare(context: AttackContext, names: Sequence[str], *,
                                                                categories=levels))
     frames = {frame: pd.DataFrame(cols) for frame, cols in out.items()}
     return Prepared(frames["train"], frames["control"], frames["synthetic"], safe)
+
+
+def wanted(p: dict[str, Any], available: int) -> int:
+    """Targets per side: ``n_attacks`` when given, else every row the tables allow up to
+    :data:`~privgate.attacks._common.MAX_TARGETS` (a uniform random subsample of each side
+    beyond: the counts are over the targets attacked, so the exact bounds stay valid)."""
+    return min(available, MAX_TARGETS if p["n_attacks"] is None else p["n_attacks"])
+
+
+def category_strings(values: Sequence[Any]) -> list[str]:
+    """Each categorical cell as anonymeter gets it (``"<missing>"`` or its
+    :func:`~privgate.encoding.category_key`), worked out once per distinct value and type (a
+    million-row column holds a few dozen; ``1`` and ``1.0`` stay apart, as their keys may)."""
+    memo: dict[tuple[type, Any], str] = {}
+    out = []
+    for v in values:
+        try:
+            text = memo.get((type(v), v))
+        except TypeError:  # unhashable: worked out every time
+            text = None
+        if text is None:
+            text = MISSING_CATEGORY if is_missing(v) else str(category_key(v))
+            with suppress(TypeError):
+                memo[(type(v), v)] = text
+        out.append(text)
+    return out
 
 
 class _Collect(logging.Handler):
@@ -263,12 +291,15 @@ class AnonymeterAttack(Attack):
 
     def result(self, context: AttackContext, counts: tuple[Counts, ...], *, baseline: float,
                baseline_description: str, details: dict[str, Any], trials_planned: int | None,
-               trials_available: int, warnings: Sequence[str] = ()) -> AttackResult:
+               trials_available: int, warnings: Sequence[str] = (),
+               targets: Sequence[str] = ()) -> AttackResult:
         """The attack's result from its counts (one per comparison): the risk and the two-sided
         interval from the exact bounds core gates on, trials run (the largest comparison),
         planned and available, anonymeter's warnings, and a chart of the success rates in
-        ``details``."""
+        ``details``; ``targets`` (:func:`~privgate.attacks._common.targets_statement`) say
+        which rows were attacked, and a subsample is named in the interval method."""
         risk, low, high, method = interval_from_counts(counts, context.confidence_level)
+        method += subsampled(targets)
         n_trials = max(c.trials for c in counts if not c.supplementary)
         return AttackResult(
             attack=self.name, risk_kind=self.risk_kind, risk=risk, ci_low=low, ci_high=high,

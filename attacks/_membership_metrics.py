@@ -34,6 +34,7 @@ their spread gives the power.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ from privgate.attacks._common import (
     jsonable,
     roc_arrays,
     single_threaded,
+    subsampled,
     tpr_at_fpr,
 )
 from privgate.attacks._nearest import EncodedRows, from_dense, nearest
@@ -151,26 +153,28 @@ class MembershipSummary:
             self.auroc_ci[0], self.auroc_ci[1], self.level,
             f"paired percentile bootstrap, {self.n_resamples} resamples"))
 
-    def interval_method(self, unit: str) -> str:
-        """How the advantage interval was computed, naming what was scored."""
+    def interval_method(self, unit: str, targets: Sequence[str] = ()) -> str:
+        """How the advantage interval was computed, naming what was scored (and, where the
+        targets are a random subsample of a side, which: ``targets``)."""
         return (f"{BOUND_METHOD}; two-sided: each end at alpha/2; over the scored "
-                f"({unit}, membership) pairs")
+                f"({unit}, membership) pairs" + subsampled(targets))
 
     def result(self, attack: str, risk_kind: str, *, unit: str, n_trials: int,
                trials_planned: int | None, details: dict[str, Any], record_risk: pd.Series,
-               figures: tuple[Any, ...] = (), trials_available: int | None = None
-               ) -> AttackResult:
+               figures: tuple[Any, ...] = (), trials_available: int | None = None,
+               targets: Sequence[str] = ()) -> AttackResult:
         """The attack's result: the advantage with its two-sided interval and its one-sided
         bounds (exact: :func:`hoeffding_margin`, :func:`dkw_margin`), baseline, ``null_upper``
         (the median upper bound a
         leak-free table of this size shows) and ``null_bounds`` (one per label permutation),
         and the typed evidence: ROC curve, AUROC with its interval, TPR at :data:`LOW_FPRS`,
-        trials planned, run and available."""
+        trials planned, run and available; ``targets`` (:func:`privgate.attacks._common.
+        targets_statement`, one per side) say how the scored rows were drawn."""
         n_trials = int(n_trials)
         return AttackResult(
             attack=attack, risk_kind=risk_kind, risk=self.advantage,
             ci_low=self.advantage_ci[0], ci_high=self.advantage_ci[1],
-            confidence_level=self.level, interval_method=self.interval_method(unit),
+            confidence_level=self.level, interval_method=self.interval_method(unit, targets),
             baseline=self.baseline, baseline_description=self.baseline_description(),
             n_trials=n_trials, details=jsonable(details), null_upper=self.null_upper,
             record_risk=record_risk,

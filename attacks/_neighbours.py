@@ -81,12 +81,18 @@ def _k_nearest(queries: np.ndarray, candidates_t: np.ndarray, cat_index: int, k:
 class Neighbours:
     """The ``k`` nearest rows of ``candidates`` on ``columns`` for any row of ``population``.
 
-    ``population`` holds every row that may be queried (e.g. training and control rows);
-    :meth:`of` looks a frame of such rows up by value. The search runs once, at construction.
+    ``population`` holds every row that may be a target (e.g. training and control rows): the
+    numeric ranges are taken over it and the candidates. ``wanted`` (rows of ``population``),
+    when given, are the rows that will be asked about: the search runs for them only, with the
+    same ranges, so each of them gets the neighbours it would get without ``wanted`` (a wide
+    table whose every column is a secret in turn attacks a few thousand targets per secret,
+    out of a population of every real row). :meth:`of` looks a frame of such rows up by value.
+    The search runs once, at construction.
     """
 
     def __init__(self, candidates: pd.DataFrame, population: pd.DataFrame,
-                 columns: Sequence[str], k: int = 1) -> None:
+                 columns: Sequence[str], k: int = 1,
+                 wanted: pd.DataFrame | None = None) -> None:
         cols = list(columns)
         self.columns = cols
         self.k = max(1, min(int(k), len(candidates)))
@@ -94,6 +100,12 @@ class Neighbours:
         types = detect_consistent_col_types(df1=candidates[cols], df2=distinct)
         cand, query = mixed_types_transform(df1=candidates[cols], df2=distinct,
                                             num_cols=types["num"], cat_cols=types["cat"])
+        if wanted is not None:
+            asked = distinct.merge(wanted[cols].drop_duplicates().assign(_asked=True),
+                                   how="left", on=cols, sort=False)["_asked"].notna()
+            keep = asked.to_numpy(dtype=bool)
+            distinct = distinct[keep].reset_index(drop=True)
+            query = query[keep]
         order = types["num"] + types["cat"]
         found = _k_nearest(np.ascontiguousarray(query[order].to_numpy(dtype=np.float64)),
                            np.ascontiguousarray(cand[order].to_numpy(dtype=np.float64).T),

@@ -89,6 +89,24 @@ def people_halves(perm: np.ndarray, codes: np.ndarray | None
     return np.flatnonzero(first), np.flatnonzero(~first)
 
 
+def first_rows(perm: np.ndarray, codes: np.ndarray | None, cap: int | None) -> np.ndarray:
+    """The first ``cap`` rows of the permutation ``perm`` (all of it when ``cap`` is ``None``
+    or not smaller), or, with person ``codes``, the rows of whole people in the order ``perm``
+    first meets them, as many people as fit in ``cap`` rows (one at least): a uniform random
+    subsample of the rows (people) when ``perm`` is a uniform random permutation."""
+    perm = np.asarray(perm)
+    if cap is None or cap >= len(perm):
+        return perm
+    if codes is None:
+        return perm[:cap]
+    met = np.asarray(codes)[perm]
+    order, first = np.unique(met, return_index=True)
+    order = order[np.argsort(first)]  # people in the order perm meets them
+    sizes = pd.Series(met).value_counts().reindex(order).to_numpy()
+    k = max(1, int(np.searchsorted(np.cumsum(sizes), cap, side="right")))
+    return perm[np.isin(met, order[:k])]
+
+
 def unit_sizes(context: AttackContext, train_rows: int, control_rows: int,
                control_pos: np.ndarray | None = None) -> tuple[int, int]:
     """How many member and non-member units ``train_rows`` training and ``control_rows``

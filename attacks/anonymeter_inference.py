@@ -2,13 +2,16 @@
 
 The adversary knows a target's quasi-identifiers and reads a sensitive column off the nearest
 synthetic row, against the same attack on control rows; run once per secret column. Every row
-the tables allow is a target by default (``min(train, control)`` on each side; 2,000 when no
+the tables allow is a target by default (``min(train, control)`` on each side, at most
+:data:`~privgate.attacks._common.MAX_TARGETS` drawn uniformly at random; 2,000 when no
 sensitive column is declared and every column is a secret in turn), and each secret
 is one comparison of the result's counts (core bounds the largest risk, Bonferroni over the
 secrets). The nearest rows are found once per set of known columns for every real row
 (:mod:`privgate.attacks._neighbours`) and handed to anonymeter's own evaluator, which scores
-the guesses and warns as it always does. The shared adapter code is in
-:mod:`privgate.attacks._anonymeter`.
+the guesses and warns as it always does. The secrets are independent jobs, each with its own
+random streams (:mod:`privgate.attacks._inference_secrets`): on a Ray cluster
+(``--backend ray``) they run on its workers, with the same figures. The shared adapter code is
+in :mod:`privgate.attacks._anonymeter`.
 
 Variance reduction: matched targets, stratified by the secret's value. How often the secret is
 guessed depends mostly on its value (the majority value of a skewed column nearly always, a rare
@@ -35,7 +38,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from anonymeter.evaluators import InferenceEvaluator
 from anonymeter.evaluators.inference_evaluator import evaluate_inference_guesses
 
 from privgate import AttackContext, AttackResult, Kind, Schema, hookimpl
@@ -44,16 +46,14 @@ from privgate.attacks._anonymeter import (
     ANONYMETER_REFERENCE,
     ARTICLE29_REFERENCE,
     AnonymeterAttack,
-    Prepared,
     column_list,
     excess_counts,
     kept,
     prepare,
-    results_details,
-    seeded,
 )
-from privgate.attacks._common import modelled_columns
-from privgate.attacks._neighbours import NeighbourPredictor, Neighbours, population
+from privgate.attacks._common import MAX_TARGETS, modelled_columns, targets_statement
+from privgate.attacks._inference_secrets import SecretJob, attack_secrets
+from privgate.attacks._neighbours import NeighbourPredictor, Neighbours
 from privgate.certification import estimate
 from privgate.errors import N_, InputError
 from privgate.evidence import Counts
@@ -92,7 +92,7 @@ class AnonymeterInference(AnonymeterAttack):
         "general patterns, 1: every secret is revealed).")
     references: ClassVar[tuple[str, ...]] = (ANONYMETER_REFERENCE, ARTICLE29_REFERENCE)
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "n_attacks": None,  # every row: min(train, control) targets on each side
+        "n_attacks": None,  # min(train, control) targets on each side, at most MAX_TARGETS
         "secrets": None,
         "aux_cols": None,
     }
@@ -127,29 +127,35 @@ class AnonymeterInference(AnonymeterAttack):
         data = prepare(context, names)
         available = min(len(data.train), len(data.control))
         n_attacks = _targets(p, available, every_column)
-        found = _NeighbourCache(data.synthetic, population(data.train, data.control))
         per_secret: dict[str, dict[str, Any]] = {}
         available_by_secret: list[int] = []
         counts: list[Counts] = []
         messages: list[str] = []
-        if n_attacks < available and p["n_attacks"] is None:
+        if n_attacks < available and p["n_attacks"] is None and every_column:
             messages.append(
                 f"every column is a secret in turn (no sensitive column declared), so "
                 f"{n_attacks:,} of the {available:,} possible targets were attacked per "
                 "secret; declare the sensitive columns (or set n_attacks) to attack them all")
+        jobs = []
         for number, secret in enumerate(secrets):
+            numeric = schema[secret].kind is not Kind.CATEGORICAL
             keys = secret_strata(data.train[data.safe[secret]],
-                                 data.control[data.safe[secret]],
-                                 schema[secret].kind is not Kind.CATEGORICAL)
+                                 data.control[data.safe[secret]], numeric)
             matched = matched_targets(keys, len(data.train), n_attacks,
                                       rng(context.seed, self.name, "targets", number))
-            results, per_secret[secret], caught, strata = self._attack_secret(
-                context, data, secret, self._aux(schema, p, secret), number, found, matched)
-            counts.append(replace(excess_counts(f"secret {secret}", results), strata=strata))
+            jobs.append(SecretJob(  # its random stream by position: renaming changes nothing
+                secret, tuple(self._aux(schema, p, secret)), numeric, matched,
+                child_seed(context.seed, self.name, "secret", number),
+                context.confidence_level))
+        for job, done in zip(jobs, attack_secrets(data, jobs, context.executor), strict=True):
+            secret = job.secret
+            per_secret[secret] = done.details
+            counts.append(replace(excess_counts(f"secret {secret}", done.results),
+                                  strata=done.strata))
             per_secret[secret]["risk"] = estimate(counts[-1])
-            per_secret[secret]["strata"] = len(strata)
-            messages.extend(kept(caught, f"secret {secret}: "))
-            available_by_secret.append(matched.available)
+            per_secret[secret]["strata"] = len(done.strata)
+            messages.extend(kept(done.warnings, f"secret {secret}: "))
+            available_by_secret.append(job.matched.available)
         worst = max(secrets, key=lambda s: per_secret[s]["risk"])
         worst_details = per_secret[worst]
         details = {
@@ -168,6 +174,9 @@ class AnonymeterInference(AnonymeterAttack):
                         f"the secret (each value its own for at most {MAX_STRATA_VALUES} "
                         f"values; else values held by {FREQUENT_SHARE:.0%} of the rows alone "
                         f"and the rest in {OTHER_BINS} quantile bins), counted per stratum"),
+            "targets_drawn": [targets_statement("matched pairs per secret", n_attacks,
+                                                max(available_by_secret), context.seed,
+                                                self.name)],
             "params": dict(p),
         }
         return self.result(
@@ -178,37 +187,8 @@ class AnonymeterInference(AnonymeterAttack):
                 "the secret of a random synthetic row (a success rate, not an "
                 "excess-over-control risk)"),
             details=details, trials_planned=p["n_attacks"],
-            trials_available=max(available_by_secret), warnings=messages)
-
-    def _attack_secret(self, context: AttackContext, data: Prepared, secret: str,
-                       aux: list[str], number: int, found: _NeighbourCache, matched: Matched
-                       ) -> tuple[Any, dict[str, Any], list[str],
-                                  tuple[tuple[float, int, float, int], ...]]:
-        """Anonymeter's results for the ``number``-th secret column on its ``matched``
-        targets (its random stream: by position, so renaming columns changes nothing), their
-        figures for ``details``, anonymeter's warnings and the counts per stratum (anonymeter's
-        own scoring of the same guesses, checked against its totals)."""
-        regression = context.schema[secret].kind is not Kind.CATEGORICAL
-        safe_aux = [data.safe[c] for c in aux]
-        model = NeighbourPredictor(found.get(safe_aux), data.synthetic, data.safe[secret])
-        ori = data.train.iloc[matched.train]
-        control = data.control.iloc[matched.control]
-        with seeded(child_seed(context.seed, self.name, "secret", number)) as caught:
-            evaluator = InferenceEvaluator(  # every matched target: anonymeter samples them all
-                ori=ori, syn=data.synthetic, control=control, aux_cols=safe_aux,
-                secret=data.safe[secret], regression=regression, n_attacks=len(ori),
-                inference_model=model)
-            evaluator.evaluate(n_jobs=1)
-            results = evaluator.results(confidence_level=context.confidence_level)
-        hits = [np.asarray(evaluate_inference_guesses(
-            model.predict(frame), frame[data.safe[secret]], regression=regression), dtype=float)
-            for frame in (ori, control)]
-        if (hits[0].sum(), hits[1].sum()) != (results.n_success, results.n_control):
-            raise RuntimeError(f"secret {secret!r}: the per-target guesses do not add up to "
-                               "anonymeter's success counts")
-        return results, {"aux_cols": aux, "regression": regression,
-                         **results_details(results)}, list(caught), stratum_counts(
-                             matched, hits[0], hits[1])
+            trials_available=max(available_by_secret), warnings=messages,
+            targets=details["targets_drawn"])
 
     def plan(self, context: AttackContext) -> AttackPlan:
         """Each secret's control rate, guessed from the training rows as the stand-in
@@ -276,13 +256,16 @@ def _planned_strata(label: str, stratum: np.ndarray, target_strata: np.ndarray,
 
 
 def _targets(p: dict[str, Any], available: int, every_column: bool) -> int:
-    """Targets per side: ``n_attacks`` when given, else every row the tables allow -- except
-    when every column is a secret in turn (no roles declared), where each secret has its own
-    known columns and so its own neighbour search: then :data:`UNDECLARED_TARGETS`, so that a
-    wide table stays minutes, not hours (the result warns)."""
+    """Targets per side: ``n_attacks`` when given, else every row the tables allow up to
+    :data:`~privgate.attacks._common.MAX_TARGETS` (matched pairs drawn uniformly at random
+    beyond, :func:`matched_targets`: the counts are over the pairs attacked, so the exact
+    bounds stay valid) -- and when every column is a secret in turn (no roles declared), where
+    each secret has its own known columns and so its own neighbour search,
+    :data:`UNDECLARED_TARGETS`, so that a wide table stays minutes, not hours (the result
+    warns)."""
     if p["n_attacks"] is not None:
         return min(p["n_attacks"], available)
-    return min(available, UNDECLARED_TARGETS) if every_column else available
+    return min(available, UNDECLARED_TARGETS if every_column else MAX_TARGETS)
 
 
 @dataclass(frozen=True)
@@ -348,17 +331,6 @@ def matched_targets(keys: np.ndarray, n_train: int, limit: int,
     a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
     keep = np.sort(generator.permutation(len(a))[:limit])
     return Matched(a[keep], b[keep], np.concatenate(labels)[keep], len(a))
-
-
-def stratum_counts(matched: Matched, train_hits: np.ndarray, control_hits: np.ndarray
-                   ) -> tuple[tuple[float, int, float, int], ...]:
-    """Per stratum: successes and trials on the matched training and control targets."""
-    rows = []
-    for value in np.unique(matched.stratum):
-        mine = matched.stratum == value
-        k = int(mine.sum())
-        rows.append((float(train_hits[mine].sum()), k, float(control_hits[mine].sum()), k))
-    return tuple(rows)
 
 
 class _NeighbourCache:

@@ -2,11 +2,13 @@
 
 The adversary holds two disjoint sets of columns of the same people and joins them through
 their nearest synthetic rows, against the same attack on control rows. Every row the tables
-allow is attacked by default (``min(train, control)`` on each side); the nearest rows come
-from :mod:`privgate.attacks._neighbours` (anonymeter's distance, found once per distinct
-target) and the links are counted by anonymeter's own ``LinkabilityIndexes``. The counts of
-linked training and control rows are the result's counts (estimator ``"excess"``). The shared
-adapter code is in :mod:`privgate.attacks._anonymeter`.
+allow is attacked by default (``min(train, control)`` on each side, at most
+:data:`~privgate.attacks._common.MAX_TARGETS`: a uniform random subsample beyond, stated in
+the details; each target's nearest rows are still searched among ALL synthetic rows); the
+nearest rows come from :mod:`privgate.attacks._neighbours` (anonymeter's distance, found once
+per distinct target) and the links are counted by anonymeter's own ``LinkabilityIndexes``.
+The counts of linked training and control rows are the result's counts (estimator
+``"excess"``). The shared adapter code is in :mod:`privgate.attacks._anonymeter`.
 
 With a person column declared (``AttackContext.persons``) the targets are equal seeded samples
 of training and control *people* (every row of each; ``n_attacks`` counts people) and a person
@@ -38,8 +40,9 @@ from privgate.attacks._anonymeter import (
     results_details,
     seeded,
     split_in_two,
+    wanted,
 )
-from privgate.attacks._common import modelled_columns
+from privgate.attacks._common import modelled_columns, targets_statement
 from privgate.attacks._membership_metrics import positions
 from privgate.attacks._neighbours import Neighbours, population
 from privgate.attacks._persons import people_rows
@@ -87,7 +90,7 @@ class AnonymeterLinkability(AnonymeterAttack):
         "everyone).")
     references: ClassVar[tuple[str, ...]] = (ANONYMETER_REFERENCE, ARTICLE29_REFERENCE)
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "n_attacks": None,  # every row: min(train, control) on each side
+        "n_attacks": None,  # min(train, control) on each side, at most MAX_TARGETS
         "n_neighbors": 1,
         "aux_cols": None,
     }
@@ -135,7 +138,7 @@ class AnonymeterLinkability(AnonymeterAttack):
         persons = context.persons
         available = (min(len(data.train), len(data.control)) if persons is None
                      else min(persons.n_train, persons.n_control))
-        n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
+        n = wanted(p, available)
         draws = rng(context.seed, self.name, "targets")
         if persons is None:
             t_pos = positions(len(data.train), n, draws)
@@ -174,6 +177,12 @@ class AnonymeterLinkability(AnonymeterAttack):
             "aux_cols": [aux[0], aux[1]],
             "n_neighbors": p["n_neighbors"],
             "n_synthetic": n_syn,
+            "targets": [targets_statement(f"{side} {'rows' if persons is None else 'people'}",
+                                          n, total, context.seed, self.name)
+                        for side, total in (("training", len(data.train) if persons is None
+                                             else persons.n_train),
+                                            ("control", len(data.control) if persons is None
+                                             else persons.n_control))],
             "neighbours": ("anonymeter's Gower distance and link rule; nearest rows found "
                            "once per distinct target (privgate.attacks._neighbours)"),
             "params": dict(p),
@@ -191,7 +200,7 @@ class AnonymeterLinkability(AnonymeterAttack):
                 "random for each half of a record links the two halves (a success rate, not "
                 "an excess-over-control risk)"),
             details=details, trials_planned=p["n_attacks"], trials_available=available,
-            warnings=kept(caught))
+            warnings=kept(caught), targets=details["targets"])
 
     def plan(self, context: AttackContext) -> AttackPlan:
         """How often control rows link through the training rows (standing in for the
@@ -208,7 +217,7 @@ class AnonymeterLinkability(AnonymeterAttack):
         if persons is not None:  # people: PLAN_TARGETS control people, all their rows
             return self._plan_people(p, data, aux, persons, context.seed)
         available = min(len(data.train), len(data.control))
-        n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
+        n = wanted(p, available)
         targets = data.control.iloc[positions(len(data.control), PLAN_TARGETS,
                                               rng(context.seed, self.name, "plan"))]
         halves = [Neighbours(data.train, targets, [data.safe[c] for c in half],
@@ -225,7 +234,7 @@ class AnonymeterLinkability(AnonymeterAttack):
         """The plan per person: how often a control person (any of their rows) links through
         the training rows, on up to 2,000 control people."""
         available = min(persons.n_train, persons.n_control)
-        n = available if p["n_attacks"] is None else min(p["n_attacks"], available)
+        n = wanted(p, available)
         people = np.unique(persons.control)
         chosen = people[positions(len(people), PLAN_TARGETS, rng(seed, self.name, "plan"))]
         c_pos = np.flatnonzero(np.isin(persons.control, chosen))

@@ -16,10 +16,15 @@ rows. The predicates are anonymeter's (its query builder and evaluator, run here
   The two counts of successes over the same predicates are the result's counts (estimator
   ``"excess"``; the exact bound holds whatever the dependence between the two, so pairing
   them is allowed);
-* by default as many predicates as there are such rows are asked for, on six columns (fewer
-  on narrower tables): predicates on three columns rarely isolate one row of a table of tens of
-  thousands (about 300 in 100,000 attempts on UCI Adult), too few to certify anything, while a
-  six-column adversary -- one who knows a typical quasi-identifier set -- builds thousands.
+* by default as many predicates as there are such rows are asked for, at most
+  :data:`~privgate.attacks._common.MAX_TARGETS` (20,000: the trials are the predicates, the
+  first ones built -- a prefix of the same seeded sequence, so the count is exact and the
+  bound holds over the predicates run; the rows they are tested on are NOT capped, since
+  testing on fewer rows would change what singling out means and hide copies), on six
+  columns (fewer on narrower tables): predicates on three columns rarely isolate one row of a
+  table of tens of thousands (about 300 in 100,000 attempts on UCI Adult), too few to
+  certify anything, while a six-column adversary -- one who knows a typical
+  quasi-identifier set -- builds thousands.
 
 With a person column declared (``AttackContext.persons``) the attack singles out *people*:
 the targets are equal seeded samples of training and control *people* (every row of each,
@@ -50,7 +55,6 @@ from anonymeter.evaluators.singling_out_evaluator import (
     UniqueSinglingOutQueries,
     _convert_polars_dtype,
     _evaluate_queries,
-    _generate_singling_out_queries,
     _random_query,
 )
 from numpy.typing import NDArray
@@ -66,9 +70,10 @@ from privgate.attacks._anonymeter import (
     prepare,
     seeded,
 )
-from privgate.attacks._common import check_choice, modelled_columns
+from privgate.attacks._common import MAX_TARGETS, check_choice, modelled_columns
 from privgate.attacks._membership_metrics import positions
 from privgate.attacks._persons import people_rows
+from privgate.attacks._singling_out_queries import multivariate_queries
 from privgate.errors import N_, InputError
 from privgate.evidence import Counts
 from privgate.persons import PER_PERSON, Persons
@@ -135,7 +140,10 @@ def _random_queries(df: pl.DataFrame, n_queries: int, n_cols: int, rng: np.rando
     same seeded draw picked other values, and the baseline changed between runs. The draws
     (``rng``) and the predicates (anonymeter's ``_random_query``) are anonymeter's own.
     """
-    values = {col: df.get_column(col).unique(maintain_order=True).to_list() for col in df.columns}
+    # arrays made once, as rng.choice makes them from a list (np.asarray) at every draw: the
+    # same draws and values, without copying up to a million values per predicate column
+    values = {col: np.asarray(df.get_column(col).unique(maintain_order=True).to_list())
+              for col in df.columns}
     kinds = {col: _convert_polars_dtype(df.get_column(col).dtype) for col in df.columns}
     out = []
     for _ in range(n_queries):
@@ -149,17 +157,23 @@ def _queries(df: pl.DataFrame, mode: str, n_attacks: int, n_cols: int, max_attem
     """anonymeter's singling-out predicates built on ``df``: its multivariate builder as it is
     (seeded by ``rng``, reproducible), the univariate one in a fixed order
     (:func:`_univariate_queries`), with anonymeter's warning when too few were built."""
-    if mode != "univariate":
-        return list(_generate_singling_out_queries(df=df, mode=mode, n_attacks=n_attacks,
-                                                   n_cols=n_cols, max_attempts=max_attempts,
-                                                   rng=rng))
-    queries = _univariate_queries(df, n_attacks, rng)
+    if mode != "univariate":  # anonymeter's predicates, each checked on fewer rows
+        queries = multivariate_queries(df, n_attacks, n_cols, max_attempts, rng)
+    else:
+        queries = _univariate_queries(df, n_attacks, rng)
     if len(queries) < n_attacks:  # anonymeter's words, collected by seeded() like its own
         singling_out_evaluator.logger.warning(
-            f"Attack `univariate` could generate only {len(queries)} singling out queries "
+            f"Attack `{mode}` could generate only {len(queries)} singling out queries "
             f"out of the requested {n_attacks}. This can probably lead to an underestimate "
             "of the singling out risk.")
     return queries
+
+
+def _wanted(p: dict[str, Any], size: int) -> int:
+    """Predicates asked for: ``n_attacks``, else one per target row up to
+    :data:`~privgate.attacks._common.MAX_TARGETS` (the trials are the predicates; the targets
+    they are tested on stay ``min(train, control)`` rows, see the module's docstring)."""
+    return min(size, MAX_TARGETS if p["n_attacks"] is None else p["n_attacks"])
 
 
 def _frame(df: pd.DataFrame) -> pl.DataFrame:
@@ -253,7 +267,7 @@ class AnonymeterSinglingOut(AnonymeterAttack):
         else:
             train, control, size, rows = _people_targets(persons, context.seed, self.name, data)
         singles = _singles if persons is None else _people_singled
-        wanted = size if p["n_attacks"] is None else min(p["n_attacks"], size)
+        wanted = _wanted(p, size)
         seed = child_seed(context.seed, self.name)
         with seeded(seed) as caught:
             synthetic = _frame(data.synthetic)
@@ -310,7 +324,7 @@ class AnonymeterSinglingOut(AnonymeterAttack):
             _, control, size, _ = _people_targets(context.persons, context.seed, self.name,
                                                   data)
         singles = _singles if context.persons is None else _people_singled
-        wanted = size if p["n_attacks"] is None else min(p["n_attacks"], size)
+        wanted = _wanted(p, size)
         attempts = min(PLAN_ATTEMPTS, p["max_attempts"])
         with seeded(child_seed(context.seed, self.name, "plan")):
             queries = _queries(_frame(data.train), p["mode"], wanted, n_cols, attempts,

@@ -1,11 +1,13 @@
 """DCR membership inference: are training rows closer to the synthetic data than unseen rows?
 
-Each real row is scored by its distance to the closest synthetic record (DCR). Every training
-row (member) and every control row (non-member, never seen by the generator) is scored by
-default (``max_rows`` caps each side); an adversary who calls "member" whenever the distance
-is small succeeds more often than chance exactly when the generator placed synthetic records
-near its training rows. The advantage's bounds are exact and distribution-free
-(:mod:`privgate.attacks._membership_metrics`).
+Each real row is scored by its distance to the closest synthetic record (DCR). Training rows
+(members) and control rows (non-members, never seen by the generator) are scored, at most
+``max_rows`` of each side (default :data:`~privgate.attacks._common.MAX_TARGETS`, 20,000: a
+uniform random subsample beyond, stated in the result; the interval is over the rows scored);
+each scored row's nearest synthetic row is searched among ALL synthetic rows. An adversary
+who calls "member" whenever the distance is small succeeds more often than chance exactly when
+the generator placed synthetic records near its training rows. The advantage's bounds are
+exact and distribution-free (:mod:`privgate.attacks._membership_metrics`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import numpy as np
 from privgate import Attack, AttackContext, AttackResult, hookimpl, randomness
 from privgate.attack import AttackPlan
 from privgate.attacks._common import (
+    MAX_TARGETS,
     check_choice,
     check_int,
     modelled_columns,
     resolve_params,
+    targets_statement,
 )
 from privgate.attacks._membership_metrics import (
     nearest_distances,
@@ -75,7 +79,7 @@ class DCRMembership(Attack):
     )
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "max_rows": None,  # every training row against every control row
+        "max_rows": MAX_TARGETS,  # per side; None: every training and control row
         "metric": "euclidean",
         "n_resamples": 500,
     }
@@ -105,7 +109,16 @@ class DCRMembership(Attack):
         members = context.train.iloc[member_pos]
         non_pos = positions(len(context.control), m, rng)  # drawn as _common.subsample draws
         nonmembers = context.control.iloc[non_pos]
+        targets = (targets_statement("training rows", n, len(context.train), context.seed,
+                                     self.name),
+                   targets_statement("control rows", m, len(context.control), context.seed,
+                                     self.name))
         encoder = TableEncoder(context.schema)
+        # Only the targets are subsampled, never the synthetic side: each target's nearest row
+        # is searched among ALL synthetic rows. A subsample of the synthetic rows would inflate
+        # every distance and could drop the very copy of a training row that DCR is there to
+        # find (not conservative for a privacy gate); so would an approximate search whose
+        # distances can exceed the true ones. Exact search on fewer targets costs only width.
         x_syn = encode_rows(encoder, context.synthetic)  # sparse 0/1 slots, chunked
         x_real = encode_rows(encoder, members, nonmembers)
         dist = nearest_distances(x_syn, x_real, metric)
@@ -118,6 +131,7 @@ class DCRMembership(Attack):
         details = {
             **summary.details(), **units.details,
             "n_synthetic": int(len(context.synthetic)),
+            "targets": list(targets),
             "distance_metric": METRICS[metric],
             "median_dcr_members": float(np.median(d_mem)),
             "median_dcr_nonmembers": float(np.median(d_non)),
@@ -128,10 +142,15 @@ class DCRMembership(Attack):
         # exposure of each scored training row (never written to results.json)
         exposure = record_risk_series(member_pos, units.exposure)
         return summary.result(self.name, self.risk_kind, unit="distance",
-                              n_trials=units.n_trials,
-                              trials_planned=None if max_rows is None else 2 * max_rows,
+                              n_trials=units.n_trials, targets=targets,
+                              trials_planned=self._planned(max_rows),
                               details=details, record_risk=exposure, trials_available=sum(
                                   unit_sizes(context, len(context.train), len(context.control))))
+
+    def _planned(self, max_rows: int | None) -> int | None:
+        """Trials asked for: only a ``max_rows`` the user set asks for a number (the default
+        cap asks for nothing, so a small table is not "short" of it)."""
+        return None if max_rows is None or "max_rows" not in self.params else 2 * max_rows
 
     def plan(self, context: AttackContext) -> AttackPlan:
         """The leak-free bound of the advantage at this table's sizes (no scores needed)."""

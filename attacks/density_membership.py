@@ -24,6 +24,9 @@ estimators are offered:
   rather than to single rows, and it is weak against verbatim copies.
 
 The synthetic density uses at most ``max_density_rows`` synthetic rows (a seeded sample).
+At most ``max_rows`` members and as many non-members are scored (default
+:data:`~privgate.attacks._common.MAX_TARGETS`, 20,000: a uniform random subsample beyond,
+stated in the result; the interval is over the rows scored).
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ from sklearn.neighbors import KernelDensity, NearestNeighbors
 from privgate import Attack, AttackContext, AttackResult, hookimpl, params, randomness
 from privgate.attack import AttackPlan
 from privgate.attacks._common import (
+    MAX_TARGETS,
     check_choice,
     check_int,
     modelled_columns,
     resolve_params,
     single_threaded,
+    targets_statement,
 )
 from privgate.attacks._membership_metrics import (
     nearest_distances,
@@ -133,7 +138,7 @@ class DensityMembership(Attack):
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "estimator": "knn",        # "knn" (k-nearest-neighbour) or "kde" (kernel density)
         "n_neighbors": 1,          # k of the k-NN density estimate
-        "max_rows": None,          # cap on members and on non-members scored (None: all)
+        "max_rows": MAX_TARGETS,   # cap on members and on non-members scored (None: all)
         "max_density_rows": 50000,  # synthetic rows the synthetic density is fitted on
         "n_components": 10,        # kde: PCA dimensions the densities live in
         "bandwidth": "scott",      # kde: or a positive number (in unit-variance PCA units)
@@ -177,6 +182,10 @@ class DensityMembership(Attack):
         member_pos = positions(len(context.train), n, rng)
         non_pos = non_pos[positions(len(non_pos), m, rng)]
         syn_pos = positions(len(context.synthetic), max_density, rng)
+        targets = (targets_statement("training rows", n, len(context.train), context.seed,
+                                     self.name),
+                   targets_statement("non-member half of the control rows", m,
+                                     len(non_pos_all), context.seed, self.name))
 
         encoder = TableEncoder(context.schema)
 
@@ -201,6 +210,7 @@ class DensityMembership(Attack):
             "n_reference": int(len(x_ref)),
             "n_synthetic_density": int(len(x_syn)),
             "n_synthetic": int(len(context.synthetic)),
+            "targets": list(targets),
             "median_log_ratio_members": float(np.median(scores[:n])),
             "median_log_ratio_nonmembers": float(np.median(scores[n:])),
             "params": dict(p),
@@ -213,8 +223,10 @@ class DensityMembership(Attack):
         # exposure of each scored training row (never written to results.json)
         exposure = record_risk_series(member_pos, units.exposure)
         return summary.result(self.name, self.risk_kind, unit="log density ratio",
-                              n_trials=units.n_trials, details=details,
-                              trials_planned=None if max_rows is None else 2 * max_rows,
+                              n_trials=units.n_trials, details=details, targets=targets,
+                              trials_planned=(None if max_rows is None
+                                              or "max_rows" not in self.params
+                                              else 2 * max_rows),
                               trials_available=sum(unit_sizes(
                                   context, len(context.train), len(non_pos_all), non_pos_all)),
                               record_risk=exposure)

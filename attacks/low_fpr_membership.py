@@ -19,6 +19,12 @@ members, so the rates at it are plain binomial counts:
 The risk is TPR - FPR at that operating point, reported as counts (estimator ``"difference"``):
 core bounds it exactly (Clopper-Pearson on both rates). TPR at FPR 1% is computed the same way
 and reported, not gated.
+
+At most ``max_rows`` training rows are scored, and at most ``max_rows`` control rows are split
+into the two halves (default :data:`~privgate.attacks._common.MAX_TARGETS`, 20,000 each: a
+uniform random subsample beyond, stated in the result; the counts, and so the exact bounds,
+are those of the rows scored); every scored row's nearest synthetic row is searched among ALL
+synthetic rows (a subsample of them would inflate distances and hide copies).
 """
 
 from __future__ import annotations
@@ -30,12 +36,15 @@ import numpy as np
 from privgate import Attack, AttackContext, AttackResult, hookimpl, randomness
 from privgate.attack import AttackPlan
 from privgate.attacks._common import (
+    MAX_TARGETS,
     check_choice,
     check_int,
     interval_from_counts,
     jsonable,
     modelled_columns,
     resolve_params,
+    subsampled,
+    targets_statement,
 )
 from privgate.attacks._membership_metrics import (
     nearest_distances,
@@ -44,7 +53,12 @@ from privgate.attacks._membership_metrics import (
     record_risk_series,
 )
 from privgate.attacks._nearest import encode_rows
-from privgate.attacks._persons import closest_per_person, people_halves, unit_sizes
+from privgate.attacks._persons import (
+    closest_per_person,
+    first_rows,
+    people_halves,
+    unit_sizes,
+)
 from privgate.encoding import TableEncoder
 from privgate.errors import N_, InputError, plugin_named
 from privgate.evidence import Counts
@@ -88,7 +102,7 @@ class LowFPRMembership(Attack):
         "Chen, Yu, Zhang & Fritz (2020). GAN-Leaks: a taxonomy of membership inference attacks "
         "against generative models. ACM CCS (distance-based attacks).",
     )
-    DEFAULTS: ClassVar[dict[str, Any]] = {"fpr": 0.001, "max_rows": None,
+    DEFAULTS: ClassVar[dict[str, Any]] = {"fpr": 0.001, "max_rows": MAX_TARGETS,
                                           "metric": "euclidean"}
 
     def __init__(self, **params: Any) -> None:
@@ -104,20 +118,25 @@ class LowFPRMembership(Attack):
         cap = None if p["max_rows"] is None else check_int(self.name, p, "max_rows", 10)
         return p, fpr, cap, check_choice(self.name, p, "metric", ("euclidean", "manhattan"))
 
-    def _split(self, context: AttackContext) -> tuple[np.ndarray, np.ndarray]:
+    def _split(self, context: AttackContext, cap: int | None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibration and held-out control rows: at most ``cap`` control rows (whole people
+        with persons), drawn uniformly at random, in two halves."""
         if len(context.control) < 4:
             raise InputError(N_("attack %(name)r: needs at least 4 control rows (half fix the "
                                 "operating point, half measure it), got %(n_control)s"),
                              name=self.name, n_control=len(context.control))
         perm = randomness.rng(context.seed, self.name, "split").permutation(len(context.control))
-        return people_halves(perm, None if context.persons is None else context.persons.control)
+        codes = None if context.persons is None else context.persons.control
+        return people_halves(first_rows(perm, codes, None if cap is None else max(cap, 4)),
+                             codes)
 
     def run(self, context: AttackContext) -> AttackResult:
         """Fix the operating point on calibration rows; count members and held-out rows
         flagged."""
         p, fpr, cap, metric = self._settings()
         modelled_columns(self.name, context)
-        calibration, held_out = self._split(context)
+        calibration, held_out = self._split(context, cap)
         member_pos = positions(len(context.train), cap or len(context.train),
                                randomness.rng(context.seed, self.name, "members"))
         encoder = TableEncoder(context.schema)
@@ -125,6 +144,11 @@ class LowFPRMembership(Attack):
             encoder, context.train.iloc[member_pos], context.control.iloc[calibration],
             context.control.iloc[held_out]), metric)  # sparse 0/1 slots, chunked
         n, m_cal = len(member_pos), len(calibration)
+        targets = (targets_statement("training rows", n, len(context.train), context.seed,
+                                     self.name),
+                   targets_statement("control rows (both halves)",
+                                     m_cal + len(held_out), len(context.control), context.seed,
+                                     self.name))
         d_mem, d_cal, d_out, unit_of_row = closest_per_person(  # rows, or people
             context, member_pos, calibration, held_out,
             (dist[:n], dist[n:n + m_cal], dist[n + m_cal:]))
@@ -139,7 +163,9 @@ class LowFPRMembership(Attack):
                 counts.append(Counts(f"members flagged at false-positive rate {fpr:g}",
                                      "difference", hits, n, false_hits, len(d_out)))
         risk, low, high, method = interval_from_counts(counts, context.confidence_level)
+        method += subsampled(targets)
         details = {"operating_points": {f"{r:g}": v for r, v in rates.items()},
+                   "targets": list(targets),
                    "n_members": n, "n_calibration": m_cal, "n_held_out": len(d_out),
                    "calibration_resolution": 1.0 / m_cal, "params": dict(p),
                    "unit": unit_of(context.persons)}
@@ -150,7 +176,7 @@ class LowFPRMembership(Attack):
                 "a generator that never saw the training rows flags members as often as "
                 "held-out outsiders: TPR - FPR = 0"),
             n_trials=n, details=jsonable(details), counts=tuple(counts),
-            trials_planned=None if cap is None else cap,
+            trials_planned=None if cap is None or "max_rows" not in self.params else cap,
             trials_available=unit_sizes(context, len(context.train), 0)[0],
             tpr_at_fpr={r: max(v["tpr"], 0.0) for r, v in rates.items()},
             record_risk=record_risk_series(member_pos,
@@ -165,7 +191,7 @@ class LowFPRMembership(Attack):
         """Members and held-out rows at the operating point; a leak-free generator flags
         both at the chosen false-positive rate."""
         _, fpr, cap, _ = self._settings()
-        calibration, held_out = self._split(context)
+        calibration, held_out = self._split(context, cap)
         n = min(cap or len(context.train), len(context.train))
         if context.persons is not None:  # one trial per person
             n = unit_sizes(context, n, 0)[0]

@@ -83,6 +83,8 @@ def markdown(doc: dict[str, Any]) -> str:
                   f"{r['wall_s']}{' (timed out)' if r['timed_out'] else ''} | "
                   f"{r['peak_rss_mib']:,} | {r['load_after']} | {r['measured']} |")
     for name, r in sorted(doc["runs"].items()):
+        if r.get("note"):
+            md += ["", f"{name}: {r['note']}"]
         if r.get("durations"):
             steps = sorted(r["durations"].items(), key=lambda kv: -float(kv[1]))
             md += ["", f"{name}, slowest steps (s): " + ", ".join(
@@ -94,8 +96,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("audits", nargs="*", metavar="AUDIT", help="names from --list")
     ap.add_argument("--list", action="store_true", help="list the audits and their commands")
+    ap.add_argument("--render", action="store_true", help="rewrite the markdown from the JSON")
     ap.add_argument("--timeout", type=float, default=3600.0)
+    ap.add_argument("--note", default=None, help="a sentence kept with each run measured now "
+                                                 "(e.g. what else the machine was running)")
     args = ap.parse_args()
+    path = RESULTS / "cli_audits.json"
+    if args.render:
+        (RESULTS / "cli_audits.md").write_text(markdown(json.loads(path.read_text())))
+        return 0
     if args.list or not args.audits:
         for name, argv in AUDITS.items():
             print(f"{name}: privgate audit {' '.join(argv)}")
@@ -103,12 +112,13 @@ def main() -> int:
     unknown = sorted(set(args.audits) - set(AUDITS))
     if unknown:
         ap.error(f"unknown audit(s) {', '.join(unknown)}; see --list")
-    path = RESULTS / "cli_audits.json"
     doc = json.loads(path.read_text()) if path.exists() else {"runs": {}}
     doc["machine"] = (f"{platform.machine()}, {os.cpu_count()} CPU(s), Python "
                       f"{platform.python_version()}")
     for name in args.audits:
         doc["runs"][name] = run(name, args.timeout)
+        if args.note:
+            doc["runs"][name]["note"] = args.note
         print(json.dumps({k: v for k, v in doc["runs"][name].items()
                           if k not in ("console_tail", "durations")}), flush=True)
         RESULTS.mkdir(exist_ok=True)

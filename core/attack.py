@@ -74,7 +74,8 @@ class AttackContext:
             it (e.g. conditionally).
         budget: the privacy budget the generator was fitted with (``None`` if non-private).
         executor: runs independent work (shadow fits, per-target jobs) on local processes or
-            Ray; ``None`` means run inline.
+            Ray; ``None`` means run inline. With Ray (``executor.distributed``) the attack's
+            ``run`` itself may be on a worker, its context pickled there (:mod:`privgate.spread`).
         persons: each training and control row's person as opaque codes, read-only
             (:class:`privgate.persons.Persons`), when the schema declares a person-id column;
             ``None`` when every row is its own person. Attacks that can should count people.

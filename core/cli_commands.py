@@ -30,13 +30,13 @@ from privgate.registry import SINGULAR
 
 def cmd_synth(args: argparse.Namespace) -> int:
     """``privgate synth``: fit one generator, check its output and spend, write the rows."""
+    from privgate.attacking import origin_of as _origin
     from privgate.fitting import fit_booked
     from privgate.generator import PrivacyBudget
     from privgate.isolation import PluginFault
     from privgate.ledger import PlannedFit, open_audit_ledger
     from privgate.outputs import write_atomic
     from privgate.persons import PER_PERSON, PER_ROW, checked_ids, person_column, with_person_id
-    from privgate.pipeline import _origin
     from privgate.redact import DataGuard
     from privgate.sources import SCHEMA_HINT, _schema_for, with_target
     from privgate.tables import conform, fingerprint, read_table

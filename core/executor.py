@@ -9,12 +9,23 @@ data).
 Every backend returns results in the order of the items, and an exception raised by ``fn`` in a
 worker is re-raised in the caller as the same exception type, with a note naming the function,
 the item's position and the backend (plus the worker's traceback).
+
+A value every item of a map reads (the tables) is sent once with :meth:`Executor.share`: the
+items carry the :class:`Shared` handle, and a worker reads it with :meth:`Shared.get` (on Ray,
+from the object store of its node). A :attr:`~Executor.distributed` executor (Ray) may run work
+on other machines: the audit then sends it whole plugin calls too -- fits, attacks, metrics,
+an attack's per-secret work (:mod:`privgate.spread`) -- while on one machine those stay in the
+calling process.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import queue
+import sys
+import threading
+import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -66,14 +77,140 @@ def _unwrap(results: Sequence[R | _Failure], fn: Callable[..., Any], backend: st
     return out
 
 
+class Shared(Generic[T]):
+    """A value sent once for every item of a map (:meth:`Executor.share`): this one holds the
+    value itself, so it travels with each item that carries it."""
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+
+    def get(self) -> T:
+        """The value (in a worker: its copy)."""
+        return self._value
+
+
+class _RayShared(Shared[T]):
+    """A value in Ray's object store: items carry the reference, workers fetch the value."""
+
+    def __init__(self, ref: Any) -> None:  # no value here: only its reference
+        self._ref = ref
+
+    def get(self) -> T:
+        value: T = _ray_get(self._ref)
+        return value
+
+
+@dataclass
+class _Request:
+    """A wait for Ray that a plugin's thread hands to its task's main thread."""
+
+    refs: Any
+    done: threading.Event
+    value: Any = None
+    error: BaseException | None = None
+
+
+class _MainThreadWaits:
+    """Waits for Ray made on a Ray task's main thread for a plugin call running on another.
+
+    Ray lends a blocked task's CPU to the tasks it waits for only while the task's *main*
+    thread waits (ray-project/ray#57110); a plugin call runs on a thread of its own (its time
+    limit, :func:`privgate.isolation.call_plugin`), so an attack that sends nested tasks --
+    shadow fits, per-secret jobs -- from a worker would hold its CPU while they queue for one:
+    with every CPU so held, the cluster deadlocks. So while the call runs, the main thread
+    takes over its waits: the plugin's thread queues them here and sleeps until served.
+    """
+
+    def __init__(self) -> None:
+        self.requests: queue.Queue[_Request] = queue.Queue()
+
+    def get(self, refs: Any) -> Any:
+        """``ray.get(refs)``, done by the main thread (from a plugin's thread)."""
+        request = _Request(refs, threading.Event())
+        self.requests.put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.value
+
+    def serve(self, thread: threading.Thread, timeout_s: float) -> bool:
+        """Wait (on the main thread) for ``thread`` to end, doing its waits for Ray, at most
+        ``timeout_s`` seconds; ``False`` when the time is up (the thread is abandoned, as a
+        timed-out call is: a wait it queued is never answered)."""
+        import ray
+
+        deadline = time.monotonic() + timeout_s
+        while thread.is_alive():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                request = self.requests.get(timeout=min(left, 0.05))
+            except queue.Empty:
+                continue
+            try:
+                request.value = ray.get(request.refs, timeout=max(left, 0.001))
+            except ray.exceptions.GetTimeoutError:
+                return False
+            except BaseException as exc:  # noqa: BLE001 -- raised in the plugin's thread
+                request.error = exc
+            request.done.set()
+        return True
+
+
+#: The waits of the plugin call now running in this Ray task (``None``: none).
+_serving: _MainThreadWaits | None = None
+
+
+def _ray_get(refs: Any) -> Any:
+    """``ray.get``, by the task's main thread when a plugin's thread asks in a Ray task."""
+    import ray
+
+    serving = _serving
+    if serving is not None and threading.current_thread() is not threading.main_thread():
+        return serving.get(refs)
+    return ray.get(refs)
+
+
+def plugin_waiter() -> Callable[[threading.Thread, float], bool] | None:
+    """How a task's main thread waits for a plugin call on another thread
+    (:func:`privgate.isolation.call_plugin`'s ``waiter``): in a Ray worker, doing the call's
+    waits for Ray meanwhile (:class:`_MainThreadWaits`); ``None`` (a plain join) elsewhere."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized() or threading.current_thread() is not (
+            threading.main_thread()):
+        return None
+    if ray.get_runtime_context().worker.mode != ray.WORKER_MODE:
+        return None
+
+    def serve(thread: threading.Thread, timeout_s: float) -> bool:
+        global _serving
+        _serving = waits = _MainThreadWaits()
+        try:
+            return waits.serve(thread, timeout_s)
+        finally:
+            _serving = None
+
+    return serve
+
+
 class Executor(ABC):
     """Runs ``fn`` over ``items`` and returns results in the order of ``items``."""
 
     name: str = "executor"
+    #: whether work may run on other machines (Ray): the audit then also sends it whole fits,
+    #: attacks and metrics, and an attack its per-secret work; on one machine they stay in the
+    #: calling process (copying the tables into local processes would cost more than it saves)
+    distributed: bool = False
 
     @abstractmethod
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Apply ``fn`` to every item; results keep the order of ``items``."""
+
+    def share(self, value: T) -> Shared[T]:
+        """``value`` as every item of the maps to come may carry it: sent to the workers once
+        where the backend can (Ray's object store), else with each item."""
+        return Shared(value)
 
     def describe(self) -> dict[str, Any]:
         """What ran the work, for provenance."""
@@ -128,9 +265,16 @@ class RayExecutor(Executor):
     Ray is imported lazily: constructing the executor only checks that it is installed, and
     the instance starts when :meth:`map` first runs. :meth:`close` shuts down an instance this
     executor started (a joined cluster, or an instance started by the caller, is left running).
+    :meth:`describe` counts the tasks this executor sent to each node of the cluster (not the
+    tasks those tasks sent on: an attack's shadow fits inside a worker count there).
+
+    The executor travels with an attack's context to the workers, where it sends nested tasks
+    to the same cluster (Ray lends a task's CPU back while it waits for them); a copy never
+    shuts Ray down.
     """
 
     name = "ray"
+    distributed = True
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
         if importlib.util.find_spec("ray") is None:
@@ -141,6 +285,11 @@ class RayExecutor(Executor):
         self.address = address
         self.num_cpus = num_cpus
         self._started_here = False
+        self._per_node: dict[str, int] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy for a worker: it did not start Ray and has sent nothing yet."""
+        return {**self.__dict__, "_started_here": False, "_per_node": {}}
 
     def _ray(self) -> Any:
         import ray
@@ -149,8 +298,8 @@ class RayExecutor(Executor):
             try:
                 if self.address:
                     ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False)
-                else:
-                    ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                else:  # a new instance, even beside a cluster `ray start` began here
+                    ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False,
                              logging_level=logging.ERROR, log_to_driver=False)
             except ConnectionError as exc:
                 raise InputError(N_("ray executor: cannot join the Ray cluster at %(address)r "
@@ -164,9 +313,17 @@ class RayExecutor(Executor):
             return []
         ray = self._ray()
         guarded = _Guarded(fn)
-        task = ray.remote(_run_guarded)
+        # never run again when a worker dies: the task may have touched the data (a fit, a
+        # refit) and ran as far as it got; the audit stops and the ledger keeps it spent
+        task = ray.remote(max_retries=0)(_run_guarded)
         refs = [task.remote(guarded, item) for item in items]
-        return _unwrap(ray.get(refs), fn, self.name)
+        done: list[tuple[str, Any]] = _ray_get(refs)
+        for node, _ in done:
+            self._per_node[node] = self._per_node.get(node, 0) + 1
+        return _unwrap([result for _, result in done], fn, self.name)
+
+    def share(self, value: T) -> Shared[T]:
+        return _RayShared(self._ray().put(value))
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"backend": self.name, "address": self.address or "local"}
@@ -179,6 +336,8 @@ class RayExecutor(Executor):
                 out["cluster_cpus"] = resources().get("CPU")
         except ImportError:  # pragma: no cover -- checked in __init__
             pass
+        if self._per_node:  # node ids as Ray names them, with the tasks each ran
+            out["tasks_per_node"] = dict(sorted(self._per_node.items()))
         return out
 
     def close(self) -> None:
@@ -189,9 +348,12 @@ class RayExecutor(Executor):
             self._started_here = False
 
 
-def _run_guarded(guarded: Callable[[Any], Any], item: Any) -> Any:
-    """The Ray task body (module level so that Ray can ship it to workers)."""
-    return guarded(item)
+def _run_guarded(guarded: Callable[[Any], Any], item: Any) -> tuple[str, Any]:
+    """The Ray task body (module level so that Ray can ship it to workers): the node it ran
+    on, and the guarded result."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id(), guarded(item)
 
 
 def make_executor(backend: str = "joblib", n_jobs: int = -1,

@@ -75,13 +75,27 @@ def malformed(origin: Origin, message: str) -> PluginFault:
     return PluginFault(origin, "malformed", message)
 
 
+#: How the calling thread waits for a plugin's thread: ``waiter(thread, timeout_s)`` returns
+#: once the thread ended (``True``) or the time is up (``False``).
+Waiter = Callable[[threading.Thread, float], bool]
+
+
+def _join(thread: threading.Thread, timeout_s: float) -> bool:
+    thread.join(timeout_s)
+    return not thread.is_alive()
+
+
 def call_plugin(origin: Origin, what: str, fn: Callable[..., T], *args: Any,
-                timeout_s: float | None = None, **kwargs: Any) -> T:
+                timeout_s: float | None = None, waiter: Waiter | None = None,
+                **kwargs: Any) -> T:
     """Run ``fn(*args, **kwargs)`` -- plugin code -- under a time limit.
 
     Returns what ``fn`` returns. :class:`InputError` passes through unchanged (the user's
     input is at fault, exit 2); any other exception becomes a :class:`PluginFault` of kind
     ``"exception"``, and running past ``timeout_s`` seconds one of kind ``"timeout"``.
+    ``waiter``: how this thread waits for the plugin's (default: a join); a Ray task's main
+    thread must do the plugin's waiting for Ray meanwhile
+    (:func:`privgate.executor.plugin_waiter`).
     """
     started = time.perf_counter()
     outcome: dict[str, Any] = {}
@@ -98,8 +112,7 @@ def call_plugin(origin: Origin, what: str, fn: Callable[..., T], *args: Any,
         worker = threading.Thread(target=target, name=f"privgate-plugin:{origin.component}",
                                   daemon=True)
         worker.start()
-        worker.join(timeout_s)
-        if worker.is_alive():
+        if not (waiter or _join)(worker, timeout_s):
             _abandoned.append(worker)
             trace(f"{what} {origin.label}: timed out after {timeout_s:g} s")
             raise PluginFault(origin, "timeout",

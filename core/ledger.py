@@ -127,14 +127,22 @@ class AuditLedger:
                     fit.refit_of is not None and fit.refit_of[0] == generator)):
                 self.ledger.refuted(entry, reason)
 
+    def start_refits(self, generator: str, attack: str) -> list[str]:
+        """Mark the reserved refits of ``attack`` on ``generator`` as started (about to touch
+        the data), e.g. before the attack is sent to a worker; :meth:`refits` books them once
+        its outcome is back. Returns their names."""
+        names = [n for n, fit in self._planned.items() if fit.refit_of == (generator, attack)]
+        for name in names:
+            self.started(name)
+        return names
+
     @contextmanager
     def refits(self, generator: str, attack: str) -> Iterator[None]:
         """Book the reserved refits of ``attack`` on ``generator`` around the attack's run:
         spent at their planned budget when it returns, spent when it fails, given back when it
-        refuses its input (:class:`InputError`, raised before any refit)."""
-        names = [n for n, fit in self._planned.items() if fit.refit_of == (generator, attack)]
-        for name in names:
-            self.started(name)
+        refuses its input (:class:`InputError`, raised before any refit). Refits already
+        marked started (:meth:`start_refits`) are booked the same way."""
+        names = self.start_refits(generator, attack)
         try:
             yield
         except InputError as exc:

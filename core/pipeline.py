@@ -11,26 +11,27 @@ recorded as ``error`` with its message, the remaining checks still run, and the 
 ``error`` (exit code 3). An attack that cannot run on this table's shape (too few rows or
 columns) is ``cannot-certify`` with the reason (exit code 1). Anything the user named that
 cannot run on their input is refused before any slow work (exit code 2).
+
+The fits (:mod:`privgate.training`) and the attacks and metrics (:mod:`privgate.attacking`) run
+here one after another, or, on a distributed executor (``--backend ray``), as tasks on its
+workers (:mod:`privgate.spread`) with the same checks, ledger bookings and result document;
+everything else stays in this process.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privgate import validate
-from privgate.attack import Attack, AttackContext
+from privgate.attack import Attack
+from privgate.attacking import attack_runs
 from privgate.audit_plan import EXTERNAL, GeneratorRun, Plan, plan_audit
 from privgate.config import AuditConfig
 from privgate.dp_claim import CANARY_KIND, CHECK, DpClaim, assess_claim
 from privgate.errors import InputError
 from privgate.executor import Executor, make_executor
-from privgate.fitting import fit_booked
-from privgate.i18n import Translator
-from privgate.isolation import Origin, PluginFault, call_plugin
 from privgate.ledger import AuditLedger, PlannedFit, open_audit_ledger, refit_fits
 from privgate.outputs import prepare_output_dir
 from privgate.persons import PER_PERSON, PER_ROW, privacy_unit
@@ -48,40 +49,8 @@ from privgate.redact import DataGuard, strip_controls
 from privgate.registry import Registry
 from privgate.results import build_result, jsonable
 from privgate.sources import AuditData, load
+from privgate.training import fit_one, fit_spread
 from privgate.vulnerability import assess, record_risk_sources
-
-
-def _origin(registry: Registry | None, kind: str, name: str) -> Origin:
-    """Which plugin, distribution and version provide ``name`` (for error reports)."""
-    item = registry.provided(kind, name) if registry is not None else None
-    if item is None:
-        return Origin(name)
-    return Origin(name, item.plugin, item.distribution, item.version)
-
-
-def _fit_and_sample(run: GeneratorRun, data: AuditData, config: AuditConfig, rows: int | None,
-                    progress: Progress, registry: Registry, ledger: AuditLedger | None) -> bool:
-    """Fit, sample and book one generator; ``False`` when it failed (its checks become
-    errors). An input the generator refused propagates as :class:`InputError` (exit 2)."""
-    assert run.generator is not None
-    train = data.train
-    if run.budget is not None and data.persons is not None:  # person-level DP: one row each
-        from privgate.dp.contribution import one_row_per_person
-
-        train = one_row_per_person(data.train, data.persons.train, config.seed)
-    with progress.step(f"fit:{run.name}", N_("training %(name)s on %(rows)s rows"),
-                       name=run.name, rows=f"{len(train):,}"):
-        try:
-            run.synthetic, run.spent = fit_booked(
-                run.name, run.generator, run.budget, train,
-                data.schema.select(list(data.train.columns)), rows or len(data.train),
-                seed=config.seed, origin=_origin(registry, "generators", run.name),
-                timeout_s=config.execution.plugin_timeout_s, ledger=ledger)
-        except PluginFault as fault:  # fail closed: the generator's checks become errors
-            run.error = fault.summary()
-            run.faults["generator"] = fault.to_dict()
-            return False
-    return True
 
 
 def _refits(plan: Plan) -> list[PlannedFit]:
@@ -98,62 +67,6 @@ def _refits(plan: Plan) -> list[PlannedFit]:
                                   None if run.budget is None else run.budget.epsilon,
                                   0.0 if run.budget is None else run.budget.delta, PER_ROW)
     return out
-
-
-def _attack(run: GeneratorRun, data: AuditData, config: AuditConfig, plan: Plan,
-            progress: Progress, executor: Executor | None = None,
-            registry: Registry | None = None, ledger: AuditLedger | None = None) -> None:
-    assert run.synthetic is not None
-    schema = data.schema.select(list(data.train.columns))
-    limit = config.execution.plugin_timeout_s
-    level = config.confidence_level
-
-    def context() -> AttackContext:  # fresh copies: one plugin cannot alter the next's tables
-        synthetic = run.synthetic
-        assert synthetic is not None
-        return AttackContext(data.train.copy(), data.control.copy(), synthetic.copy(), schema,
-                             config.seed, level, generator=run.generator, budget=run.budget,
-                             executor=executor, persons=data.persons)
-
-    for name, attack in plan.attacks:
-        if name in plan.inapplicable:
-            run.attacks.append((name, None, plan.inapplicable[name]))
-            run.not_applicable[name] = plan.inapplicable[name]
-            continue
-        with progress.step(f"attack:{run.name}:{name}", N_("attack %(name)s on %(generator)s"),
-                           name=name, generator=run.name):
-            origin = _origin(registry, "attacks", name)
-            try:
-                with nullcontext() if ledger is None else ledger.refits(run.name, name):
-                    raw = call_plugin(origin, "run()", attack.run, context(), timeout_s=limit)
-                result = validate.attack_result(raw, name=name, risk_kind=attack.risk_kind,
-                                                n_train=len(data.train),
-                                                confidence_level=level, origin=origin)
-                run.attacks.append((name, result, None))
-                for warning in result.warnings:  # e.g. anonymeter's own, shown on the console
-                    note(N_("%(name)s on %(generator)s: %(warning)s"), name=name,
-                         generator=run.name, warning=strip_controls(_said(progress, warning)))
-            except PluginFault as fault:  # recorded, fails the gate
-                run.attacks.append((name, None, fault.summary()))
-                run.faults[f"attack:{name}"] = fault.to_dict()
-            except InputError as exc:  # cannot run on this table's shape: cannot certify
-                reason = strip_controls(str(exc))
-                run.attacks.append((name, None, reason))
-                run.not_applicable[name] = reason
-    for name, metric in plan.metrics:
-        with progress.step(f"metric:{run.name}:{name}", N_("metric %(name)s on %(generator)s"),
-                           name=name, generator=run.name):
-            origin = _origin(registry, "metrics", name)
-            try:
-                raw_metric = call_plugin(origin, "compute()", metric.compute, context(),
-                                         timeout_s=limit)
-                run.metrics.append((name, validate.metric_result(raw_metric, name=name,
-                                                                 origin=origin), None))
-            except PluginFault as fault:  # a crashed plugin makes the verdict error
-                run.metrics.append((name, None, fault.summary()))
-                run.faults[f"metric:{name}"] = fault.to_dict()
-            except InputError as exc:  # not applicable to this table: informs, does not gate
-                run.metrics.append((name, None, f"{type(exc).__name__}: {exc}"))
 
 
 def _checks(runs: list[GeneratorRun], config: AuditConfig, registry: Registry,
@@ -180,12 +93,6 @@ def _checks(runs: list[GeneratorRun], config: AuditConfig, registry: Registry,
                     f"no configured attack measures {kind} risk; add one to certify it",
                     run.gated))
     return out
-
-
-def _said(progress: Progress, text: str) -> str:
-    """A plugin's or a check's text in the console's language (the report's catalogs)."""
-    tr = getattr(progress, "tr", None)
-    return tr.plugin(text) if isinstance(tr, Translator) else text
 
 
 #: How a verdict reads in the console's summary lines.
@@ -228,15 +135,19 @@ def summaries(checks: list[CheckOutcome], runs: list[GeneratorRun]) -> list[str]
 
 def _fit_all(plan: Plan, data: AuditData, config: AuditConfig, registry: Registry,
              ledger: AuditLedger | None, progress: Progress, executor: Executor) -> None:
-    """Fit every generator (booking each in the ledger) and attack its output."""
+    """Fit every generator (booking each in the ledger) and attack its output: one generator
+    after another, or on a distributed executor every fit at once and then every attack."""
     rows = {g.name: g.rows for g in config.generators}
+    if executor.distributed:
+        fitted = fit_spread(plan, data, config, rows, progress, registry, ledger, executor)
+        attack_runs(fitted, data, config, plan, progress, executor, registry, ledger)
+        return
     for run in plan.runs:
         if run.name == EXTERNAL:
             run.synthetic = data.synthetic
-        elif not _fit_and_sample(run, data, config, rows.get(run.name), progress, registry,
-                                 ledger):
+        elif not fit_one(run, data, config, rows.get(run.name), progress, registry, ledger):
             continue
-        _attack(run, data, config, plan, progress, executor, registry, ledger)
+        attack_runs([run], data, config, plan, progress, executor, registry, ledger)
 
 
 def _dp_claims(runs: list[GeneratorRun], config: AuditConfig, ledger: AuditLedger | None,

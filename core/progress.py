@@ -118,15 +118,22 @@ class Progress:
         self.durations: dict[str, float] = {}
 
     @contextmanager
-    def step(self, key: str, description: str, /, **values: Any) -> Iterator[None]:
+    def step(self, key: str | None, description: str, /, **values: Any) -> Iterator[None]:
         """Time the block as step ``key``; ``description`` is a msgid marked with :func:`N_`
-        and ``values`` fill its placeholders."""
+        and ``values`` fill its placeholders. ``key`` ``None``: shown, not recorded (a wait
+        for steps that run elsewhere, each recorded with :meth:`ran`)."""
         start = time.perf_counter()
         try:
             with self._running():
                 yield
         finally:
-            self.durations[key] = round(time.perf_counter() - start, 3)
+            if key is not None:
+                self.durations[key] = round(time.perf_counter() - start, 3)
+
+    def ran(self, key: str, description: str, seconds: float, /, **values: Any) -> None:
+        """Record step ``key`` that ran elsewhere (a worker of the executor) and took
+        ``seconds`` there; ``description`` and ``values`` as for :meth:`step`."""
+        self.durations[key] = round(seconds, 3)
 
     @contextmanager
     def _running(self) -> Iterator[None]:
@@ -158,7 +165,7 @@ class ConsoleProgress(Progress):
         self._counter: _Counter | None = None
 
     @contextmanager
-    def step(self, key: str, description: str, /, **values: Any) -> Iterator[None]:
+    def step(self, key: str | None, description: str, /, **values: Any) -> Iterator[None]:
         start = time.perf_counter()
         ok = False
         description = self.tr.gettext(description, **values)
@@ -175,13 +182,21 @@ class ConsoleProgress(Progress):
         finally:
             self._status, self._counter = None, None
             took = time.perf_counter() - start
-            self.durations[key] = round(took, 3)
-            line = (self.tr.gettext("%(what)s: done (%(seconds)s s)", what=description,
-                                    seconds=f"{took:.1f}") if ok else
-                    self.tr.gettext("%(what)s: FAILED (%(seconds)s s)", what=description,
-                                    seconds=f"{took:.1f}"))
-            self.console.print(f"  {line}", markup=False)
-            sys.stderr.flush()
+            if key is not None:
+                self.durations[key] = round(took, 3)
+            self._done(description, took, ok)
+
+    def _done(self, description: str, seconds: float, ok: bool) -> None:
+        line = (self.tr.gettext("%(what)s: done (%(seconds)s s)", what=description,
+                                seconds=f"{seconds:.1f}") if ok else
+                self.tr.gettext("%(what)s: FAILED (%(seconds)s s)", what=description,
+                                seconds=f"{seconds:.1f}"))
+        self.console.print(f"  {line}", markup=False)
+        sys.stderr.flush()
+
+    def ran(self, key: str, description: str, seconds: float, /, **values: Any) -> None:
+        super().ran(key, description, seconds, **values)
+        self._done(self.tr.gettext(description, **values), seconds, True)
 
     def advance(self, done: int, total: int, unit: str = "steps") -> None:
         counter, status = self._counter, self._status

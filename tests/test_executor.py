@@ -8,6 +8,8 @@ audit records which executor ran the work.
 from __future__ import annotations
 
 import importlib.util
+import operator
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from privgate.executor import (
     JoblibExecutor,
     RayExecutor,
     make_executor,
+    plugin_waiter,
 )
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
@@ -86,6 +89,25 @@ def test_factory_builds_each_backend_and_rejects_bad_settings() -> None:
         make_executor("joblib", n_jobs=0)
     with pytest.raises(InputError, match="--backend ray"):
         make_executor("joblib", ray_address="auto")
+
+
+def test_only_ray_is_distributed_and_shared_values_travel_with_the_items() -> None:
+    """Whole plugin calls go only to an executor whose workers may be elsewhere (Ray); on
+    one machine a shared value is the value itself."""
+    assert not InlineExecutor().distributed and not JoblibExecutor(2).distributed
+    shared = JoblibExecutor(2).share({"rows": [1, 2]})
+    assert pickle.loads(pickle.dumps(shared)).get() == {"rows": [1, 2]}
+    assert plugin_waiter() is None  # not in a Ray task: a plain join
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install privgate[ray])")
+def test_a_ray_executor_sent_to_a_worker_never_shuts_ray_down() -> None:
+    executor = RayExecutor(num_cpus=1)
+    assert executor.distributed
+    executor._started_here, executor._per_node = True, {"node": 3}
+    copy = pickle.loads(pickle.dumps(executor))
+    assert copy._started_here is False and copy._per_node == {}
+    assert (copy.address, copy.num_cpus) == (None, 1)
 
 
 def test_ray_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,6 +171,9 @@ def test_ray_local_instance_order_errors_and_shutdown() -> None:
         described = executor.describe()
         assert described["backend"] == "ray" and described["address"] == "local"
         assert described["cluster_cpus"] == 2
+        assert sum(described["tasks_per_node"].values()) == len(items)  # one node here
+        shared = executor.share(list(range(5)))  # in the object store once, read by each task
+        assert executor.map(operator.methodcaller("get"), [shared] * 3) == [list(range(5))] * 3
         with pytest.raises(ValueError, match="invalid literal") as info:
             executor.map(int, ["1", "2", "3", "x", "5"])
         assert "item 3 of 5 (ray executor)" in "\n".join(info.value.__notes__)

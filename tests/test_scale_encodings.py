@@ -167,3 +167,27 @@ def test_bootstrap_in_batches_draws_the_same_resamples(monkeypatch: pytest.Monke
     assert stats.bootstrap_ci(auroc, (scores, labels), n_resamples=120, seed=9) == got
     monkeypatch.setattr(stats, "BOOTSTRAP_CELLS", 7000)  # two resamples a batch
     assert stats.bootstrap_ci(auroc, (scores, labels), n_resamples=120, seed=9) == got
+
+
+def test_searching_only_the_wanted_rows_gives_them_the_same_neighbours() -> None:
+    """anonymeter-inference asks about a few thousand targets per secret: the search runs
+    for those rows only, with the numeric ranges of the whole population, so each gets the
+    neighbours the search over every row gave it; any other row is refused, not guessed."""
+    from privgate.attacks._neighbours import Neighbours
+
+    rng = np.random.default_rng(3)
+
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"a": rng.normal(size=n).round(2), "b": rng.integers(0, 50, n) * 1.0,
+                             "c": rng.choice(list("xyz"), n)})
+
+    synthetic, population = frame(300), frame(500)
+    population.loc[400:, "a"] *= 40  # rows outside `wanted` stretch the range of "a"
+    wanted = population.iloc[rng.choice(400, 60, replace=False)]
+    for k in (1, 2):
+        every = Neighbours(synthetic, population, ["a", "b", "c"], k=k)
+        few = Neighbours(synthetic, population, ["a", "b", "c"], k=k, wanted=wanted)
+        assert (few.of(wanted) == every.of(wanted)).all()
+    outside = population.drop(index=wanted.index).iloc[:1]
+    with pytest.raises(ValueError, match="not in the population"):
+        few.of(outside)
