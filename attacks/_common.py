@@ -51,6 +51,13 @@ def targets_statement(side: str, scored: int, total: int, seed: int, stream: str
             "population they are drawn from")
 
 
+def trials_asked(params: Mapping[str, Any], cap: int | None, sides: int = 1) -> int | None:
+    """The trials an attack was asked for (its result's ``trials_planned``): ``sides`` times
+    a ``max_rows`` the user set; the default cap (:data:`MAX_TARGETS`) asks for nothing, so a
+    small table is not reported short of it."""
+    return None if cap is None or "max_rows" not in params else sides * cap
+
+
 def subsampled(targets: Sequence[str]) -> str:
     """The statements of ``targets`` that name a subsample, for an interval method ("" when
     every row was a target)."""

@@ -25,6 +25,7 @@ from privgate.attacks._common import (
     modelled_columns,
     resolve_params,
     targets_statement,
+    trials_asked,
 )
 from privgate.attacks._membership_metrics import (
     nearest_distances,
@@ -143,14 +144,9 @@ class DCRMembership(Attack):
         exposure = record_risk_series(member_pos, units.exposure)
         return summary.result(self.name, self.risk_kind, unit="distance",
                               n_trials=units.n_trials, targets=targets,
-                              trials_planned=self._planned(max_rows),
+                              trials_planned=trials_asked(self.params, max_rows, 2),
                               details=details, record_risk=exposure, trials_available=sum(
                                   unit_sizes(context, len(context.train), len(context.control))))
-
-    def _planned(self, max_rows: int | None) -> int | None:
-        """Trials asked for: only a ``max_rows`` the user set asks for a number (the default
-        cap asks for nothing, so a small table is not "short" of it)."""
-        return None if max_rows is None or "max_rows" not in self.params else 2 * max_rows
 
     def plan(self, context: AttackContext) -> AttackPlan:
         """The leak-free bound of the advantage at this table's sizes (no scores needed)."""

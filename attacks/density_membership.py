@@ -47,6 +47,7 @@ from privgate.attacks._common import (
     resolve_params,
     single_threaded,
     targets_statement,
+    trials_asked,
 )
 from privgate.attacks._membership_metrics import (
     nearest_distances,
@@ -224,9 +225,7 @@ class DensityMembership(Attack):
         exposure = record_risk_series(member_pos, units.exposure)
         return summary.result(self.name, self.risk_kind, unit="log density ratio",
                               n_trials=units.n_trials, details=details, targets=targets,
-                              trials_planned=(None if max_rows is None
-                                              or "max_rows" not in self.params
-                                              else 2 * max_rows),
+                              trials_planned=trials_asked(self.params, max_rows, 2),
                               trials_available=sum(unit_sizes(
                                   context, len(context.train), len(non_pos_all), non_pos_all)),
                               record_risk=exposure)

@@ -45,6 +45,7 @@ from privgate.attacks._common import (
     resolve_params,
     subsampled,
     targets_statement,
+    trials_asked,
 )
 from privgate.attacks._membership_metrics import (
     nearest_distances,
@@ -176,7 +177,7 @@ class LowFPRMembership(Attack):
                 "a generator that never saw the training rows flags members as often as "
                 "held-out outsiders: TPR - FPR = 0"),
             n_trials=n, details=jsonable(details), counts=tuple(counts),
-            trials_planned=None if cap is None or "max_rows" not in self.params else cap,
+            trials_planned=trials_asked(self.params, cap),
             trials_available=unit_sizes(context, len(context.train), 0)[0],
             tpr_at_fpr={r: max(v["tpr"], 0.0) for r, v in rates.items()},
             record_risk=record_risk_series(member_pos,
