@@ -48,6 +48,7 @@ from privgate.attacks._common import (
     check_int,
     interval_from_counts,
     jsonable,
+    raised,
     resolve_params,
     subsampled,
 )
@@ -267,6 +268,11 @@ class AnonymeterAttack(Attack):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._settings()
+
+    def params_for_trials(self, trials: int) -> dict[str, Any] | None:
+        """A larger ``n_attacks`` (by default every row the tables allow, at most
+        :data:`~privgate.attacks._common.MAX_TARGETS`)."""
+        return raised(self.params, "n_attacks", trials)
 
     def _settings(self) -> dict[str, Any]:
         """The parameters merged over the defaults, each checked (an InputError names it)."""

@@ -58,6 +58,12 @@ def trials_asked(params: Mapping[str, Any], cap: int | None, sides: int = 1) -> 
     return None if cap is None or "max_rows" not in params else sides * cap
 
 
+def raised(params: Mapping[str, Any], key: str, trials: int, sides: int = 1) -> dict[str, Any]:
+    """``params`` with the cap ``key`` raised so that ``sides`` times it is at least ``trials``
+    (an attack's :meth:`~privgate.attack.Attack.params_for_trials`)."""
+    return {**params, key: max(1, -(-int(trials) // sides))}
+
+
 def subsampled(targets: Sequence[str]) -> str:
     """The statements of ``targets`` that name a subsample, for an interval method ("" when
     every row was a target)."""

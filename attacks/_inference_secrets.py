@@ -6,7 +6,8 @@ independent -- each has its own random streams, named by the secret's position -
 run anywhere, in any order, with the same figures. On a distributed executor
 (:attr:`privgate.executor.Executor.distributed`, Ray) :func:`attack_secrets` maps them over its
 workers: first the nearest-row search once per distinct set of known columns
-(:func:`find_neighbours`; several secrets usually share their quasi-identifiers), then one
+(:func:`find_neighbours`; several secrets usually share their quasi-identifiers; when every
+column is a secret in turn, one leave-one-out search serves them all, :func:`searches`), then one
 :func:`attack_secret` per secret; the prepared tables travel once
 (:meth:`~privgate.executor.Executor.share`). Anywhere else the same two maps run in this
 process, one job after another, exactly as a loop would.
@@ -15,7 +16,7 @@ process, one job after another, exactly as a loop would.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,14 @@ from anonymeter.evaluators import InferenceEvaluator
 from anonymeter.evaluators.inference_evaluator import evaluate_inference_guesses
 
 from privgate.attacks._anonymeter import Prepared, results_details, seeded
-from privgate.attacks._neighbours import NeighbourPredictor, Neighbours, population
+from privgate.attacks._inference_targets import Matched
+from privgate.attacks._neighbours import (
+    NeighbourPredictor,
+    Neighbours,
+    NeighboursLeavingOneOut,
+    population,
+)
 from privgate.executor import Executor, InlineExecutor, Shared
-
-if TYPE_CHECKING:
-    from privgate.attacks.anonymeter_inference import Matched
 
 #: Per stratum: successes and trials on training targets, then on control targets.
 Strata = tuple[tuple[float, int, float, int], ...]
@@ -44,15 +48,49 @@ class NeighbourJob:
     #: every secret with these known columns
     train_rows: np.ndarray
     control_rows: np.ndarray
+    #: ``aux`` is every column and the search is for each column left out in turn
+    #: (:class:`~privgate.attacks._neighbours.NeighboursLeavingOneOut`)
+    leave_one_out: bool = False
 
 
-def find_neighbours(job: NeighbourJob) -> Neighbours:
+def find_neighbours(job: NeighbourJob) -> Neighbours | NeighboursLeavingOneOut:
     """The job function of a :class:`NeighbourJob` (module level: it travels by name)."""
     data = job.tables.get()
     wanted = pd.concat([data.train.iloc[job.train_rows], data.control.iloc[job.control_rows]],
                        ignore_index=True)
-    return Neighbours(data.synthetic, population(data.train, data.control), list(job.aux),
-                      wanted=wanted)
+    everyone = population(data.train, data.control)
+    if job.leave_one_out:
+        return NeighboursLeavingOneOut(data.synthetic, everyone, list(job.aux), wanted=wanted)
+    return Neighbours(data.synthetic, everyone, list(job.aux), wanted=wanted)
+
+
+#: Secrets whose known columns are all the other columns of one set share one leave-one-out
+#: search from this many on (it costs about two searches on the whole set).
+LEAVE_ONE_OUT_FROM = 3
+
+
+def searches(secrets: list[tuple[str, tuple[str, ...]]]) -> list[tuple[tuple[str, ...], bool]]:
+    """The nearest-row search each ``(secret, known columns)`` needs: ``(columns, False)``, a
+    search on its known columns (secrets that know the same columns share it), or
+    ``(columns, True)``, one leave-one-out search on ``columns`` that serves every secret whose
+    known columns are the others of ``columns`` (when there are
+    :data:`LEAVE_ONE_OUT_FROM` or more: every column a secret in turn)."""
+    whole: dict[tuple[str, ...], set[str]] = {}
+    for secret, aux in secrets:
+        if secret not in aux:
+            whole.setdefault(tuple(sorted({*aux, secret})), set()).add(secret)
+    out = []
+    for secret, aux in secrets:
+        columns = tuple(sorted({*aux, secret}))
+        shared = secret not in aux and len(whole.get(columns, ())) >= LEAVE_ONE_OUT_FROM
+        out.append((columns, True) if shared else (aux, False))
+    return out
+
+
+def neighbours_for(found: Neighbours | NeighboursLeavingOneOut, secret: str) -> Neighbours:
+    """A secret's nearest rows out of its search (:func:`searches`)."""
+    return (found.leaving_out(secret) if isinstance(found, NeighboursLeavingOneOut)
+            else found)
 
 
 @dataclass(frozen=True)
@@ -125,17 +163,18 @@ def attack_secrets(data: Prepared, jobs: list[SecretJob], executor: Executor | N
     is distributed, else here."""
     ex = executor if executor is not None and executor.distributed else InlineExecutor()
     tables = ex.share(data)
-    by_key: dict[tuple[str, ...], list[SecretJob]] = {}
-    for job in jobs:
-        by_key.setdefault(tuple(data.safe[c] for c in job.aux), []).append(job)
-    searches = [NeighbourJob(
-        tables, key, np.unique(np.concatenate([j.matched.train for j in mine])),
-        np.unique(np.concatenate([j.matched.control for j in mine])))
-        for key, mine in by_key.items()]
-    found = dict(zip(by_key, ex.map(find_neighbours, searches), strict=True))
+    keys = searches([(data.safe[j.secret], tuple(data.safe[c] for c in j.aux)) for j in jobs])
+    by_key: dict[tuple[tuple[str, ...], bool], list[SecretJob]] = {}
+    for key, job in zip(keys, jobs, strict=True):
+        by_key.setdefault(key, []).append(job)
+    found = dict(zip(by_key, ex.map(find_neighbours, [NeighbourJob(
+        tables, columns, np.unique(np.concatenate([j.matched.train for j in mine])),
+        np.unique(np.concatenate([j.matched.control for j in mine])), leave_one_out)
+        for (columns, leave_one_out), mine in by_key.items()]), strict=True))
     return ex.map(attack_secret, [
-        replace(job, tables=tables, neighbours=found[tuple(data.safe[c] for c in job.aux)])
-        for job in jobs])
+        replace(job, tables=tables,
+                neighbours=neighbours_for(found[key], data.safe[job.secret]))
+        for key, job in zip(keys, jobs, strict=True)])
 
 
 def stratum_counts(matched: Matched, train_hits: np.ndarray, control_hits: np.ndarray
@@ -149,5 +188,5 @@ def stratum_counts(matched: Matched, train_hits: np.ndarray, control_hits: np.nd
     return tuple(rows)
 
 
-__all__ = ["NeighbourJob", "SecretJob", "SecretOutcome", "attack_secret", "attack_secrets",
-           "find_neighbours", "stratum_counts"]
+__all__ = ["LEAVE_ONE_OUT_FROM", "NeighbourJob", "SecretJob", "SecretOutcome", "attack_secret",
+           "attack_secrets", "find_neighbours", "neighbours_for", "searches", "stratum_counts"]

@@ -240,8 +240,10 @@ def summarise(scores: np.ndarray, labels: np.ndarray, *, level: float, n_resampl
                                         unit="score"))
 
 
-def null_plan(n_members: int, n_nonmembers: int, level: float, note: str) -> AttackPlan:
-    """What a leak-free table of this size shows, said before any generator is fitted.
+def null_plan(n_members: int, n_nonmembers: int, level: float, note: str,
+              available: int | None = None) -> AttackPlan:
+    """What a leak-free table of this size shows, said before any generator is fitted
+    (``available``: the trials the table has when a cap scores fewer).
 
     Under no leak the advantage is the one-sided two-sample Kolmogorov-Smirnov statistic of
     the two score samples, whose distribution does not depend on the scores (continuous ones;
@@ -254,8 +256,10 @@ def null_plan(n_members: int, n_nonmembers: int, level: float, note: str) -> Att
     grid = (np.arange(N_PERMUTATIONS) + 0.5) / N_PERMUTATIONS
     quantiles = np.sqrt(-np.log1p(-grid) / 2.0) / math.sqrt(max(effective, 1e-12))
     bounds = tuple(float(min(1.0, q + margin)) for q in quantiles)
-    return AttackPlan((), n_members + n_nonmembers, null_upper=float(np.median(bounds)),
-                      null_bounds=bounds, notes=(note,))
+    run = n_members + n_nonmembers
+    return AttackPlan((), max(run, available or run), null_upper=float(np.median(bounds)),
+                      null_bounds=bounds, notes=(note,),
+                      trials_run=run if available and available > run else None)
 
 
 def nearest_distances(x_syn: np.ndarray | EncodedRows, x_real: np.ndarray | EncodedRows,

@@ -11,7 +11,9 @@ every candidate on a fixed slice of the synthetic rows first (every :data:`PROBE
 then every ``PROBE_STEP ** 0.5``-th), drops those matching two or more, and counts only the rest
 on the whole table. The predicates kept, their order and the random draws are exactly
 anonymeter's (same generator calls in the same order, same de-duplication by the predicate's
-text, same stop at ``n_queries`` or ``max_attempts``): only the work to find them is less.
+text, same stop at ``n_queries`` or ``max_attempts``): only the work to find them is less --
+which includes building and counting each distinct candidate once, however often the draws
+repeat it.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ def multivariate_queries(df: pl.DataFrame, n_queries: int, n_cols: int,
     probes = _probes(df)
     kept: list[Any] = []
     seen: set[str] = set()
+    # A candidate is fixed by its columns and the record's values on them (with medians
+    # given, anonymeter's _query_from_record draws nothing from rng): each distinct one is
+    # built and counted once, its text kept only when it singles out a row. On a small table
+    # the same candidates come back batch after batch until max_attempts.
+    known: dict[tuple[Any, ...], tuple[Any, bool]] = {}
     batch = BATCH if max_attempts is None else min(BATCH, max_attempts)
     attempts = 0
     while len(kept) < n_queries:
@@ -83,9 +90,14 @@ def multivariate_queries(df: pl.DataFrame, n_queries: int, n_cols: int,
         records = df[rng.integers(low=0, high=df.shape[0], size=batch)].to_dicts()
         columns = [rng.choice(df.columns, size=n_cols, replace=False).tolist()
                    for _ in range(batch)]
-        candidates = [_query_from_record(record=r, dtypes=dtypes, columns=c, medians=medians,
-                                         rng=rng) for r, c in zip(records, columns, strict=True)]
-        for query, single in zip(candidates, singles_on(df, candidates, probes), strict=True):
+        keys = [_key(r, c) for r, c in zip(records, columns, strict=True)]
+        new = {k: (r, c) for k, r, c in zip(keys, records, columns, strict=True)
+               if k not in known}
+        built = [_query_from_record(record=r, dtypes=dtypes, columns=c, medians=medians,
+                                    rng=rng) for r, c in new.values()]
+        known.update(zip(new, zip(built, singles_on(df, built, probes), strict=True)))
+        for key in keys:
+            query, single = known[key]
             if single and (text := str(query)) not in seen:
                 seen.add(text)
                 kept.append(query)
@@ -93,6 +105,13 @@ def multivariate_queries(df: pl.DataFrame, n_queries: int, n_cols: int,
                     break
         attempts += batch
     return kept
+
+
+def _key(record: dict[str, Any], columns: list[str]) -> tuple[Any, ...]:
+    """What fixes the predicate built from ``record`` on ``columns``: the columns, sorted as
+    anonymeter sorts them, and the record's values there."""
+    names = tuple(sorted(columns))
+    return (names, tuple(record[c] for c in names))
 
 
 __all__ = ["multivariate_queries", "singles_on"]

@@ -4,10 +4,12 @@ The adversary knows a target's quasi-identifiers and reads a sensitive column of
 synthetic row, against the same attack on control rows; run once per secret column. Every row
 the tables allow is a target by default (``min(train, control)`` on each side, at most
 :data:`~privgate.attacks._common.MAX_TARGETS` drawn uniformly at random; 2,000 when no
-sensitive column is declared and every column is a secret in turn), and each secret
-is one comparison of the result's counts (core bounds the largest risk, Bonferroni over the
-secrets). The nearest rows are found once per set of known columns for every real row
-(:mod:`privgate.attacks._neighbours`) and handed to anonymeter's own evaluator, which scores
+sensitive column is declared and every column is a secret in turn, all secrets' targets then
+drawn from one pool of that many rows a side), and each secret is one comparison of the
+result's counts (core bounds the largest risk, Bonferroni over the secrets). The nearest rows
+are found once per set of known columns for every target -- when every column is a secret in
+turn, one leave-one-out search serves all secrets -- (:mod:`privgate.attacks._neighbours`)
+and handed to anonymeter's own evaluator, which scores
 the guesses and warns as it always does. The secrets are independent jobs, each with its own
 random streams (:mod:`privgate.attacks._inference_secrets`): on a Ray cluster
 (``--backend ray``) they run on its workers, with the same figures. The shared adapter code is
@@ -33,7 +35,7 @@ most control rows give away leaves a small margin (``1 - control rate``) to cert
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -52,8 +54,25 @@ from privgate.attacks._anonymeter import (
     prepare,
 )
 from privgate.attacks._common import MAX_TARGETS, modelled_columns, targets_statement
-from privgate.attacks._inference_secrets import SecretJob, attack_secrets
-from privgate.attacks._neighbours import NeighbourPredictor, Neighbours
+from privgate.attacks._inference_secrets import (
+    SecretJob,
+    attack_secrets,
+    neighbours_for,
+    searches,
+)
+from privgate.attacks._inference_targets import (
+    FREQUENT_SHARE,
+    MAX_STRATA_VALUES,
+    OTHER_BINS,
+    matched_targets,
+    secret_strata,
+    target_pool,
+)
+from privgate.attacks._neighbours import (
+    NeighbourPredictor,
+    Neighbours,
+    NeighboursLeavingOneOut,
+)
 from privgate.certification import estimate
 from privgate.errors import N_, InputError
 from privgate.evidence import Counts
@@ -64,12 +83,10 @@ from privgate.stats import clamp01
 PLAN_TARGETS = 2_000
 #: Targets per side when every column is a secret in turn (no sensitive column declared).
 UNDECLARED_TARGETS = 2_000
-#: A secret with at most this many values is stratified value by value.
-MAX_STRATA_VALUES = 50
-#: Beyond that, a value held by at least this share of the rows is a stratum of its own ...
-FREQUENT_SHARE = 0.02
-#: ... and the other values fall in this many quantile bins (numbers) or one stratum.
-OTHER_BINS = 10
+#: How the targets are drawn when every column is a secret and the tables hold more rows than
+#: are attacked (:func:`target_pool`).
+POOLED = ("matched pairs per secret, drawn from one pool of training and control rows shared "
+          "by every secret")
 
 
 class AnonymeterInference(AnonymeterAttack):
@@ -137,16 +154,23 @@ class AnonymeterInference(AnonymeterAttack):
                 f"{n_attacks:,} of the {available:,} possible targets were attacked per "
                 "secret; declare the sensitive columns (or set n_attacks) to attack them all")
         jobs = []
+        # every column a secret in turn: the targets of all secrets come from one pool, so
+        # that one leave-one-out search finds the nearest rows of every secret
+        # (:func:`privgate.attacks._inference_secrets.attack_secrets`)
+        pool = (target_pool(len(data.train), len(data.control), n_attacks,
+                            rng(context.seed, self.name, "pool")) if every_column else None)
         for number, secret in enumerate(secrets):
             numeric = schema[secret].kind is not Kind.CATEGORICAL
             keys = secret_strata(data.train[data.safe[secret]],
                                  data.control[data.safe[secret]], numeric)
             matched = matched_targets(keys, len(data.train), n_attacks,
-                                      rng(context.seed, self.name, "targets", number))
+                                      rng(context.seed, self.name, "targets", number), pool)
             jobs.append(SecretJob(  # its random stream by position: renaming changes nothing
                 secret, tuple(self._aux(schema, p, secret)), numeric, matched,
                 child_seed(context.seed, self.name, "secret", number),
                 context.confidence_level))
+        pooled = pool is not None and (len(pool[0]) < len(data.train)
+                                       or len(pool[1]) < len(data.control))
         for job, done in zip(jobs, attack_secrets(data, jobs, context.executor), strict=True):
             secret = job.secret
             per_secret[secret] = done.details
@@ -174,9 +198,9 @@ class AnonymeterInference(AnonymeterAttack):
                         f"the secret (each value its own for at most {MAX_STRATA_VALUES} "
                         f"values; else values held by {FREQUENT_SHARE:.0%} of the rows alone "
                         f"and the rest in {OTHER_BINS} quantile bins), counted per stratum"),
-            "targets_drawn": [targets_statement("matched pairs per secret", n_attacks,
-                                                max(available_by_secret), context.seed,
-                                                self.name)],
+            "targets_drawn": [targets_statement(
+                POOLED if pooled else "matched pairs per secret", n_attacks,
+                max(available_by_secret), context.seed, self.name)],
             "params": dict(p),
         }
         return self.result(
@@ -205,11 +229,14 @@ class AnonymeterInference(AnonymeterAttack):
         positions = np.sort(picks[:PLAN_TARGETS])
         targets = data.control.iloc[positions]
         found = _NeighbourCache(data.train, targets)
+        pool = (target_pool(len(data.train), len(data.control), n,
+                            rng(context.seed, self.name, "pool")) if every_column else None)
+        wanted = searches([(data.safe[s], tuple(data.safe[c] for c in self._aux(schema, p, s)))
+                           for s in secrets])
         counts, notes, pairs = [], [], []
-        for number, secret in enumerate(secrets):
+        for number, (secret, search) in enumerate(zip(secrets, wanted, strict=True)):
             key = data.safe[secret]
-            safe_aux = [data.safe[c] for c in self._aux(schema, p, secret)]
-            guesses = NeighbourPredictor(found.get(safe_aux), data.train,
+            guesses = NeighbourPredictor(neighbours_for(found.get(*search), key), data.train,
                                          key).predict(targets)
             hits = np.asarray(evaluate_inference_guesses(
                 guesses, targets[key], regression=schema[secret].kind is not Kind.CATEGORICAL),
@@ -218,7 +245,7 @@ class AnonymeterInference(AnonymeterAttack):
             keys = secret_strata(data.train[key], data.control[key],
                                  schema[secret].kind is not Kind.CATEGORICAL)
             matched = matched_targets(keys, len(data.train), n,
-                                      rng(context.seed, self.name, "targets", number))
+                                      rng(context.seed, self.name, "targets", number), pool)
             counts.append(_planned_strata(f"secret {secret}", matched.stratum,
                                           keys[len(data.train) + positions], hits, control))
             pairs.append(matched.available)
@@ -260,92 +287,31 @@ def _targets(p: dict[str, Any], available: int, every_column: bool) -> int:
     :data:`~privgate.attacks._common.MAX_TARGETS` (matched pairs drawn uniformly at random
     beyond, :func:`matched_targets`: the counts are over the pairs attacked, so the exact
     bounds stay valid) -- and when every column is a secret in turn (no roles declared), where
-    each secret has its own known columns and so its own neighbour search,
-    :data:`UNDECLARED_TARGETS`, so that a wide table stays minutes, not hours (the result
-    warns)."""
+    each secret is its own attack of anonymeter's, :data:`UNDECLARED_TARGETS`, so that a wide
+    table stays minutes, not hours (the result warns)."""
     if p["n_attacks"] is not None:
         return min(p["n_attacks"], available)
     return min(available, UNDECLARED_TARGETS if every_column else MAX_TARGETS)
 
 
-@dataclass(frozen=True)
-class Matched:
-    """Matched targets of one secret: positions of training and control rows (pair ``i`` of
-    the two lists in the same stratum ``stratum[i]``); ``available``: the pairs the tables
-    hold."""
-
-    train: np.ndarray
-    control: np.ndarray
-    stratum: np.ndarray
-    available: int
-
-
-def strata_of(values: pd.Series, numeric: bool) -> np.ndarray:
-    """A stratum number for every value of a secret, from the values alone (never from any
-    attack's outcome): each value its own stratum when there are at most
-    :data:`MAX_STRATA_VALUES`; otherwise every value held by at least :data:`FREQUENT_SHARE`
-    of the rows alone (a spike such as a "not detected" code) and the rest in
-    :data:`OTHER_BINS` quantile bins (numbers) or one stratum (categories)."""
-    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
-    if len(uniques) <= MAX_STRATA_VALUES:
-        return np.asarray(codes, dtype=np.int64)
-    shares = np.bincount(codes, minlength=len(uniques)) / max(len(values), 1)
-    frequent = shares >= FREQUENT_SHARE
-    out = np.where(frequent[codes], codes, -1).astype(np.int64)
-    rest = out < 0
-    if rest.any():
-        if numeric:
-            x = values.to_numpy(dtype=float)[rest]
-            edges = np.unique(np.nanquantile(x, np.linspace(0, 1, OTHER_BINS + 1)[1:-1]))
-            bins = np.searchsorted(edges, x, side="right")
-        else:
-            bins = np.zeros(int(rest.sum()), dtype=np.int64)
-        out[rest] = len(uniques) + bins
-    return out
-
-
-def secret_strata(train: pd.Series, control: pd.Series, numeric: bool) -> np.ndarray:
-    """The stratum of every training row, then of every control row (:func:`strata_of` over
-    both); one stratum for all rows when no stratum has rows on both sides."""
-    keys = strata_of(pd.concat([train, control], ignore_index=True), numeric)
-    if not len(np.intersect1d(keys[:len(train)], keys[len(train):])):
-        return np.zeros(len(keys), np.int64)
-    return keys
-
-
-def matched_targets(keys: np.ndarray, n_train: int, limit: int,
-                    generator: np.random.Generator) -> Matched:
-    """Pairs of training and control rows in the same stratum (``keys``: the
-    :func:`secret_strata` of the ``n_train`` training rows, then of the control rows), at
-    random: for every stratum ``min(train, control)`` pairs, then (beyond ``limit`` pairs) a
-    random subset of the pairs, so both sides keep the same composition."""
-    key_a, key_b = keys[:n_train], keys[n_train:]
-    pairs_a, pairs_b, labels = [], [], []
-    for value in np.intersect1d(key_a, key_b):
-        a = generator.permutation(np.flatnonzero(key_a == value))
-        b = generator.permutation(np.flatnonzero(key_b == value))
-        k = min(len(a), len(b))
-        pairs_a.append(a[:k])
-        pairs_b.append(b[:k])
-        labels.append(np.full(k, value))
-    a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
-    keep = np.sort(generator.permutation(len(a))[:limit])
-    return Matched(a[keep], b[keep], np.concatenate(labels)[keep], len(a))
-
-
 class _NeighbourCache:
-    """The nearest rows of ``candidates`` for every row of ``rows``, per set of known columns
-    (several secrets usually share their quasi-identifiers, so one search serves them all)."""
+    """The nearest rows of ``candidates`` for every row of ``rows``, per search
+    (:func:`~privgate.attacks._inference_secrets.searches`: several secrets usually share
+    their quasi-identifiers, or all the other columns, so one search serves them all)."""
 
     def __init__(self, candidates: pd.DataFrame, rows: pd.DataFrame) -> None:
         self.candidates = candidates
         self.rows = rows
-        self.cache: dict[tuple[str, ...], Neighbours] = {}
+        self.cache: dict[tuple[tuple[str, ...], bool],
+                         Neighbours | NeighboursLeavingOneOut] = {}
 
-    def get(self, aux: list[str]) -> Neighbours:
-        key = tuple(aux)
+    def get(self, columns: tuple[str, ...], leave_one_out: bool
+            ) -> Neighbours | NeighboursLeavingOneOut:
+        key = (columns, leave_one_out)
         if key not in self.cache:
-            self.cache[key] = Neighbours(self.candidates, self.rows, aux)
+            self.cache[key] = (
+                NeighboursLeavingOneOut(self.candidates, self.rows, columns) if leave_one_out
+                else Neighbours(self.candidates, self.rows, columns))
         return self.cache[key]
 
 

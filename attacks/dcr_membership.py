@@ -23,6 +23,7 @@ from privgate.attacks._common import (
     check_choice,
     check_int,
     modelled_columns,
+    raised,
     resolve_params,
     targets_statement,
     trials_asked,
@@ -89,6 +90,11 @@ class DCRMembership(Attack):
         super().__init__(**params)
         self._settings()  # a bad type, range or metric name is refused here, before any work
 
+    def params_for_trials(self, trials: int) -> dict[str, Any] | None:
+        """A larger ``max_rows`` (the default caps the targets at
+        :data:`~privgate.attacks._common.MAX_TARGETS` a side)."""
+        return raised(self.params, "max_rows", trials, 2)
+
     def _settings(self) -> tuple[dict[str, Any], int | None, str, int]:
         p = resolve_params(self.name, self.DEFAULTS, self.params)
         return (p, None if p["max_rows"] is None else check_int(self.name, p, "max_rows", 10),
@@ -152,12 +158,14 @@ class DCRMembership(Attack):
         """The leak-free bound of the advantage at this table's sizes (no scores needed)."""
         _, max_rows, _, _ = self._settings()
         n, m = self._sizes(context, max_rows)
+        every = self._sizes(context, None)  # what the table has without the cap
         if context.persons is not None:  # one trial per person
             n, m = unit_sizes(context, n, m)
             return null_plan(n, m, context.confidence_level,
-                             f"{n:,} training people against {m:,} control people")
+                             f"{n:,} training people against {m:,} control people",
+                             sum(unit_sizes(context, *every)))
         return null_plan(n, m, context.confidence_level,
-                         f"{n:,} training rows against {m:,} control rows")
+                         f"{n:,} training rows against {m:,} control rows", sum(every))
 
 
 @hookimpl

@@ -44,6 +44,7 @@ from privgate.attacks._common import (
     check_choice,
     check_int,
     modelled_columns,
+    raised,
     resolve_params,
     single_threaded,
     targets_statement,
@@ -150,6 +151,11 @@ class DensityMembership(Attack):
         super().__init__(**params)
         self._check(resolve_params(self.name, self.DEFAULTS, params))
 
+    def params_for_trials(self, trials: int) -> dict[str, Any] | None:
+        """A larger ``max_rows`` (the default caps the targets at
+        :data:`~privgate.attacks._common.MAX_TARGETS` a side)."""
+        return raised(self.params, "max_rows", trials, 2)
+
     def _check(self, p: dict[str, Any]) -> tuple[int | None, int, int, float | None, int]:
         check_choice(self.name, p, "estimator", ESTIMATORS)
         check_int(self.name, p, "n_neighbors", 1)
@@ -234,17 +240,20 @@ class DensityMembership(Attack):
         """The leak-free bound of the advantage at this table's sizes (half the control rows
         are the non-members, the other half fit the reference density)."""
         max_rows = self._check(resolve_params(self.name, self.DEFAULTS, self.params))[0]
-        n, m = _capped(len(context.train), len(context.control) - len(context.control) // 2,
-                       max_rows)
+        sizes = (len(context.train), len(context.control) - len(context.control) // 2)
+        n, m = _capped(*sizes, max_rows)
+        every = _capped(*sizes, None)  # what the table has without the cap
         if context.persons is not None:  # one trial per person; half the people fit the density
             people = context.persons.n_control
-            n, m = unit_sizes(context, n, m)[0], min(m, max(1, people - people // 2))
+            half = max(1, people - people // 2)
+            n, m = unit_sizes(context, n, m)[0], min(m, half)
             return null_plan(n, m, context.confidence_level,
                              f"{n:,} training people against {m:,} control people (the other "
-                             "half of the control people fits the reference density)")
+                             "half of the control people fits the reference density)",
+                             unit_sizes(context, *every)[0] + min(every[1], half))
         return null_plan(n, m, context.confidence_level,
                          f"{n:,} training rows against {m:,} control rows (the other half of "
-                         "the control rows fits the reference density)")
+                         "the control rows fits the reference density)", sum(every))
 
 
 #: Added to k-NN radii before the log, so exact copies (radius 0) score finitely.

@@ -42,6 +42,7 @@ from privgate.attacks._common import (
     interval_from_counts,
     jsonable,
     modelled_columns,
+    raised,
     resolve_params,
     subsampled,
     targets_statement,
@@ -109,6 +110,11 @@ class LowFPRMembership(Attack):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._settings()
+
+    def params_for_trials(self, trials: int) -> dict[str, Any] | None:
+        """A larger ``max_rows`` (the default caps the targets at
+        :data:`~privgate.attacks._common.MAX_TARGETS`)."""
+        return raised(self.params, "max_rows", trials)
 
     def _settings(self) -> tuple[dict[str, Any], float, int | None, str]:
         p = resolve_params(self.name, self.DEFAULTS, self.params)

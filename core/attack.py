@@ -7,9 +7,8 @@ run and available. Where it can, an attack also reports the raw counts behind it
 bounds, the trials a leak-free result needs and the power itself
 (:mod:`privgate.certification`); otherwise the attack states one-sided bounds and what a
 leak-free table of this size would show. Typed evidence (ROC curve, AUROC with its interval,
-TPR at fixed false-positive rates, figures) is what reports draw, for built-in and third-party
-attacks alike; ``details`` is free and never read by a report. An attack may also say, before
-any generator is fitted, what this table allows (:class:`AttackPlan`, ``privgate plan``).
+TPR at fixed false-positive rates, figures) is what reports draw, for all attacks; ``details``
+is free and never read by a report. :class:`AttackPlan`: what this table allows, said first.
 """
 
 from __future__ import annotations
@@ -323,6 +322,8 @@ class AttackPlan:
         null_upper: for evidence without counts: the upper bound a leak-free table of this
             size would show (core assumes it narrows as one over the square root of the
             trials), and ``null_bounds`` a sample of such bounds (for the power).
+        trials_run: without counts, the trials a cap leaves (fewer than ``trials_available``;
+            ``null_upper`` and ``null_bounds`` are at these); ``None``: all of them.
         notes: plain sentences: how the baselines were measured, what limits the trials.
     """
 
@@ -331,6 +332,7 @@ class AttackPlan:
     null_upper: float | None = None
     null_bounds: tuple[float, ...] = ()
     notes: tuple[str, ...] = ()
+    trials_run: int | None = None
 
 
 class Attack(ABC):
@@ -382,8 +384,7 @@ class Attack(ABC):
         an attack may use them to measure a baseline, e.g. how often a control row's secret
         is guessed from its quasi-identifiers, but must not read them as synthetic output) and
         ``context.generator`` is ``None``. Keep it quick: a plan runs before every audit. The
-        default says nothing (``None``): ``privgate plan`` then reports the attack as
-        unplanned.
+        default says nothing (``None``): ``privgate plan`` reports the attack as unplanned.
         """
         return None
 
@@ -391,4 +392,9 @@ class Attack(ABC):
         """Parameters that run this attack without the comparisons ``labels`` (say, the
         secret columns a table cannot certify), or ``None`` when it cannot drop them. The
         planner suggests them as a config line and re-checks the result."""
+        return None
+
+    def params_for_trials(self, trials: int) -> dict[str, Any] | None:
+        """Parameters that run at least ``trials`` trials where the table has them (a larger
+        cap), or ``None``; the planner suggests and re-checks them like ``params_without``."""
         return None

@@ -11,8 +11,10 @@ threshold at all.
 
 When it cannot, the plan says what would, as configuration lines that parse, each re-checked by
 planning the changed config (:func:`suggest`): a larger control fraction, fewer secret columns
-(the attack's :meth:`~privgate.attack.Attack.params_without`), another policy, and, in words,
-how many rows a table would need. A plan is advice: an audit prints its warnings and goes on.
+(the attack's :meth:`~privgate.attack.Attack.params_without`), more trials where the table has
+them but an attack runs fewer by default (:meth:`~privgate.attack.Attack.params_for_trials`),
+another policy, and, in words, how many rows a table would need. A plan is advice: an audit
+prints its warnings and goes on.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ from privgate.tomlish import value as toml_value
 
 #: Control fractions a plan tries when a larger one could help.
 CONTROL_FRACTIONS = (0.4, 0.5)
+#: A suggested number of trials is this many times the least a leak-free result needs to
+#: certify (at that least half the leak-free results do; the power of MIN_POWER takes about
+#: 3.3 times as many for the membership attacks' distribution-free bounds).
+TRIALS_MARGIN = 4
 #: Below this power to certify an honest generator, a certifiable check is flagged as weak.
 MIN_POWER = 0.9
 #: A suggestion before re-planning: TOML, why (a msgid and its values), the changed config.
@@ -189,8 +195,9 @@ def _stand_in(name: str, attack: Attack, plan: AttackPlan, level: float) -> Atta
                             trials_available=max(plan.trials_available, n, 1))
     null = 1.0 if plan.null_upper is None else min(1.0, float(plan.null_upper))
     available = max(plan.trials_available, 1)
+    run = min(plan.trials_run or available, available)  # checked by _attack_plan
     return AttackResult(name, attack.risk_kind, 0.0, 0.0, 1.0, level, "plan", 0.0, "plan",
-                        available, null_upper=null, upper_bound=null, lower_bound=0.0,
+                        run, null_upper=null, upper_bound=null, lower_bound=0.0,
                         bound_method="plan", null_bounds=tuple(plan.null_bounds),
                         trials_available=available)
 
@@ -257,6 +264,9 @@ def _attack_plan(name: str, attack: Attack, context: AttackContext) -> AttackPla
         counts_from_plain(plan.counts)
     except PlainError as exc:
         return f"the attack's plan is malformed: {exc}"
+    run = plan.trials_run
+    if run is not None and (isinstance(run, bool) or not isinstance(run, int) or run < 1):
+        return f"the attack's plan is malformed: trials_run is {run!r}, not a positive integer"
     return plan
 
 
@@ -323,6 +333,26 @@ def _candidates(report: PlanReport, raw: dict[str, Any], registry: Registry, whe
         out.append((line, (N_("%(attack)s without %(blocking)s (this table cannot certify "
                               "them)"), {"attack": check.attack,
                                           "blocking": ", ".join(check.blocking)}),
+                    {**raw, "attacks": new_refs}))
+    for check in report.blocked + report.weak:  # a cap on the trials, not the table
+        ref = next((r for r in refs if r.name == check.attack), None)
+        if (ref is None or not check.trials_needed or not check.trials_available
+                or check.trials_needed > check.trials_available):
+            continue
+        trials = min(check.trials_available, math.ceil(check.trials_needed * TRIALS_MARGIN))
+        try:
+            params = registry.attack(ref.name)(**ref.params).params_for_trials(trials)
+        except Exception:  # noqa: BLE001 -- advice only: a plugin's failure suggests nothing
+            continue
+        if not isinstance(params, dict) or params == dict(ref.params):
+            continue  # a malformed answer suggests nothing; re-planning checks the rest
+        new_refs = [{"name": r.name, **({"params": params} if r.name == ref.name else
+                                        {"params": r.params} if r.params else {})}
+                    for r in refs]
+        out.append((attacks_line(new_refs),
+                    (N_("let %(attack)s run about %(trials)s trials (the table has them; "
+                        "by default it runs fewer)"),
+                     {"attack": check.attack, "trials": f"{trials:,}"}),
                     {**raw, "attacks": new_refs}))
     for name in sorted(registry.policies):
         if name not in config.policies:

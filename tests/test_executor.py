@@ -157,7 +157,7 @@ def test_audit_records_the_executor(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install privgate[ray])")
-def test_ray_local_instance_order_errors_and_shutdown() -> None:
+def test_ray_local_instance_order_errors_and_shutdown(one_ray_at_a_time: None) -> None:
     import ray
 
     if ray.is_initialized():  # pragma: no cover -- another test left one running

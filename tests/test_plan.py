@@ -123,3 +123,44 @@ def test_toml_values_round_trip() -> None:
                                                {"name": "b", "params": {"secrets": ["c"]}}]}
     with pytest.raises(ValueError):
         value(float("nan"))
+
+
+def test_a_cap_on_the_trials_is_raised_where_the_table_has_them(folder: Path) -> None:
+    """dcr-membership told to score 100 rows a side cannot certify what the table could: the
+    plan suggests a larger ``max_rows`` (not more rows), and planning with it certifies."""
+    from privgate.planning import suggest
+
+    raw = {"seed": 1, "attacks": [{"name": "dcr-membership", "params": {"max_rows": 100}}],
+           "data": {"path": "rows.csv", "control_fraction": 0.3},
+           "policies": ["expert-determination-0.09"]}
+    registry = build_registry()
+    report = plan_checks(parse_config(raw, where="t", base_dir=folder), registry, "t")
+    dcr = next(c for c in report.checks if c.attack == "dcr-membership")
+    assert dcr in report.blocked + report.weak and dcr.trials_needed
+    assert dcr.trials_needed <= (dcr.trials_available or 0)  # the table has the trials
+    raised = [s for s in suggest(report, raw, registry, "t", folder)
+              if "dcr-membership" in s.fixes and s.toml.startswith("attacks = ")]
+    assert raised, [s.toml for s in suggest(report, raw, registry, "t", folder)]
+    params = tomllib.loads(raised[0].toml)["attacks"][0]["params"]
+    assert params["max_rows"] > 100 and "trials" in raised[0].why
+
+
+@pytest.mark.parametrize("trials_run", [0, -5, 2.5, "many", True])
+def test_a_plan_with_malformed_trials_run_is_said_not_trusted(trials_run: Any) -> None:
+    """A plugin's plan is re-checked: ``trials_run`` that is not a positive integer makes the
+    plan malformed (said as the check's reason), never the trials core plans with."""
+    from privgate.attack import Attack, AttackContext, AttackPlan
+    from privgate.planning import _attack_plan
+
+    class Odd(Attack):
+        name = "odd"
+        risk_kind = "membership"
+
+        def run(self, context: AttackContext) -> Any:  # pragma: no cover -- never run
+            raise AssertionError
+
+        def plan(self, context: AttackContext) -> AttackPlan:
+            return AttackPlan((), 100, null_upper=0.05, trials_run=trials_run)
+
+    said = _attack_plan("odd", Odd(), None)  # type: ignore[arg-type]
+    assert isinstance(said, str) and "trials_run" in said and "malformed" in said

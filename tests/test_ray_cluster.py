@@ -56,7 +56,7 @@ def privgate_attacks():
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
+def cluster(one_ray_at_a_time: None) -> Iterator[Any]:
     """A head and one worker node on this machine, one CPU each; shut down afterwards."""
     import ray
     from ray.cluster_utils import Cluster

@@ -112,11 +112,12 @@ def test_inferring_audit_and_synth_hint_at_the_draft(tmp_path: Path,
     _people().drop(columns=["record_id", "patient_nbr"]).to_csv(data, index=False)
     assert main(["audit", "--data", str(data), "--generator", "gmm", "--attack",
                  "dcr-membership", "--no-ledger", "--out", str(tmp_path / "out")]) in (0, 1)
-    err = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
-    assert f"note: the schema was inferred from the data; `privgate schema draft {data}`" in err
+    err = "".join(capsys.readouterr().err.split())  # the console wraps long lines, paths too
+    hint = f"note: the schema was inferred from the data; `privgate schema draft {data}`"
+    assert "".join(hint.split()) in err
     assert main(["synth", "--data", str(data), "--generator", "gmm", "--target", "outcome",
                  "--out", str(tmp_path / "syn.csv")]) == 0
-    assert f"privgate schema draft {data}" in capsys.readouterr().err
+    assert f"privgateschemadraft{data}" in "".join(capsys.readouterr().err.split())
 
 
 def test_synth_target_names_the_target_of_an_inferred_schema(

@@ -17,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privgate import AttackContext, Column, Kind, Role, Schema, bounds, strata_bounds
-from privgate.attacks.anonymeter_inference import (
+from privgate.attacks._inference_targets import (
     MAX_STRATA_VALUES,
-    AnonymeterInference,
     matched_targets,
     secret_strata,
     strata_of,
 )
+from privgate.attacks.anonymeter_inference import AnonymeterInference
 from privgate.certification import assess, null_upper, one_sided, trials_needed
 from privgate.evidence import Counts, PlainError, counts_from_plain
 

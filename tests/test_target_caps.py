@@ -195,6 +195,22 @@ def test_probed_builder_keeps_anonymeter_predicates(monkeypatch: pytest.MonkeyPa
         assert ours
 
 
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 80), seed=st.integers(0, 10_000), n_cols=st.integers(1, 3))
+def test_repeated_candidates_are_counted_once_and_keep_anonymeter_predicates(
+        n: int, seed: int, n_cols: int) -> None:
+    """On a small table the draws repeat the same candidates batch after batch until
+    ``max_attempts``: each is built and counted once, and the predicates are still exactly
+    anonymeter's, in its order (missing values included)."""
+    df = _synthetic_frame(n, seed).with_columns(
+        pl.when(pl.col("a") < 3).then(None).otherwise(pl.col("c")).alias("c"))
+    ours = _singling_out_queries.multivariate_queries(df, 50, n_cols, 4_000,
+                                                     np.random.default_rng(seed))
+    theirs = multivariate_singling_out_queries(df, 50, n_cols, 4_000,
+                                               np.random.default_rng(seed))
+    assert [str(q) for q in ours] == [str(q) for q in theirs]
+
+
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 400), seed=st.integers(0, 10_000), step=st.integers(2, 9))
 def test_probe_never_drops_a_single(n: int, seed: int, step: int) -> None:
