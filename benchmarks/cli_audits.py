@@ -37,6 +37,9 @@ DIABETES = ["--data", str(DATA / "diabetes130.csv.gz"), "--target", "readmitted"
 #: name -> the arguments after ``privgate audit`` (the data set's path is the shared folder's).
 AUDITS: dict[str, list[str]] = {
     "diabetes130-dpsgd-vae": [*DIABETES, "--generator", "dpsgd-vae", "--epsilon", "1"],
+    # the same audit with its attacks and metrics spread over a local Ray instance (2 cores)
+    "diabetes130-dpsgd-vae-ray": [*DIABETES, "--generator", "dpsgd-vae", "--epsilon", "1",
+                                  "--backend", "ray"],
     "diabetes130-gmm": [*DIABETES, "--generator", "gmm"],
     "diabetes130-gaussian-copula": [*DIABETES, "--generator", "gaussian-copula"],
     "diabetes130-smote": [*DIABETES, "--generator", "smote"],
