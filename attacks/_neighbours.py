@@ -33,6 +33,28 @@ from anonymeter.preprocessing.transformations import mixed_types_transform
 from anonymeter.preprocessing.type_detection import detect_consistent_col_types
 from numba import njit
 
+
+@njit(nogil=True, cache=False, inline="always")
+def _add_terms(row: np.ndarray, q: float, col: np.ndarray, w: int, numeric: bool
+               ) -> None:  # pragma: no cover -- compiled
+    """Add to ``row[:w]`` anonymeter's ``gower_distance`` term of one column between the
+    query value ``q`` and each candidate value ``col[j]`` (numbers already scaled by their
+    range; categories as codes)."""
+    if np.isnan(q):
+        if numeric:  # both missing: 1; else fabs(nan - v) is nan, as there
+            for j in range(w):
+                row[j] += 1.0 if np.isnan(col[j]) else np.nan
+        else:  # both missing: 1; one missing: they differ: 1
+            for j in range(w):
+                row[j] += 1.0
+    elif numeric:
+        for j in range(w):
+            row[j] += fabs(q - col[j])
+    else:  # adding 0.0 for an equal category changes no sum
+        for j in range(w):
+            row[j] += 1.0 if q != col[j] else 0.0
+
+
 #: Queries and candidates per tile of :func:`_k_nearest` (measured on 80,000 candidates of 47
 #: columns: 4.5x faster than a query at a time over all candidates, which is memory-bound).
 _QUERY_TILE = 32
@@ -65,21 +87,7 @@ def _k_nearest(queries: np.ndarray, candidates_t: np.ndarray, cat_index: int, k:
             for c in range(n_cols):
                 col = candidates_t[c, j0:j0 + w]
                 for ii in range(n_tile):
-                    q = queries[q0 + ii, c]
-                    row = d[ii]
-                    if np.isnan(q):
-                        if c < cat_index:  # both missing: 1; else fabs(nan - v) is nan
-                            for j in range(w):
-                                row[j] += 1.0 if np.isnan(col[j]) else np.nan
-                        else:  # both missing: 1; one missing: they differ: 1
-                            for j in range(w):
-                                row[j] += 1.0
-                    elif c < cat_index:
-                        for j in range(w):
-                            row[j] += fabs(q - col[j])
-                    else:
-                        for j in range(w):
-                            row[j] += 1.0 if q != col[j] else 0.0
+                    _add_terms(d[ii], queries[q0 + ii, c], col, w, c < cat_index)
             for ii in range(n_tile):
                 bd = best_d[q0 + ii]
                 bi = best_i[q0 + ii]
@@ -134,23 +142,10 @@ def _nearest_leaving_each_out(queries: np.ndarray, candidates_t: np.ndarray, cat
     for j0 in range(0, m, _LEAVE_ONE_OUT_TILE):
         w = min(_LEAVE_ONE_OUT_TILE, m - j0)
         for i in range(n_q):
+            terms[:, :w] = 0.0
             for c in range(n_cols):
-                q = queries[i, c]
-                col = candidates_t[c, j0:j0 + w]
-                row = terms[c]
-                if np.isnan(q):
-                    if c < cat_index:
-                        for j in range(w):
-                            row[j] = 1.0 if np.isnan(col[j]) else np.nan
-                    else:
-                        for j in range(w):
-                            row[j] = 1.0
-                elif c < cat_index:
-                    for j in range(w):
-                        row[j] = fabs(q - col[j])
-                else:
-                    for j in range(w):
-                        row[j] = 1.0 if q != col[j] else 0.0
+                _add_terms(terms[c], queries[i, c], candidates_t[c, j0:j0 + w], w,
+                           c < cat_index)
             total[:w] = 0.0
             n_nan[:w] = 0
             for c in range(n_cols):

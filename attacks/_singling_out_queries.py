@@ -76,9 +76,10 @@ def multivariate_queries(df: pl.DataFrame, n_queries: int, n_cols: int,
     seen: set[str] = set()
     # A candidate is fixed by its columns and the record's values on them (with medians
     # given, anonymeter's _query_from_record draws nothing from rng): each distinct one is
-    # built and counted once, its text kept only when it singles out a row. On a small table
-    # the same candidates come back batch after batch until max_attempts.
-    known: dict[tuple[Any, ...], tuple[Any, bool]] = {}
+    # built and counted once, and only one that singles out a row is kept (None: it does
+    # not). On a small table the same candidates come back batch after batch until
+    # max_attempts.
+    known: dict[tuple[Any, ...], Any] = {}
     batch = BATCH if max_attempts is None else min(BATCH, max_attempts)
     attempts = 0
     while len(kept) < n_queries:
@@ -95,10 +96,11 @@ def multivariate_queries(df: pl.DataFrame, n_queries: int, n_cols: int,
                if k not in known}
         built = [_query_from_record(record=r, dtypes=dtypes, columns=c, medians=medians,
                                     rng=rng) for r, c in new.values()]
-        known.update(zip(new, zip(built, singles_on(df, built, probes), strict=True)))
+        known.update((key, query if single else None) for key, query, single
+                     in zip(new, built, singles_on(df, built, probes), strict=True))
         for key in keys:
-            query, single = known[key]
-            if single and (text := str(query)) not in seen:
+            query = known[key]
+            if query is not None and (text := str(query)) not in seen:
                 seen.add(text)
                 kept.append(query)
                 if len(kept) >= n_queries:

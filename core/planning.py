@@ -326,13 +326,11 @@ def _candidates(report: PlanReport, raw: dict[str, Any], registry: Registry, whe
                                        schema.select([c.name for c in schema.modelled]))
         if params is None:
             continue
-        new_refs = [{"name": r.name, **({"params": params} if r.name == ref.name else
-                                        {"params": r.params} if r.params else {})}
-                    for r in refs]
-        line = attacks_line(new_refs)
-        out.append((line, (N_("%(attack)s without %(blocking)s (this table cannot certify "
-                              "them)"), {"attack": check.attack,
-                                          "blocking": ", ".join(check.blocking)}),
+        new_refs = _with_params(refs, ref.name, params)
+        out.append((attacks_line(new_refs),
+                    (N_("%(attack)s without %(blocking)s (this table cannot certify "
+                        "them)"), {"attack": check.attack,
+                                   "blocking": ", ".join(check.blocking)}),
                     {**raw, "attacks": new_refs}))
     for check in report.blocked + report.weak:  # a cap on the trials, not the table
         ref = next((r for r in refs if r.name == check.attack), None)
@@ -346,9 +344,7 @@ def _candidates(report: PlanReport, raw: dict[str, Any], registry: Registry, whe
             continue
         if not isinstance(params, dict) or params == dict(ref.params):
             continue  # a malformed answer suggests nothing; re-planning checks the rest
-        new_refs = [{"name": r.name, **({"params": params} if r.name == ref.name else
-                                        {"params": r.params} if r.params else {})}
-                    for r in refs]
+        new_refs = _with_params(refs, ref.name, params)
         out.append((attacks_line(new_refs),
                     (N_("let %(attack)s run about %(trials)s trials (the table has them; "
                         "by default it runs fewer)"),
@@ -360,6 +356,13 @@ def _candidates(report: PlanReport, raw: dict[str, Any], registry: Registry, whe
                         (N_("judge by %(policy)s instead"), {"policy": name}),
                         {**raw, "policies": [name]}))
     return _unique(out)
+
+
+def _with_params(refs: list[PluginRef], name: str, params: dict[str, Any]
+                 ) -> list[dict[str, Any]]:
+    """The configured attacks as config entries, ``name``'s with ``params``."""
+    return [{"name": r.name, **({"params": params} if r.name == name else
+                                {"params": r.params} if r.params else {})} for r in refs]
 
 
 def _unique(items: list[_Candidate]) -> list[_Candidate]:
