@@ -1,9 +1,11 @@
 """Time the audits a new user types: ``privgate audit`` on a real table, default suite, no config.
 
 Each audit runs as its own ``privgate audit`` process (the command line, exactly as a user types
-it, with ``--out`` into a temporary folder); the wall time, the peak memory of the process and
-of its workers (``ru_maxrss`` of the children, waited for), the exit code, the verdict and the
-time of every step (``results.json``'s ``durations``) are recorded in
+it, with ``--out`` into a temporary folder); the wall time, the peak memory (the largest sum of
+the resident sets of the process and all its descendants -- the workers that run attacks side
+by side -- sampled every half second from ``/proc``, and the largest single resident set,
+``ru_maxrss``), the exit code, the verdict and the time of every step (``results.json``'s
+``durations``) are recorded in
 ``benchmarks/results/cli_audits.json`` and ``.md`` (runs merge by name). Commands::
 
     nice -n 5 .venv/bin/python benchmarks/cli_audits.py diabetes130-dpsgd-vae
@@ -24,6 +26,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,41 @@ AUDITS: dict[str, list[str]] = {
 }
 
 
+def _tree_rss_mib(root: int) -> float:
+    """The resident memory of ``root`` and all its descendants now (MiB), read from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0
+    for pid in tree:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class _TreeMemory(threading.Thread):
+    """Samples :func:`_tree_rss_mib` every half second until the process ends."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self.peak = max(self.peak, _tree_rss_mib(self.pid))
+
+
 def run(name: str, timeout: float) -> dict[str, Any]:
     """One audit in its own process: wall time, peak memory, verdict, step durations."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,19 +91,24 @@ def run(name: str, timeout: float) -> dict[str, Any]:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env={**os.environ, "CI": "1"})
+        sampler = _TreeMemory(proc.pid)
+        sampler.start()
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
         wall = time.perf_counter() - started
+        sampler.done.set()
+        sampler.join()
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB
         results = Path(tmp) / "results.json"
         doc = json.loads(results.read_text()) if results.exists() else {}
     return {"command": "privgate audit " + " ".join(
                 a.replace(str(DATA), "../shared/data") for a in AUDITS[name]),
             "exit_code": proc.returncode, "wall_s": round(wall, 1),
-            "peak_rss_mib": round(peak, 1), "timed_out": wall >= timeout,
+            "peak_rss_mib": round(peak, 1), "peak_tree_mib": round(sampler.peak, 1),
+            "timed_out": wall >= timeout,
             "verdict": doc.get("verdict"),
             "durations": (doc.get("timestamps") or {}).get("durations_s"),
             "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -75,15 +118,18 @@ def run(name: str, timeout: float) -> dict[str, Any]:
 
 def markdown(doc: dict[str, Any]) -> str:
     md = ["# Audits as a new user types them (`privgate audit`, default suite, no config)", "",
-          f"Machine: {doc['machine']}. Each audit is its own process; peak memory is the "
-          "largest resident set of that process or any of its workers. Other engineers' jobs "
-          "shared the 2 cores (load average after each run in the table): wall times are "
-          "inflated by their load.", "",
-          "| audit | command | exit | verdict | wall s | peak MiB | load after | measured |",
-          "|---|---|---|---|---|---|---|---|"]
+          f"Machine: {doc['machine']}. Each audit is its own process. Peak memory: 'all' is "
+          "the largest sum of the resident sets of the process and its workers together "
+          "(sampled every 0.5 s; '-' for runs measured before it was), 'one' the largest "
+          "resident set of any one of them. Load average after each run in the table: other "
+          "jobs on the 2 cores inflate wall times.", "",
+          "| audit | command | exit | verdict | wall s | peak MiB all | peak MiB one | "
+          "load after | measured |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for name, r in sorted(doc["runs"].items()):
+        tree = f"{r['peak_tree_mib']:,}" if "peak_tree_mib" in r else "-"
         md.append(f"| {name} | `{r['command']}` | {r['exit_code']} | {r['verdict']} | "
-                  f"{r['wall_s']}{' (timed out)' if r['timed_out'] else ''} | "
+                  f"{r['wall_s']}{' (timed out)' if r['timed_out'] else ''} | {tree} | "
                   f"{r['peak_rss_mib']:,} | {r['load_after']} | {r['measured']} |")
     for name, r in sorted(doc["runs"].items()):
         if r.get("note"):

@@ -1,11 +1,13 @@
-"""A generator's attacks and metrics: each call made -- in this process, or as a task of a
-distributed executor (:mod:`privgate.spread`) -- and its outcome checked, booked and recorded
-on the generator's run the same way wherever it ran.
+"""A generator's attacks and metrics: each call made -- in this process, or as a task of an
+executor's worker (:mod:`privgate.spread`) -- and its outcome checked, booked and recorded on
+the generator's run the same way wherever it ran.
 
-In this process (the inline and joblib backends) the attacks and then the metrics of a
-generator run one after another, each on fresh copies of the tables. With a distributed
-executor (Ray) the attacks and metrics of every fitted generator leave at once, one task each,
-and their outcomes are taken in the plan's order, one by one, as a call made here would be: the
+In this process (the inline backend, and the joblib backend on a small table) the attacks and
+then the metrics of a generator run one after another, each on fresh copies of the tables.
+With an executor that takes the calls (:meth:`privgate.executor.Executor.takes_calls`: Ray
+always, joblib on a large table, where its local processes run them side by side) the attacks
+and metrics of the fitted generators leave at once, one task each, and their outcomes are
+taken in the plan's order, one by one as they come in, as a call made here would be: the
 refits an attack makes of the generator are marked started before it leaves
 (:meth:`privgate.ledger.AuditLedger.start_refits`) and booked when its outcome is back
 (:meth:`~privgate.ledger.AuditLedger.refits`); the result is validated here; a fault, a refusal
@@ -37,7 +39,7 @@ from privgate.progress import N_, Progress, note
 from privgate.redact import strip_controls
 from privgate.registry import Registry
 from privgate.sources import AuditData
-from privgate.spread import Call, Outcome, pack, send
+from privgate.spread import Call, Outcome, pack, stream
 
 
 def origin_of(registry: Registry | None, kind: str, name: str) -> Origin:
@@ -66,9 +68,10 @@ class _Scope:
     registry: Registry | None
     ledger: AuditLedger | None
 
-    def context(self, run: GeneratorRun, *, copies: bool = True) -> AttackContext:
+    def context(self, run: GeneratorRun, *, copies: bool = True,
+                executor: Executor | None = None) -> AttackContext:
         """What an attack or metric sees of ``run``: by default fresh copies of the tables
-        (one plugin cannot alter the next's)."""
+        (one plugin cannot alter the next's) and the audit's executor."""
         data, synthetic = self.data, run.synthetic
         assert synthetic is not None
         frames = (data.train, data.control, synthetic)
@@ -76,7 +79,8 @@ class _Scope:
         return AttackContext(train, control, synthetic,
                              data.schema.select(list(data.train.columns)), self.config.seed,
                              self.config.confidence_level, generator=run.generator,
-                             budget=run.budget, executor=self.executor, persons=data.persons)
+                             budget=run.budget, executor=executor or self.executor,
+                             persons=data.persons)
 
     def here(self, run: GeneratorRun, method: Callable[[AttackContext], object], what: str,
              origin: Origin) -> Callable[[], object]:
@@ -89,10 +93,10 @@ def attack_runs(runs: Sequence[GeneratorRun], data: AuditData, config: AuditConf
                 plan: Plan, progress: Progress, executor: Executor | None = None,
                 registry: Registry | None = None, ledger: AuditLedger | None = None) -> None:
     """Run every attack and metric of ``plan`` on each run's synthetic table and record the
-    outcomes on the run, in the plan's order: one after another here, or all at once on a
-    distributed ``executor``."""
+    outcomes on the run, in the plan's order: one after another here, or all at once on the
+    workers of an ``executor`` that takes the calls (:meth:`Executor.takes_calls`)."""
     scope = _Scope(data, config, plan, progress, executor, registry, ledger)
-    if executor is not None and executor.distributed:
+    if executor is not None and executor.takes_calls(int(data.train.size)):
         _spread(runs, scope)
         return
     for run in runs:
@@ -186,7 +190,8 @@ def _tasks(runs: Sequence[GeneratorRun], scope: _Scope, executor: Executor) -> l
     limit, plan = scope.config.execution.plugin_timeout_s, scope.plan
     out = []
     for run in runs:
-        blob, context_why = pack(scope.context(run, copies=False))
+        blob, context_why = pack(scope.context(run, copies=False,
+                                               executor=executor.for_calls()))
         shared = None if blob is None else executor.share(blob)
         todo: list[tuple[str, str, Attack | Metric, str]] = [
             ("attack", name, a, "run") for name, a in plan.attacks
@@ -203,8 +208,8 @@ def _tasks(runs: Sequence[GeneratorRun], scope: _Scope, executor: Executor) -> l
 
 
 def _spread(runs: Sequence[GeneratorRun], scope: _Scope) -> None:
-    """All attacks and metrics of ``runs`` at once on the distributed executor; the outcomes
-    taken in the plan's order (see the module docstring)."""
+    """All attacks and metrics of ``runs`` at once on the executor's workers; the outcomes
+    taken in the plan's order as they come in (see the module docstring)."""
     executor, progress, ledger = scope.executor, scope.progress, scope.ledger
     assert executor is not None
     tasks = _tasks(runs, scope, executor)
@@ -216,13 +221,18 @@ def _spread(runs: Sequence[GeneratorRun], scope: _Scope) -> None:
                                      "%(backend)s workers"), count=len(tasks),
                             backend=executor.name) if tasks else nullcontext()
     with waiting:
-        taken = iter(zip(tasks, send(executor, [t.call for t in tasks]), strict=True))
+        taken = iter(zip(tasks, stream(executor, [t.call for t in tasks]), strict=True))
+        done = 0
         for run in runs:
             for name, _ in scope.plan.attacks:
                 if not _inapplicable(run, name, scope.plan):
                     _take(*next(taken), scope)
+                    done += 1
+                    progress.advance(done, len(tasks), "calls")
             for _ in scope.plan.metrics:
                 _take(*next(taken), scope)
+                done += 1
+                progress.advance(done, len(tasks), "calls")
 
 
 def _take(task: _Task, outcome: Outcome | None, scope: _Scope) -> None:

@@ -14,8 +14,10 @@ A value every item of a map reads (the tables) is sent once with :meth:`Executor
 items carry the :class:`Shared` handle, and a worker reads it with :meth:`Shared.get` (on Ray,
 from the object store of its node). A :attr:`~Executor.distributed` executor (Ray) may run work
 on other machines: the audit then sends it whole plugin calls too -- fits, attacks, metrics,
-an attack's per-secret work (:mod:`privgate.spread`) -- while on one machine those stay in the
-calling process.
+an attack's per-secret work (:mod:`privgate.spread`). On one machine the joblib executor takes
+the attacks and metrics of a large table (:meth:`Executor.takes_calls`), side by side on its
+local processes; fits stay in the calling process, and so does everything on a small table
+(starting workers and copying the tables into them would cost more than the overlap saves).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -65,16 +67,20 @@ class _Guarded(Generic[T, R]):
             return _Failure(exc, traceback.format_exc())
 
 
-def _unwrap(results: Sequence[R | _Failure], fn: Callable[..., Any], backend: str) -> list[R]:
-    out: list[R] = []
+def _unwrapping(results: Iterable[R | _Failure], fn: Callable[..., Any], backend: str,
+               total: int) -> Iterator[R]:
+    """The results as they come; a worker's exception raised here, with a note."""
     for i, r in enumerate(results):
         if isinstance(r, _Failure):
             name = getattr(fn, "__qualname__", repr(fn))
-            r.error.add_note(f"raised by {name} on item {i} of {len(results)} "
+            r.error.add_note(f"raised by {name} on item {i} of {total} "
                              f"({backend} executor); worker traceback:\n{r.trace}")
             raise r.error
-        out.append(r)
-    return out
+        yield r
+
+
+def _unwrap(results: Sequence[R | _Failure], fn: Callable[..., Any], backend: str) -> list[R]:
+    return list(_unwrapping(results, fn, backend, len(results)))
 
 
 class Shared(Generic[T]):
@@ -199,13 +205,29 @@ class Executor(ABC):
 
     name: str = "executor"
     #: whether work may run on other machines (Ray): the audit then also sends it whole fits,
-    #: attacks and metrics, and an attack its per-secret work; on one machine they stay in the
-    #: calling process (copying the tables into local processes would cost more than it saves)
+    #: attacks and metrics, and an attack its per-secret work; on one machine fits and
+    #: per-secret work stay in the calling process, and attacks and metrics too unless the
+    #: table is large (:meth:`takes_calls`)
     distributed: bool = False
 
     @abstractmethod
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Apply ``fn`` to every item; results keep the order of ``items``."""
+
+    def imap(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        """:meth:`map` as results come in, in the order of ``items`` (this one: all at once,
+        when every item is done)."""
+        return iter(self.map(fn, items))
+
+    def takes_calls(self, cells: int) -> bool:
+        """Whether the audit sends this executor whole attack and metric calls on a training
+        table of ``cells`` cells (rows times columns): a distributed executor takes them all."""
+        return self.distributed
+
+    def for_calls(self) -> Executor:
+        """The executor a plugin call sees (its context's) when it runs on one of this
+        executor's workers: this one by default (Ray sends nested tasks to its cluster)."""
+        return self
 
     def share(self, value: T) -> Shared[T]:
         """``value`` as every item of the maps to come may carry it: sent to the workers once
@@ -226,7 +248,20 @@ class InlineExecutor(Executor):
     name = "inline"
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        return _unwrap([_Guarded(fn)(item) for item in items], fn, self.name)
+        return list(self.imap(fn, items))
+
+    def imap(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        guarded = _Guarded(fn)
+        return _unwrapping((guarded(item) for item in items), fn, self.name, len(items))
+
+
+#: A training table of at least this many cells (rows times columns) has its attacks and
+#: metrics run side by side on the joblib executor's processes (:meth:`Executor.takes_calls`).
+#: Below it they run one after another in the calling process: a worker's start (importing
+#: privgate, torch and scikit-learn: a few seconds) and the copy of the tables sent to it would
+#: cost more than running two calls at once saves. Adult's 32,561 x 15 is above it; the tests'
+#: tables of a few hundred rows are far below it.
+CALLS_IN_PROCESSES_FROM = 250_000
 
 
 class JoblibExecutor(Executor):
@@ -237,14 +272,34 @@ class JoblibExecutor(Executor):
     def __init__(self, n_jobs: int = -1) -> None:
         self.n_jobs = n_jobs
 
+    def workers(self) -> int:
+        """How many processes a map runs on (``n_jobs``, or every core for -1)."""
+        from joblib import cpu_count
+
+        return self.n_jobs if self.n_jobs > 0 else max(1, cpu_count())
+
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        return list(self.imap(fn, items))
+
+    def imap(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         from joblib import Parallel, delayed
 
         guarded = _Guarded(fn)
         if len(items) <= 1 or self.n_jobs == 1:
-            return _unwrap([guarded(item) for item in items], fn, self.name)
-        out = Parallel(n_jobs=self.n_jobs)(delayed(guarded)(item) for item in items)
-        return _unwrap(list(out), fn, self.name)
+            return _unwrapping((guarded(item) for item in items), fn, self.name, len(items))
+        out = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            delayed(guarded)(item) for item in items)
+        return _unwrapping(out, fn, self.name, len(items))
+
+    def takes_calls(self, cells: int) -> bool:
+        """A large table's attacks and metrics, when there is more than one worker
+        (:data:`CALLS_IN_PROCESSES_FROM`)."""
+        return self.workers() > 1 and cells >= CALLS_IN_PROCESSES_FROM
+
+    def for_calls(self) -> Executor:
+        """Inline: the calls side by side already hold the cores, and a call's own maps
+        (shadow fits, canary runs) in threads of its worker would share torch's global seed."""
+        return InlineExecutor()
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "n_jobs": self.n_jobs}

@@ -109,7 +109,8 @@ class DataGuard:
         self._text: dict[str, list[_TextValue]] = {}
         #: per numeric column: sorted distinct values and their counts
         self._numbers: dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
-        self._codes: dict[int, Any] = {}
+        #: per (column, as text): the real rows' codes and each distinct value's code
+        self._codes: dict[tuple[int, bool], Any] = {}
         for i, col in enumerate(columns):
             series = pd.concat([f[col.name] for f in frames], ignore_index=True)
             if col.kind in NUMERIC_KINDS:
@@ -173,18 +174,34 @@ class DataGuard:
         """Whether one real record holds matched values in ROW_COLUMNS or more columns."""
         hits: np.ndarray[Any, Any] | None = None
         for col, values in matched.items():
-            name = self._names[col]
-            series = pd.concat([f[name] for f in self._frames], ignore_index=True)
-            if col in self._numbers:
-                nums = to_numeric(series, self._columns[col]).to_numpy(dtype=float)
-                mask = np.isin(nums, [v for v in values if isinstance(v, float)])
-                text_values = [v for v in values if isinstance(v, str)]
-                if text_values:
-                    mask |= series.astype(str).isin(text_values).to_numpy()
-            else:
-                mask = series.astype(str).isin(values).to_numpy()
+            codes, index = self._cells(col)
+            wanted = [index[v] for v in set(values) if v in index]
+            mask = np.isin(codes, np.asarray(wanted, dtype=codes.dtype))
+            if col in self._numbers:  # also as written (a date, a code with leading zeros)
+                text_codes, text_index = self._cells(col, as_text=True)
+                written = [text_index[v] for v in values
+                           if isinstance(v, str) and v in text_index]
+                if written:
+                    mask |= np.isin(text_codes, np.asarray(written, dtype=text_codes.dtype))
             hits = mask.astype(np.int32) if hits is None else hits + mask
         return hits is not None and int(hits.max(initial=0)) >= ROW_COLUMNS
+
+    def _cells(self, col: int, *, as_text: bool = False) -> tuple[np.ndarray[Any, Any],
+                                                                 dict[Any, int]]:
+        """Column ``col`` of every real row as codes into its distinct values, and each
+        value's code: numbers (a numeric column) or the cells as written (``as_text``, and
+        every other column). Made once per column and kept: a report matches thousands of
+        strings, and re-reading a column of a large table for each took most of a report's
+        writing time."""
+        key = (col, as_text or col not in self._numbers)
+        if key not in self._codes:
+            series = pd.concat([f[self._names[col]] for f in self._frames], ignore_index=True)
+            cells: Any = (series.astype(str) if key[1] else
+                          to_numeric(series, self._columns[col]).to_numpy(dtype=float))
+            codes, uniques = pd.factorize(cells)
+            self._codes[key] = (codes, {v: i for i, v in enumerate(uniques.tolist())})
+        found: tuple[np.ndarray[Any, Any], dict[Any, int]] = self._codes[key]
+        return found
 
     # -- applying ---------------------------------------------------------------------------
 

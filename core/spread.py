@@ -1,10 +1,13 @@
-"""Plugin calls as executor tasks: an audit's fits, attacks and metrics on a Ray cluster.
+"""Plugin calls as executor tasks: an audit's fits, attacks and metrics on a Ray cluster, or a
+large table's attacks and metrics side by side on local processes.
 
 With a distributed executor (``--backend ray``; :attr:`privgate.executor.Executor.distributed`)
 the audit sends every generator's fit and every attack's and metric's call to the executor as a
-task of its own, and keeps all that core does around them in the driver (the process running
-``privgate audit``): the ledger's reservations and bookings, the checks of what a plugin
-returned (:mod:`privgate.validate`), fault records, the order of the results, the verdict.
+task of its own; the joblib executor takes a large table's attacks and metrics
+(:meth:`~privgate.executor.Executor.takes_calls`). Either way the audit keeps all that core does
+around them in the driver (the process running ``privgate audit``): the ledger's reservations
+and bookings, the checks of what a plugin returned (:mod:`privgate.validate`), fault records,
+the order of the results, the verdict.
 
 A :class:`Call` carries the plugin object, pickled here with plain :mod:`pickle` (a class
 travels as its module's name: every node needs the plugin installed), and its input -- an
@@ -41,7 +44,7 @@ from __future__ import annotations
 import math
 import pickle
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -191,12 +194,18 @@ def run_call(call: Call) -> Outcome:
     return Outcome(value=blob, seconds=took())
 
 
-def send(executor: Executor, calls: Sequence[Call | None]) -> list[Outcome | None]:
-    """Every call run over ``executor`` at once, outcomes in the order of ``calls``; a
-    ``None`` call (one that stays in the driver) has a ``None`` outcome."""
+def stream(executor: Executor, calls: Sequence[Call | None]) -> Iterator[Outcome | None]:
+    """Every call run over ``executor`` at once, outcomes in the order of ``calls`` as they
+    come in; a ``None`` call (one that stays in the driver) has a ``None`` outcome."""
     sending = [c for c in calls if c is not None]
-    found = iter(executor.map(run_call, sending) if sending else [])
-    return [None if c is None else next(found) for c in calls]
+    found = executor.imap(run_call, sending) if sending else iter([])
+    for call in calls:
+        yield None if call is None else next(found)
 
 
-__all__ = ["FIT", "Call", "FitInput", "Outcome", "fresh", "pack", "run_call", "send"]
+def send(executor: Executor, calls: Sequence[Call | None]) -> list[Outcome | None]:
+    """:func:`stream`'s outcomes, all of them."""
+    return list(stream(executor, calls))
+
+
+__all__ = ["FIT", "Call", "FitInput", "Outcome", "fresh", "pack", "run_call", "send", "stream"]

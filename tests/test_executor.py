@@ -76,6 +76,11 @@ def test_order_preserved_and_errors_name_the_item(executor: Executor) -> None:
     # an InputError from a worker stays an InputError (exit code 2 in the CLI)
     with pytest.raises(InputError, match="column 'age'"):
         executor.map(bad_input, [1, 2])
+    # as results come in: in order, the items before a failure first, then its error
+    results = executor.imap(fail_on_three, list(range(6)))
+    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(ValueError, match="bad item 3"):
+        next(results)
 
 
 def test_factory_builds_each_backend_and_rejects_bad_settings() -> None:
@@ -98,6 +103,22 @@ def test_only_ray_is_distributed_and_shared_values_travel_with_the_items() -> No
     shared = JoblibExecutor(2).share({"rows": [1, 2]})
     assert pickle.loads(pickle.dumps(shared)).get() == {"rows": [1, 2]}
     assert plugin_waiter() is None  # not in a Ray task: a plain join
+
+
+def test_only_a_large_tables_calls_go_to_local_processes_and_they_map_inline_there() -> None:
+    """On one machine the joblib executor takes whole attack and metric calls only for a
+    table large enough to repay the workers' start, and only with more than one worker; a
+    call running there maps its own work inline (the cores are taken)."""
+    from privgate.executor import CALLS_IN_PROCESSES_FROM
+
+    big, small = CALLS_IN_PROCESSES_FROM, CALLS_IN_PROCESSES_FROM - 1
+    assert JoblibExecutor(2).takes_calls(big) and not JoblibExecutor(2).takes_calls(small)
+    assert not JoblibExecutor(1).takes_calls(10 * big)
+    assert not InlineExecutor().takes_calls(10 * big)
+    assert isinstance(JoblibExecutor(2).for_calls(), InlineExecutor)
+    inline = InlineExecutor()
+    assert inline.for_calls() is inline
+    assert JoblibExecutor(3).workers() == 3 and JoblibExecutor(-1).workers() >= 1
 
 
 @pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install privgate[ray])")

@@ -181,6 +181,43 @@ def test_a_spread_audit_has_the_figures_faults_and_bookings_of_the_inline_audit(
     assert "attack crashing-attack on gmm: done" in console
 
 
+def test_the_joblib_executor_runs_a_large_tables_calls_side_by_side_with_the_same_figures(
+        plugins: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On one machine a large table's attacks and metrics run on local processes (real loky
+    workers here, the threshold lowered to this small table): figures, faults, refusals and
+    bookings as inline; the fits stay in this process; a plugin a worker cannot rebuild runs
+    here with a note."""
+    from privgate import executor as executor_module
+
+    local = type("HereOnly", (_HereOnly,), {"__qualname__": "not.importable"})
+    extra = types.ModuleType("here_only_plugin")
+    extra.privgate_attacks = hookimpl(lambda: [local])  # type: ignore[attr-defined]
+    registry = build_registry(get_plugin_manager([plugins, extra]))
+    kwargs = {"generators": [{"name": "gmm", "params": {"n_components": 3}}],
+              "attacks": ["vandal-attack", "dcr-membership", "crashing-attack",
+                          "refusing-attack", "here-only-dcr", "anonymeter-linkability"]}
+    inline = audit(config(tmp_path / "inline", **kwargs), registry)
+    monkeypatch.setattr(executor_module, "CALLS_IN_PROCESSES_FROM", 1)
+    said = io.StringIO()
+    side = audit(config(tmp_path / "joblib", backend="joblib", n_jobs=2, **kwargs), registry,
+                 console=Console(file=said, width=400))
+    assert comparable(side) == comparable(inline)
+    assert side["environment"]["executor"] == {"backend": "joblib", "n_jobs": 2}
+    console = said.getvalue()
+    assert "running 7 attacks and metrics on the joblib workers: done" in console
+    assert "attack 'here-only-dcr' on gmm runs in this process: a worker cannot take it" in (
+        console)
+    assert "training gmm on 350 rows: done" in console  # the fit stayed here
+    assert "attack crashing-attack on gmm: done" in console
+    status = {a["attack"]: a["status"] for a in side["generators"][0]["attacks"]}
+    assert status["dcr-membership"] == status["here-only-dcr"] == "ok"  # tables whole again
+    monkeypatch.setattr(executor_module, "CALLS_IN_PROCESSES_FROM", 10**9)
+    said = io.StringIO()
+    audit(config(tmp_path / "small", backend="joblib", n_jobs=2, **kwargs), registry,
+          console=Console(file=said, width=400))
+    assert "on the joblib workers" not in said.getvalue()  # a small table: all here
+
+
 def test_a_refused_fit_stops_the_audit_once_every_fit_is_booked(
         plugins: types.ModuleType, tmp_path: Path) -> None:
     """In parallel the later fits trained while the first was refused: they are booked as
