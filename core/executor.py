@@ -24,10 +24,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import queue
-import sys
-import threading
-import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from privgate.errors import N_, InputError, Text
+from privgate.ray_waits import ray_get
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -102,102 +99,8 @@ class _RayShared(Shared[T]):
         self._ref = ref
 
     def get(self) -> T:
-        value: T = _ray_get(self._ref)
+        value: T = ray_get(self._ref)
         return value
-
-
-@dataclass
-class _Request:
-    """A wait for Ray that a plugin's thread hands to its task's main thread."""
-
-    refs: Any
-    done: threading.Event
-    value: Any = None
-    error: BaseException | None = None
-
-
-class _MainThreadWaits:
-    """Waits for Ray made on a Ray task's main thread for a plugin call running on another.
-
-    Ray lends a blocked task's CPU to the tasks it waits for only while the task's *main*
-    thread waits (ray-project/ray#57110); a plugin call runs on a thread of its own (its time
-    limit, :func:`privgate.isolation.call_plugin`), so an attack that sends nested tasks --
-    shadow fits, per-secret jobs -- from a worker would hold its CPU while they queue for one:
-    with every CPU so held, the cluster deadlocks. So while the call runs, the main thread
-    takes over its waits: the plugin's thread queues them here and sleeps until served.
-    """
-
-    def __init__(self) -> None:
-        self.requests: queue.Queue[_Request] = queue.Queue()
-
-    def get(self, refs: Any) -> Any:
-        """``ray.get(refs)``, done by the main thread (from a plugin's thread)."""
-        request = _Request(refs, threading.Event())
-        self.requests.put(request)
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request.value
-
-    def serve(self, thread: threading.Thread, timeout_s: float) -> bool:
-        """Wait (on the main thread) for ``thread`` to end, doing its waits for Ray, at most
-        ``timeout_s`` seconds; ``False`` when the time is up (the thread is abandoned, as a
-        timed-out call is: a wait it queued is never answered)."""
-        import ray
-
-        deadline = time.monotonic() + timeout_s
-        while thread.is_alive():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                request = self.requests.get(timeout=min(left, 0.05))
-            except queue.Empty:
-                continue
-            try:
-                request.value = ray.get(request.refs, timeout=max(left, 0.001))
-            except ray.exceptions.GetTimeoutError:
-                return False
-            except BaseException as exc:  # noqa: BLE001 -- raised in the plugin's thread
-                request.error = exc
-            request.done.set()
-        return True
-
-
-#: The waits of the plugin call now running in this Ray task (``None``: none).
-_serving: _MainThreadWaits | None = None
-
-
-def _ray_get(refs: Any) -> Any:
-    """``ray.get``, by the task's main thread when a plugin's thread asks in a Ray task."""
-    import ray
-
-    serving = _serving
-    if serving is not None and threading.current_thread() is not threading.main_thread():
-        return serving.get(refs)
-    return ray.get(refs)
-
-
-def plugin_waiter() -> Callable[[threading.Thread, float], bool] | None:
-    """How a task's main thread waits for a plugin call on another thread
-    (:func:`privgate.isolation.call_plugin`'s ``waiter``): in a Ray worker, doing the call's
-    waits for Ray meanwhile (:class:`_MainThreadWaits`); ``None`` (a plain join) elsewhere."""
-    ray = sys.modules.get("ray")
-    if ray is None or not ray.is_initialized() or threading.current_thread() is not (
-            threading.main_thread()):
-        return None
-    if ray.get_runtime_context().worker.mode != ray.WORKER_MODE:
-        return None
-
-    def serve(thread: threading.Thread, timeout_s: float) -> bool:
-        global _serving
-        _serving = waits = _MainThreadWaits()
-        try:
-            return waits.serve(thread, timeout_s)
-        finally:
-            _serving = None
-
-    return serve
 
 
 class Executor(ABC):
@@ -372,7 +275,7 @@ class RayExecutor(Executor):
         # refit) and ran as far as it got; the audit stops and the ledger keeps it spent
         task = ray.remote(max_retries=0)(_run_guarded)
         refs = [task.remote(guarded, item) for item in items]
-        done: list[tuple[str, Any]] = _ray_get(refs)
+        done: list[tuple[str, Any]] = ray_get(refs)
         for node, _ in done:
             self._per_node[node] = self._per_node.get(node, 0) + 1
         return _unwrap([result for _, result in done], fn, self.name)

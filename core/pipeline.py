@@ -170,13 +170,13 @@ def _dp_claims(runs: list[GeneratorRun], config: AuditConfig, ledger: AuditLedge
 
 
 def _advice(config: AuditConfig, registry: Registry, where: str, data: AuditData,
-            progress: Progress) -> PlanReport | None:
+            progress: Progress, executor: Executor | None = None) -> PlanReport | None:
     """The audit's first step: what this table can certify (:mod:`privgate.planning`), its
     warnings printed before any training. Advice only: a plan that fails is a note, never a
     stop."""
     with progress.step("plan", N_("checking what this table can certify")):
         try:
-            advice = plan_checks(config, registry, where, data)
+            advice = plan_checks(config, registry, where, data, executor)
         except Exception as exc:  # noqa: BLE001 -- a plan is advice; the audit goes on
             note(N_("the plan could not be made (%(error)s)"),
                  error=strip_controls(f"{type(exc).__name__}: {exc}"))
@@ -220,15 +220,15 @@ def audit(config: AuditConfig, registry: Registry, *, where: str = "config",
         data = load(config, where=where)
     plan = plan_audit(config, registry, where, data)
     runs, attacks, metrics = plan.runs, plan.attacks, plan.metrics
-    advice = _advice(config, registry, where, data, progress)
-    if out_dir is not None:
-        prepare_output_dir(out_dir)
-    guard = DataGuard([data.train, data.control], data.schema, config.report.min_cell_size,
-                      public_numbers=(data.n_rows, len(data.train), len(data.control)))
     ex = config.execution
     executor = make_executor(ex.backend, ex.n_jobs, ex.ray_address)  # one per audit
     ledger: AuditLedger | None = None
     try:
+        advice = _advice(config, registry, where, data, progress, executor)
+        if out_dir is not None:
+            prepare_output_dir(out_dir)
+        guard = DataGuard([data.train, data.control], data.schema, config.report.min_cell_size,
+                          public_numbers=(data.n_rows, len(data.train), len(data.control)))
         # Privacy ledger (core/ledger.py): every fit is reserved against the data set's total
         # before any training; an overspend stops the audit here (BudgetError, exit 2). Each
         # entry records its unit: private fits see one row per person with a person column;

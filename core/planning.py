@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from privgate.attack import Attack, AttackContext, AttackPlan, AttackResult
+from privgate.attack_plans import attack_plans
 from privgate.audit_plan import resolve_attacks
 from privgate.certification import Assessment, assess
 from privgate.config import AuditConfig, PluginRef, parse_config
 from privgate.errors import InputError
-from privgate.evidence import PlainError, counts_from_plain
+from privgate.evidence import counts_from_plain
+from privgate.executor import Executor
 from privgate.i18n import Translator
 from privgate.persons import PER_PERSON, PER_ROW
 from privgate.policy import gated_attacks
@@ -195,7 +197,7 @@ def _stand_in(name: str, attack: Attack, plan: AttackPlan, level: float) -> Atta
                             trials_available=max(plan.trials_available, n, 1))
     null = 1.0 if plan.null_upper is None else min(1.0, float(plan.null_upper))
     available = max(plan.trials_available, 1)
-    run = min(plan.trials_run or available, available)  # checked by _attack_plan
+    run = min(plan.trials_run or available, available)  # checked by checked_plan
     return AttackResult(name, attack.risk_kind, 0.0, 0.0, 1.0, level, "plan", 0.0, "plan",
                         run, null_upper=null, upper_bound=null, lower_bound=0.0,
                         bound_method="plan", null_bounds=tuple(plan.null_bounds),
@@ -212,8 +214,10 @@ def _planned(policy: str, name: str, kind: str, threshold: float, a: Assessment,
 
 
 def plan_checks(config: AuditConfig, registry: Registry, where: str,
-                data: AuditData | None = None) -> PlanReport:
-    """Plan every check of ``config``'s policies on its data (loaded unless given)."""
+                data: AuditData | None = None, executor: Executor | None = None) -> PlanReport:
+    """Plan every check of ``config``'s policies on its data (loaded unless given); the
+    attacks' plans side by side on ``executor``'s workers where it takes a table this large
+    (:meth:`~privgate.executor.Executor.takes_calls`), else one after another here."""
     data = data if data is not None else load(config, where=where)
     schema = data.schema.select(list(data.train.columns))
     attacks, inapplicable = resolve_attacks(config, registry, where, schema,
@@ -221,9 +225,7 @@ def plan_checks(config: AuditConfig, registry: Registry, where: str,
     level = config.confidence_level
     context = AttackContext(data.train.copy(), data.control.copy(), data.train.copy(), schema,
                             config.seed, level, persons=data.persons)
-    plans: dict[str, AttackPlan | str] = {}
-    for name, attack in attacks:
-        plans[name] = inapplicable.get(name) or _attack_plan(name, attack, context)
+    plans = attack_plans(attacks, inapplicable, context, executor)
     checks = []
     for policy_name in config.policies:
         policy = registry.policy(policy_name)
@@ -245,29 +247,6 @@ def plan_checks(config: AuditConfig, registry: Registry, where: str,
                                                        "risk; add one",)))
     people = None if data.persons is None else (data.persons.n_train, data.persons.n_control)
     return PlanReport(checks, data.n_rows, len(data.train), len(data.control), people=people)
-
-
-def _attack_plan(name: str, attack: Attack, context: AttackContext) -> AttackPlan | str:
-    """The attack's plan, or why there is none (a plan is advice: a failing plan is said, not
-    raised)."""
-    try:
-        plan = attack.plan(context)
-    except InputError as exc:
-        return f"the attack cannot run on this table: {exc}"
-    except Exception as exc:  # noqa: BLE001 -- advice only: the audit will tell
-        return f"the attack's plan failed ({type(exc).__name__}: {exc})"
-    if plan is None:
-        return "the attack gives no plan; its check will say after the audit"
-    if not isinstance(plan, AttackPlan):
-        return f"the attack's plan is a {type(plan).__name__}, not an AttackPlan"
-    try:
-        counts_from_plain(plan.counts)
-    except PlainError as exc:
-        return f"the attack's plan is malformed: {exc}"
-    run = plan.trials_run
-    if run is not None and (isinstance(run, bool) or not isinstance(run, int) or run < 1):
-        return f"the attack's plan is malformed: trials_run is {run!r}, not a positive integer"
-    return plan
 
 
 def suggest(report: PlanReport, raw: dict[str, Any], registry: Registry, where: str,

@@ -52,10 +52,11 @@ import pandas as pd
 
 from privgate.attack import AttackContext
 from privgate.errors import InputError, Text
-from privgate.executor import Executor, Shared, plugin_waiter
+from privgate.executor import Executor, Shared
 from privgate.fitting import claimed_epsilon, fit_and_sample
 from privgate.generator import PrivacyBudget
 from privgate.isolation import Origin, PluginFault, call_plugin, malformed
+from privgate.ray_waits import plugin_waiter
 from privgate.schema import Schema
 
 #: :attr:`Call.method` of a generator's fit and sample (an attack's is ``"run"``, a metric's

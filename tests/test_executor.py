@@ -28,8 +28,8 @@ from privgate.executor import (
     JoblibExecutor,
     RayExecutor,
     make_executor,
-    plugin_waiter,
 )
+from privgate.ray_waits import plugin_waiter
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 

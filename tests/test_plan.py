@@ -150,7 +150,7 @@ def test_a_plan_with_malformed_trials_run_is_said_not_trusted(trials_run: Any) -
     """A plugin's plan is re-checked: ``trials_run`` that is not a positive integer makes the
     plan malformed (said as the check's reason), never the trials core plans with."""
     from privgate.attack import Attack, AttackContext, AttackPlan
-    from privgate.planning import _attack_plan
+    from privgate.attack_plans import checked_plan, raw_plan
 
     class Odd(Attack):
         name = "odd"
@@ -162,5 +162,5 @@ def test_a_plan_with_malformed_trials_run_is_said_not_trusted(trials_run: Any) -
         def plan(self, context: AttackContext) -> AttackPlan:
             return AttackPlan((), 100, null_upper=0.05, trials_run=trials_run)
 
-    said = _attack_plan("odd", Odd(), None)  # type: ignore[arg-type]
+    said = checked_plan(raw_plan(Odd(), None))  # type: ignore[arg-type]
     assert isinstance(said, str) and "trials_run" in said and "malformed" in said

@@ -110,8 +110,9 @@ def test_an_audit_on_two_nodes_is_the_inline_audit(
     assert ran["backend"] == "ray" and ran["address"] == cluster.address
     assert ran["cluster_cpus"] == 2
     assert len(ran["tasks_per_node"]) == 2  # both nodes ran some of the fits and attacks
-    # the fit, then 6 attacks (here-only-dcr too: it came back unopened) and hellinger
-    assert sum(ran["tasks_per_node"].values()) == 1 + 6 + 1
+    # the 6 attacks' plans, the fit, then the 6 attacks (here-only-dcr too, plan and run:
+    # it came back unopened) and hellinger
+    assert sum(ran["tasks_per_node"].values()) == 6 + 1 + 6 + 1
     gmm = spread["generators"][0]
     status = {a["attack"]: a["status"] for a in gmm["attacks"]}
     assert status["shadow-membership"] == status["anonymeter-inference"] == "ok"

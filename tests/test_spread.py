@@ -154,11 +154,12 @@ def test_a_spread_audit_has_the_figures_faults_and_bookings_of_the_inline_audit(
     spread = audit(config(tmp_path / "spread", **kwargs), registry, Travelling(),
                    Console(file=said, width=400))
     assert comparable(spread) == comparable(inline)
-    # the work did travel: both fits, then every call of gmm's but the one that cannot be
-    # pickled, plus hellinger; and anonymeter-inference's nearest rows and secrets, from
-    # inside its task
-    assert maps == [("run_call", 2), ("run_call", len(attacks) - 1 + 1), ("find_neighbours", 1),
-                     ("attack_secret", 2)]
+    # the work did travel: the plans of every attack but the one that cannot be pickled,
+    # both fits, then every call of gmm's but that one, plus hellinger; and
+    # anonymeter-inference's nearest rows and secrets, from inside its task
+    assert maps == [("_plan_job", len(attacks) - 1), ("run_call", 2),
+                    ("run_call", len(attacks) - 1 + 1), ("find_neighbours", 1),
+                    ("attack_secret", 2)]
     gmm = next(g for g in spread["generators"] if g["name"] == "gmm")
     faults = {a["attack"]: a.get("error_detail") for a in gmm["attacks"]}
     assert faults["crashing-attack"]["kind"] == "exception"
@@ -195,7 +196,8 @@ def test_the_joblib_executor_runs_a_large_tables_calls_side_by_side_with_the_sam
     registry = build_registry(get_plugin_manager([plugins, extra]))
     kwargs = {"generators": [{"name": "gmm", "params": {"n_components": 3}}],
               "attacks": ["vandal-attack", "dcr-membership", "crashing-attack",
-                          "refusing-attack", "here-only-dcr", "anonymeter-linkability"]}
+                          "refusing-attack", "here-only-dcr", "anonymeter-linkability",
+                          "forged-plan-attack", "crashing-plan-attack"]}
     inline = audit(config(tmp_path / "inline", **kwargs), registry)
     monkeypatch.setattr(executor_module, "CALLS_IN_PROCESSES_FROM", 1)
     said = io.StringIO()
@@ -204,13 +206,19 @@ def test_the_joblib_executor_runs_a_large_tables_calls_side_by_side_with_the_sam
     assert comparable(side) == comparable(inline)
     assert side["environment"]["executor"] == {"backend": "joblib", "n_jobs": 2}
     console = said.getvalue()
-    assert "running 7 attacks and metrics on the joblib workers: done" in console
+    assert "running 9 attacks and metrics on the joblib workers: done" in console
     assert "attack 'here-only-dcr' on gmm runs in this process: a worker cannot take it" in (
         console)
     assert "training gmm on 350 rows: done" in console  # the fit stayed here
     assert "attack crashing-attack on gmm: done" in console
     status = {a["attack"]: a["status"] for a in side["generators"][0]["attacks"]}
     assert status["dcr-membership"] == status["here-only-dcr"] == "ok"  # tables whole again
+    # the plans were made on the workers too (the same as inline, compared above), a forged
+    # one re-checked here and a crashing one said
+    reasons = {c["attack"]: c["reasons"] for c in side["plan"]["checks"]}
+    assert "not an AttackPlan" in reasons["forged-plan-attack"][0]
+    assert "ValueError: no plan for 350 rows" in reasons["crashing-plan-attack"][0]
+    assert side["plan"]["checks"] == inline["plan"]["checks"]
     monkeypatch.setattr(executor_module, "CALLS_IN_PROCESSES_FROM", 10**9)
     said = io.StringIO()
     audit(config(tmp_path / "small", backend="joblib", n_jobs=2, **kwargs), registry,

@@ -47,6 +47,9 @@ ISOLATED_BETA = 1e-6
 NEIGHBOUR_BINS = 2 * BINS_PER_OCTAVE
 #: Share of the (noisy) values left outside the released bounds on each side, at most.
 TAIL = 0.005
+#: Bins beyond the outermost kept bin, on each side, that still count when their noisy
+#: counts are positive (a factor 2 in magnitude at two bins per octave).
+EDGE_BINS = 2
 
 
 def grid() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -115,7 +118,7 @@ def bounds(noisy: NDArray[np.float64], col: Column, cut: float
     """The released ``(low, high)`` of ``col`` from its noisy histogram (post-processing)."""
     lo_edges, hi_edges = grid()
     m = len(lo_edges)
-    kept = _occupied(noisy[:m], cut)
+    kept = _with_edges(noisy[:m], _occupied(noisy[:m], cut))
     fallback = not kept.any()
     if fallback:
         first = last = int(np.argmax(noisy[:m]))
@@ -164,6 +167,22 @@ def _occupied(noisy: NDArray[np.float64], cut: float) -> NDArray[np.float64]:
     spread = around >= sigma * math.sqrt(2 * NEIGHBOUR_BINS) * z
     keep = passing & (neighbour | spread | (noisy >= strict))
     return np.where(keep, noisy, 0.0)
+
+
+def _with_edges(noisy: NDArray[np.float64], kept: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``kept`` with up to :data:`EDGE_BINS` further bins on each side, each taken while its
+    noisy count is positive and the bins between it and the kept ones were taken."""
+    inside = np.nonzero(kept)[0]
+    if not len(inside):
+        return kept
+    out = kept.copy()
+    for start, step in ((int(inside[0]), -1), (int(inside[-1]), 1)):
+        for d in range(1, EDGE_BINS + 1):
+            j = start + step * d
+            if not 0 <= j < len(noisy) or noisy[j] <= 0 or kept[j]:
+                break
+            out[j] = noisy[j]
+    return out
 
 
 def _integer_range(first: int, last: int, lo_edges: NDArray[np.float64],

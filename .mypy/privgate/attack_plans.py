@@ -1,0 +1,1 @@
+../../core/attack_plans.py
