@@ -3,8 +3,8 @@
 Each audit runs as its own ``privgate audit`` process (the command line, exactly as a user types
 it, with ``--out`` into a temporary folder); the wall time, the peak memory (the largest sum of
 the resident sets of the process and all its descendants -- the workers that run attacks side
-by side -- sampled every half second from ``/proc``, and the largest single resident set,
-``ru_maxrss``), the exit code, the verdict and the time of every step (``results.json``'s
+by side -- and the largest resident set of any one of them, sampled every half second from
+``/proc``), the exit code, the verdict and the time of every step (``results.json``'s
 ``durations``) are recorded in
 ``benchmarks/results/cli_audits.json`` and ``.md`` (runs merge by name). Commands::
 
@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,11 +45,17 @@ AUDITS: dict[str, list[str]] = {
     "diabetes130-gmm": [*DIABETES, "--generator", "gmm"],
     "diabetes130-gaussian-copula": [*DIABETES, "--generator", "gaussian-copula"],
     "diabetes130-smote": [*DIABETES, "--generator", "smote"],
+    # a million rows: Adult resampled with noise as benchmarks/scale.py makes it, written to a
+    # CSV in the run's folder first (not timed); schema inferred, the target named
+    "adult-1m-gmm": ["--data", "{adult-1m}", "--target", "income", "--generator", "gmm"],
 }
+#: Tables made for a run: placeholder -> the benchmarks/scale.py scenario written to a CSV.
+MADE = {"{adult-1m}": "adult-1m"}
 
 
-def _tree_rss_mib(root: int) -> float:
-    """The resident memory of ``root`` and all its descendants now (MiB), read from /proc."""
+def _tree_rss_mib(root: int) -> tuple[float, float]:
+    """The resident memory of ``root`` and all its descendants now, and of the largest of
+    them (MiB), read from /proc."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -63,13 +68,14 @@ def _tree_rss_mib(root: int) -> float:
         more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
         tree |= more
         grew = bool(more)
-    total = 0
+    pages = []
     for pid in tree:
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+            pages.append(int(Path(f"/proc/{pid}/statm").read_text().split()[1]))
         except (OSError, IndexError, ValueError):
             continue
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+    page = os.sysconf("SC_PAGE_SIZE") / 2**20
+    return sum(pages) * page, max(pages, default=0) * page
 
 
 class _TreeMemory(threading.Thread):
@@ -77,17 +83,30 @@ class _TreeMemory(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+        self.pid, self.peak, self.largest, self.done = pid, 0.0, 0.0, threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(0.5):
-            self.peak = max(self.peak, _tree_rss_mib(self.pid))
+            total, largest = _tree_rss_mib(self.pid)
+            self.peak, self.largest = max(self.peak, total), max(self.largest, largest)
+
+
+def _made(placeholder: str, folder: Path) -> str:
+    """The table a placeholder stands for, written to a CSV in ``folder``: its path."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from scale import load
+
+    df, _ = load(MADE[placeholder])
+    path = folder / f"{MADE[placeholder]}.csv"
+    df.to_csv(path, index=False)
+    return str(path)
 
 
 def run(name: str, timeout: float) -> dict[str, Any]:
     """One audit in its own process: wall time, peak memory, verdict, step durations."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [PRIVGATE, "audit", *AUDITS[name], "--out", tmp]
+        args = [_made(a, Path(tmp)) if a in MADE else a for a in AUDITS[name]]
+        cmd = [PRIVGATE, "audit", *args, "--out", str(Path(tmp) / "out")]
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env={**os.environ, "CI": "1"})
@@ -101,13 +120,12 @@ def run(name: str, timeout: float) -> dict[str, Any]:
         wall = time.perf_counter() - started
         sampler.done.set()
         sampler.join()
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB
-        results = Path(tmp) / "results.json"
+        results = Path(tmp) / "out" / "results.json"
         doc = json.loads(results.read_text()) if results.exists() else {}
     return {"command": "privgate audit " + " ".join(
                 a.replace(str(DATA), "../shared/data") for a in AUDITS[name]),
             "exit_code": proc.returncode, "wall_s": round(wall, 1),
-            "peak_rss_mib": round(peak, 1), "peak_tree_mib": round(sampler.peak, 1),
+            "peak_rss_mib": round(sampler.largest, 1), "peak_tree_mib": round(sampler.peak, 1),
             "timed_out": wall >= timeout,
             "verdict": doc.get("verdict"),
             "durations": (doc.get("timestamps") or {}).get("durations_s"),
@@ -121,8 +139,10 @@ def markdown(doc: dict[str, Any]) -> str:
           f"Machine: {doc['machine']}. Each audit is its own process. Peak memory: 'all' is "
           "the largest sum of the resident sets of the process and its workers together "
           "(sampled every 0.5 s; '-' for runs measured before it was), 'one' the largest "
-          "resident set of any one of them. Load average after each run in the table: other "
-          "jobs on the 2 cores inflate wall times.", "",
+          "resident set of any one of them (sampled too from 2026-12-02 23:00 UTC; earlier runs: "
+          "ru_maxrss of the children, the largest of every audit run so far in the same "
+          "invocation). Load average "
+          "after each run in the table: other jobs on the 2 cores inflate wall times.", "",
           "| audit | command | exit | verdict | wall s | peak MiB all | peak MiB one | "
           "load after | measured |",
           "|---|---|---|---|---|---|---|---|---|"]

@@ -4,7 +4,7 @@ here, or side by side on the executor's workers for a large table, and checked h
 A plan is advice: an attack whose plan raises, returns nothing or returns what is not a
 well-formed :class:`~privgate.attack.AttackPlan` gets a sentence saying so instead
 (:func:`raw_plan`, :func:`checked_plan`), never an error. On an executor that takes the table's
-calls (:meth:`privgate.executor.Executor.takes_calls`) the plans are made in its workers from
+calls (:meth:`privgate.executor.Executor.calls_pool`) the plans are made in its workers from
 one pickled context (:mod:`privgate.spread`'s packing), each read back and checked again in
 the driver: a worker runs plugin code, so what it sends is trusted no more than a plugin's own
 return. An attack or table a worker cannot rebuild is planned in the driver.
@@ -30,17 +30,17 @@ def attack_plans(attacks: list[tuple[str, Attack]], inapplicable: dict[str, str]
     checked here as one made here is; an attack a worker cannot take is planned here."""
     todo = [(name, attack) for name, attack in attacks if name not in inapplicable]
     made: dict[str, bytes] = {}
-    if (executor is not None and len(todo) > 1
-            and executor.takes_calls(int(context.train.size))):
+    pool = None if executor is None else executor.calls_pool(int(context.train.size))
+    if pool is not None and len(todo) > 1:
         # the training rows stand in for the synthetic table: pickled once (the worker
         # copies each table before the plan reads it)
-        blob, _ = pack(replace(context, synthetic=context.train, executor=executor.for_calls()))
+        blob, _ = pack(replace(context, synthetic=context.train, executor=pool.for_calls()))
         packed = {name: pack(attack)[0] for name, attack in todo}
         names = [name for name, _ in todo if packed[name] is not None]
         if blob is not None and names:
-            shared = executor.share(blob)
+            shared = pool.share(blob)
             jobs = [(packed[name] or b"", shared) for name in names]
-            for name, (state, value) in zip(names, executor.imap(_plan_job, jobs),
+            for name, (state, value) in zip(names, pool.imap(_plan_job, jobs),
                                             strict=True):
                 if state == "made":
                     made[name] = value

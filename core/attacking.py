@@ -4,7 +4,7 @@ the generator's run the same way wherever it ran.
 
 In this process (the inline backend, and the joblib backend on a small table) the attacks and
 then the metrics of a generator run one after another, each on fresh copies of the tables.
-With an executor that takes the calls (:meth:`privgate.executor.Executor.takes_calls`: Ray
+With an executor that takes the calls (:meth:`privgate.executor.Executor.calls_pool`: Ray
 always, joblib on a large table, where its local processes run them side by side) the attacks
 and metrics of the fitted generators leave at once, one task each, and their outcomes are
 taken in the plan's order, one by one as they come in, as a call made here would be: the
@@ -94,10 +94,11 @@ def attack_runs(runs: Sequence[GeneratorRun], data: AuditData, config: AuditConf
                 registry: Registry | None = None, ledger: AuditLedger | None = None) -> None:
     """Run every attack and metric of ``plan`` on each run's synthetic table and record the
     outcomes on the run, in the plan's order: one after another here, or all at once on the
-    workers of an ``executor`` that takes the calls (:meth:`Executor.takes_calls`)."""
+    workers of an ``executor`` that takes the calls (:meth:`Executor.calls_pool`)."""
     scope = _Scope(data, config, plan, progress, executor, registry, ledger)
-    if executor is not None and executor.takes_calls(int(data.train.size)):
-        _spread(runs, scope)
+    pool = None if executor is None else executor.calls_pool(int(data.train.size))
+    if pool is not None:
+        _spread(runs, scope, pool)
         return
     for run in runs:
         for name, plugin in plan.attacks:
@@ -207,11 +208,10 @@ def _tasks(runs: Sequence[GeneratorRun], scope: _Scope, executor: Executor) -> l
     return out
 
 
-def _spread(runs: Sequence[GeneratorRun], scope: _Scope) -> None:
+def _spread(runs: Sequence[GeneratorRun], scope: _Scope, executor: Executor) -> None:
     """All attacks and metrics of ``runs`` at once on the executor's workers; the outcomes
     taken in the plan's order as they come in (see the module docstring)."""
-    executor, progress, ledger = scope.executor, scope.progress, scope.ledger
-    assert executor is not None
+    progress, ledger = scope.progress, scope.ledger
     tasks = _tasks(runs, scope, executor)
     if ledger is not None:  # the refits may touch the data as soon as the attack leaves
         for task in tasks:

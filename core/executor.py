@@ -15,8 +15,8 @@ items carry the :class:`Shared` handle, and a worker reads it with :meth:`Shared
 from the object store of its node). A :attr:`~Executor.distributed` executor (Ray) may run work
 on other machines: the audit then sends it whole plugin calls too -- fits, attacks, metrics,
 an attack's per-secret work (:mod:`privgate.spread`). On one machine the joblib executor takes
-the attacks and metrics of a large table (:meth:`Executor.takes_calls`), side by side on its
-local processes; fits stay in the calling process, and so does everything on a small table
+the attacks and metrics of a large table (:meth:`Executor.calls_pool`), side by side on a few of
+its local processes; fits stay in the calling process, and so does everything on a small table
 (starting workers and copying the tables into them would cost more than the overlap saves).
 """
 
@@ -110,7 +110,7 @@ class Executor(ABC):
     #: whether work may run on other machines (Ray): the audit then also sends it whole fits,
     #: attacks and metrics, and an attack its per-secret work; on one machine fits and
     #: per-secret work stay in the calling process, and attacks and metrics too unless the
-    #: table is large (:meth:`takes_calls`)
+    #: table is large (:meth:`calls_pool`)
     distributed: bool = False
 
     @abstractmethod
@@ -122,10 +122,11 @@ class Executor(ABC):
         when every item is done)."""
         return iter(self.map(fn, items))
 
-    def takes_calls(self, cells: int) -> bool:
-        """Whether the audit sends this executor whole attack and metric calls on a training
-        table of ``cells`` cells (rows times columns): a distributed executor takes them all."""
-        return self.distributed
+    def calls_pool(self, cells: int) -> Executor | None:
+        """The executor the audit sends whole attack, plan and metric calls over on a training
+        table of ``cells`` cells (rows times columns), or ``None`` when they stay in the calling
+        process: a distributed executor takes them all."""
+        return self if self.distributed else None
 
     def for_calls(self) -> Executor:
         """The executor a plugin call sees (its context's) when it runs on one of this
@@ -159,12 +160,17 @@ class InlineExecutor(Executor):
 
 
 #: A training table of at least this many cells (rows times columns) has its attacks and
-#: metrics run side by side on the joblib executor's processes (:meth:`Executor.takes_calls`).
+#: metrics run side by side on the joblib executor's processes (:meth:`Executor.calls_pool`).
 #: Below it they run one after another in the calling process: a worker's start (importing
 #: privgate, torch and scikit-learn: a few seconds) and the copy of the tables sent to it would
 #: cost more than running two calls at once saves. Adult's 32,561 x 15 is above it; the tests'
 #: tables of a few hundred rows are far below it.
 CALLS_IN_PROCESSES_FROM = 250_000
+#: At most this many calls run side by side on one machine: each worker holds its own copy of
+#: the tables and its call's working memory (about 1.5 GiB for diabetes130's 81,000 x 50), and
+#: a default audit's longest call (augmentation, singling out) bounds its time from about four
+#: workers on.
+CALLS_AT_ONCE = 4
 
 
 class JoblibExecutor(Executor):
@@ -194,10 +200,13 @@ class JoblibExecutor(Executor):
             delayed(guarded)(item) for item in items)
         return _unwrapping(out, fn, self.name, len(items))
 
-    def takes_calls(self, cells: int) -> bool:
-        """A large table's attacks and metrics, when there is more than one worker
-        (:data:`CALLS_IN_PROCESSES_FROM`)."""
-        return self.workers() > 1 and cells >= CALLS_IN_PROCESSES_FROM
+    def calls_pool(self, cells: int) -> Executor | None:
+        """A large table's calls (:data:`CALLS_IN_PROCESSES_FROM`), when there is more than one
+        worker, over at most :data:`CALLS_AT_ONCE` of them."""
+        workers = self.workers()
+        if workers < 2 or cells < CALLS_IN_PROCESSES_FROM:
+            return None
+        return JoblibExecutor(min(workers, CALLS_AT_ONCE))
 
     def for_calls(self) -> Executor:
         """Inline: the calls side by side already hold the cores, and a call's own maps

@@ -217,7 +217,7 @@ def plan_checks(config: AuditConfig, registry: Registry, where: str,
                 data: AuditData | None = None, executor: Executor | None = None) -> PlanReport:
     """Plan every check of ``config``'s policies on its data (loaded unless given); the
     attacks' plans side by side on ``executor``'s workers where it takes a table this large
-    (:meth:`~privgate.executor.Executor.takes_calls`), else one after another here."""
+    (:meth:`~privgate.executor.Executor.calls_pool`), else one after another here."""
     data = data if data is not None else load(config, where=where)
     schema = data.schema.select(list(data.train.columns))
     attacks, inapplicable = resolve_attacks(config, registry, where, schema,

@@ -4,7 +4,7 @@ large table's attacks and metrics side by side on local processes.
 With a distributed executor (``--backend ray``; :attr:`privgate.executor.Executor.distributed`)
 the audit sends every generator's fit and every attack's and metric's call to the executor as a
 task of its own; the joblib executor takes a large table's attacks and metrics
-(:meth:`~privgate.executor.Executor.takes_calls`). Either way the audit keeps all that core does
+(:meth:`~privgate.executor.Executor.calls_pool`). Either way the audit keeps all that core does
 around them in the driver (the process running ``privgate audit``): the ledger's reservations
 and bookings, the checks of what a plugin returned (:mod:`privgate.validate`), fault records,
 the order of the results, the verdict.

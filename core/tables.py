@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from privgate.encoding import category_key
+from privgate.encoding import category_key, key_codes
 from privgate.errors import N_, InputError, Text
 from privgate.input_files import (
     check_input_file,
@@ -260,8 +260,9 @@ def _conform_categorical(s: pd.Series, col: Column, at: str, synthetic: bool) ->
     """A categorical column with every value in its declared form (:func:`category_key`)."""
     assert col.categories is not None
     lookup = {category_key(c): c for c in col.categories}
-    keys = s.map(lambda v: None if pd.isna(v) else category_key(v))
-    unknown = keys.notna() & ~keys.isin(list(lookup))
+    codes, keys = key_codes(s)  # each distinct value's key once, not each cell's
+    known = np.array([k in lookup for k in keys] + [True])  # the last slot: missing cells
+    unknown = pd.Series(~known[codes], index=s.index)
     if unknown.any():
         fix = (Text(N_("a generator may only produce the real data's categories; fix the "
                        "synthetic table")) if synthetic else
@@ -269,9 +270,11 @@ def _conform_categorical(s: pd.Series, col: Column, at: str, synthetic: bool) ->
                     name=col.name))
         raise InputError(N_("%(at)s holds %(count)s value(s) (%(nunique)s distinct) outside its "
                             "declared categories (first at row %(row)s); %(fix)s"),
-                         at=at, count=int(unknown.sum()), nunique=keys[unknown].nunique(),
+                         at=at, count=int(unknown.sum()),
+                         nunique=len(np.unique(codes[unknown.to_numpy()])),
                          row=first_row(unknown), fix=fix)
-    return keys.map(lookup).astype(object)
+    declared = np.array([lookup.get(k, np.nan) for k in keys] + [np.nan], dtype=object)
+    return pd.Series(declared[codes], index=s.index, name=s.name, dtype=object)
 
 
 def split(df: pd.DataFrame, control_fraction: float, seed: int,

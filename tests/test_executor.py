@@ -109,12 +109,16 @@ def test_only_a_large_tables_calls_go_to_local_processes_and_they_map_inline_the
     """On one machine the joblib executor takes whole attack and metric calls only for a
     table large enough to repay the workers' start, and only with more than one worker; a
     call running there maps its own work inline (the cores are taken)."""
-    from privgate.executor import CALLS_IN_PROCESSES_FROM
+    from privgate.executor import CALLS_AT_ONCE, CALLS_IN_PROCESSES_FROM
 
     big, small = CALLS_IN_PROCESSES_FROM, CALLS_IN_PROCESSES_FROM - 1
-    assert JoblibExecutor(2).takes_calls(big) and not JoblibExecutor(2).takes_calls(small)
-    assert not JoblibExecutor(1).takes_calls(10 * big)
-    assert not InlineExecutor().takes_calls(10 * big)
+    pool = JoblibExecutor(2).calls_pool(big)
+    assert isinstance(pool, JoblibExecutor) and pool.n_jobs == 2
+    assert JoblibExecutor(2).calls_pool(small) is None
+    many = JoblibExecutor(CALLS_AT_ONCE + 8).calls_pool(big)  # each worker copies the tables
+    assert isinstance(many, JoblibExecutor) and many.n_jobs == CALLS_AT_ONCE
+    assert JoblibExecutor(1).calls_pool(10 * big) is None
+    assert InlineExecutor().calls_pool(10 * big) is None
     assert isinstance(JoblibExecutor(2).for_calls(), InlineExecutor)
     inline = InlineExecutor()
     assert inline.for_calls() is inline
