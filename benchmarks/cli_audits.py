@@ -123,7 +123,8 @@ def run(name: str, timeout: float) -> dict[str, Any]:
         results = Path(tmp) / "out" / "results.json"
         doc = json.loads(results.read_text()) if results.exists() else {}
     return {"command": "privgate audit " + " ".join(
-                a.replace(str(DATA), "../shared/data") for a in AUDITS[name]),
+                a.replace(str(DATA), "../shared/data") for a in AUDITS[name]).replace(
+                "{adult-1m}", "adult-1m.csv"),
             "exit_code": proc.returncode, "wall_s": round(wall, 1),
             "peak_rss_mib": round(sampler.largest, 1), "peak_tree_mib": round(sampler.peak, 1),
             "timed_out": wall >= timeout,
